@@ -1,0 +1,1 @@
+"""Built-in behaviour written as ordinary plugins (``trylast``, so installed plugins win)."""

@@ -1,0 +1,28 @@
+"""Built-in caching: canonical input-hash keys and the in-memory aiocache backend."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiocache import Cache
+from aiocache.base import BaseCache
+
+from podium.cache import stage_key
+from podium.config import Config
+from podium.definition import Stage
+from podium.markers import hookimpl
+from podium.model import CachePolicy
+from podium.scheduler import Run
+
+
+@hookimpl(trylast=True)
+def podium_cache_key(stage: Stage, kwargs: Mapping[str, Any], policy: CachePolicy, run: Run) -> str:
+    return stage_key(stage, kwargs, run)
+
+
+@hookimpl(trylast=True)
+def podium_cache_backend(url: str, config: Config) -> BaseCache | None:
+    if url in ("memory://", "memory"):
+        return Cache(Cache.MEMORY)
+    return None

@@ -1,0 +1,27 @@
+"""Built-in stage execution: hand the body to the stage's executor."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from podium.context import Context
+from podium.definition import Stage
+from podium.executors import Executor, InlineExecutor, ThreadExecutor
+from podium.markers import hookimpl
+
+
+@hookimpl(trylast=True)
+def podium_register_executors(register: Callable[[str, Executor], None]) -> None:
+    register("inline", InlineExecutor())
+    register("thread", ThreadExecutor())
+
+
+@hookimpl(trylast=True)
+def podium_execute_stage(stage: Stage, ctx: Context, kwargs: Mapping[str, Any]) -> Awaitable[Any]:
+    if stage.executor == "inline" and stage.is_async:
+        # The hot path: an async body is just called; no executor indirection.
+        awaitable: Awaitable[Any] = stage.fn(**kwargs)
+        return awaitable
+    executor: Executor = ctx.engine.executors.get(stage.executor)
+    return executor.submit(stage.fn, kwargs)

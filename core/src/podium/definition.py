@@ -1,0 +1,460 @@
+"""The definition API: :class:`Workflow`, its stages, and their validation."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, overload
+
+import attrs
+
+from podium.errors import DefinitionError, DefinitionErrors
+from podium.model import Budget, CachePolicy, Retry
+
+#: Parameter names through which a stage body receives its :class:`podium.Context`.
+CONTEXT_PARAMETERS = frozenset({"ctx", "context"})
+
+_NOTSET: Any = object()
+RouteSpec = Callable[[Any], "str | Sequence[str] | None"] | Mapping[Any, "str | Sequence[str]"]
+
+
+def _names(value: str | Iterable[str] | None, what: str, stage: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    names = tuple(value)
+    for name in names:
+        if not isinstance(name, str):
+            raise DefinitionError(f"stage {stage!r}: {what} must name stages, got {name!r}")
+    return names
+
+
+def source_version(fn: Callable[..., Any]) -> str | None:
+    """A short hash of a function's source code, or ``None`` when it has no usable source."""
+    if getattr(fn, "__name__", "") == "<lambda>":
+        return None
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):
+        return None
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+@attrs.define(eq=False, repr=False)
+class Stage:
+    """One step of a workflow: an async (or plain) function and how it is run.
+
+    Built by :meth:`Workflow.stage`; the fields are read by strategies and plugins.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    needs: tuple[str, ...] = ()
+    needs_any: tuple[str, ...] = ()
+    timeout: float | None = None
+    retry: Retry | None = None
+    cache: CachePolicy | None = None
+    route: RouteSpec | None = None
+    on_error: Callable[[BaseException], Any] | None = None
+    fallback: Any = _NOTSET
+    version: str | None = None
+    executor: str = "inline"
+    estimate: float | None = None
+    max_visits: int = 1
+    description: str = ""
+    #: Position in declaration order; ties in scheduling are broken by it.
+    index: int = -1
+    #: Name of the parameter receiving the Context, if the body takes one.
+    context_parameter: str | None = None
+    #: Parameters filled from workflow inputs or upstream results, with their defaults.
+    parameters: dict[str, Any] = attrs.field(factory=dict)
+    #: Whether ``fn`` is a coroutine function (else it runs on the ``thread`` executor).
+    is_async: bool = True
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        return self.needs + self.needs_any
+
+    @property
+    def has_fallback(self) -> bool:
+        return self.fallback is not _NOTSET or self.on_error is not None
+
+    @property
+    def route_targets(self) -> frozenset[str] | None:
+        """The targets a mapping route can name, known at definition time; else ``None``."""
+        if isinstance(self.route, Mapping):
+            targets: set[str] = set()
+            for target in self.route.values():
+                targets.update(_names(target, "route", self.name))
+            return frozenset(targets)
+        return None
+
+    def __repr__(self) -> str:
+        return f"<Stage {self.name!r} needs={list(self.dependencies)}>"
+
+
+def _inspect_parameters(stage_name: str, fn: Callable[..., Any]) -> tuple[str | None, dict[str, Any]]:
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise DefinitionError(f"stage {stage_name!r}: cannot read the signature of {fn!r}") from exc
+    context_parameter = None
+    parameters: dict[str, Any] = {}
+    for parameter in signature.parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            raise DefinitionError(
+                f"stage {stage_name!r}: parameter *{parameter.name} is not supported; "
+                "name each input or dependency explicitly"
+            )
+        if parameter.kind is parameter.POSITIONAL_ONLY:
+            raise DefinitionError(
+                f"stage {stage_name!r}: positional-only parameter {parameter.name!r}; "
+                "stage arguments are passed by name"
+            )
+        annotation = parameter.annotation
+        is_context = (
+            parameter.name in CONTEXT_PARAMETERS
+            or (isinstance(annotation, str) and annotation.rsplit(".", 1)[-1] == "Context")
+            or getattr(annotation, "__name__", None) == "Context"
+        )
+        if is_context and context_parameter is None:
+            context_parameter = parameter.name
+            continue
+        parameters[parameter.name] = _NOTSET if parameter.default is parameter.empty else parameter.default
+    return context_parameter, parameters
+
+
+def has_default(value: Any) -> bool:
+    return value is not _NOTSET
+
+
+@attrs.frozen
+class Plan:
+    """A validated workflow's graph in index form, computed once per definition."""
+
+    stages: tuple[Stage, ...]
+    index: Mapping[str, int]
+    needs: tuple[tuple[int, ...], ...]
+    needs_any: tuple[tuple[int, ...], ...]
+    dependents: tuple[tuple[int, ...], ...]
+    order: tuple[int, ...]
+
+    def descendants(self, i: int) -> list[int]:
+        """Every stage reachable from stage ``i`` (excluding it), in topological order."""
+        seen: set[int] = set()
+        stack = list(self.dependents[i])
+        while stack:
+            j = stack.pop()
+            if j not in seen:
+                seen.add(j)
+                stack.extend(self.dependents[j])
+        position = {s: n for n, s in enumerate(self.order)}
+        return sorted(seen, key=position.__getitem__)
+
+
+class Workflow:
+    """A named set of stages with dependencies, run by a strategy plugin.
+
+    :param name: Identifies the workflow in results, cache keys, metrics and the run store.
+    :param strategy: Name of a registered strategy (``sequential``, ``parallel``,
+        ``conditional``, ...); ``None`` takes the configured default.
+    :param max_concurrency: At most this many stages run at once (``None``: no limit).
+    :param budget: Soft limits on tokens, cost and wall time.
+    :param timeout: Hard limit in seconds on the whole run; running stages are cancelled.
+    :param fail_fast: On the first failure, cancel running stages and start no others.
+    :param inputs: Names of the inputs the workflow expects; checked before a run starts.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        strategy: str | None = None,
+        max_concurrency: int | None = None,
+        budget: Budget | None = None,
+        timeout: float | None = None,
+        fail_fast: bool = False,
+        inputs: Iterable[str] | None = None,
+        description: str = "",
+    ) -> None:
+        if not name or not isinstance(name, str):
+            raise DefinitionError(f"a workflow needs a non-empty name, got {name!r}")
+        if max_concurrency is not None and max_concurrency < 1:
+            raise DefinitionError(f"workflow {name!r}: max_concurrency must be >= 1, got {max_concurrency}")
+        if timeout is not None and timeout <= 0:
+            raise DefinitionError(f"workflow {name!r}: timeout must be > 0, got {timeout}")
+        self.name = name
+        self.strategy = strategy
+        self.max_concurrency = max_concurrency
+        self.budget = budget
+        self.timeout = timeout
+        self.fail_fast = fail_fast
+        self.inputs = tuple(inputs) if inputs is not None else None
+        self.description = description
+        self.stages: dict[str, Stage] = {}
+        self._plan: Plan | None = None
+
+    def __repr__(self) -> str:
+        return f"<Workflow {self.name!r} stages={list(self.stages)} strategy={self.strategy!r}>"
+
+    @overload
+    def stage(self, fn: Callable[..., Any], /) -> Callable[..., Any]: ...
+
+    @overload
+    def stage(
+        self,
+        *,
+        name: str | None = None,
+        needs: str | Iterable[str] | None = None,
+        needs_any: str | Iterable[str] | None = None,
+        timeout: float | None = None,
+        retry: Retry | None = None,
+        cache: CachePolicy | bool | None = None,
+        route: RouteSpec | None = None,
+        on_error: Callable[[BaseException], Any] | None = None,
+        fallback: Any = _NOTSET,
+        version: str | None = None,
+        executor: str | None = None,
+        estimate: float | None = None,
+        max_visits: int = 1,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+
+    def stage(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:  # type: ignore[misc]
+        """Declare a stage; usable bare (``@wf.stage``) or with options (``@wf.stage(needs=...)``).
+
+        The decorated function is returned unchanged, so it stays callable and testable.
+        """
+        if fn is not None:
+            self.add_stage(fn, **options)
+            return fn
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_stage(fn, **options)
+            return fn
+
+        return decorate
+
+    def add_stage(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        needs: str | Iterable[str] | None = None,
+        needs_any: str | Iterable[str] | None = None,
+        timeout: float | None = None,
+        retry: Retry | None = None,
+        cache: CachePolicy | bool | None = None,
+        route: RouteSpec | None = None,
+        on_error: Callable[[BaseException], Any] | None = None,
+        fallback: Any = _NOTSET,
+        version: str | None = None,
+        executor: str | None = None,
+        estimate: float | None = None,
+        max_visits: int = 1,
+        description: str | None = None,
+    ) -> Stage:
+        """Add a stage programmatically (the decorator and the TOML loader use this)."""
+        if not callable(fn):
+            raise DefinitionError(f"workflow {self.name!r}: a stage must be a function, got {fn!r}")
+        stage_name = name or getattr(fn, "__name__", None)
+        if not stage_name or stage_name == "<lambda>":
+            raise DefinitionError(f"workflow {self.name!r}: give the stage for {fn!r} a name=")
+        if stage_name in self.stages:
+            raise DefinitionError(f"workflow {self.name!r}: duplicate stage name {stage_name!r}")
+        if timeout is not None and timeout <= 0:
+            raise DefinitionError(f"stage {stage_name!r}: timeout must be > 0, got {timeout}")
+        if max_visits < 1:
+            raise DefinitionError(f"stage {stage_name!r}: max_visits must be >= 1, got {max_visits}")
+        if retry is not None and not isinstance(retry, Retry):
+            raise DefinitionError(f"stage {stage_name!r}: retry must be a podium.Retry, got {retry!r}")
+        policy = CachePolicy() if cache is True else (cache or None)
+        if policy is not None and not isinstance(policy, CachePolicy):
+            raise DefinitionError(f"stage {stage_name!r}: cache must be a podium.CachePolicy, got {cache!r}")
+        if route is not None and not (callable(route) or isinstance(route, Mapping)):
+            raise DefinitionError(f"stage {stage_name!r}: route must be a function or a mapping")
+        stage_version = version or (policy.version if policy else None)
+        if policy is not None and stage_version is None:
+            stage_version = source_version(fn)
+            if stage_version is None:
+                raise DefinitionError(
+                    f"stage {stage_name!r} is cached but its function has no readable source "
+                    "(a lambda, a notebook cell or a builtin): pass version='...' to the stage"
+                )
+        context_parameter, parameters = _inspect_parameters(stage_name, fn)
+        is_async = inspect.iscoroutinefunction(fn)
+        stage = Stage(
+            name=stage_name,
+            fn=fn,
+            needs=_names(needs, "needs", stage_name),
+            needs_any=_names(needs_any, "needs_any", stage_name),
+            timeout=timeout,
+            retry=retry,
+            cache=policy,
+            route=route,
+            on_error=on_error,
+            fallback=fallback,
+            version=stage_version,
+            executor=executor or ("inline" if is_async else "thread"),
+            estimate=estimate,
+            max_visits=max_visits,
+            description=description if description is not None else (inspect.getdoc(fn) or "").split("\n")[0],
+            index=len(self.stages),
+            context_parameter=context_parameter,
+            parameters=parameters,
+            is_async=is_async,
+        )
+        self.stages[stage_name] = stage
+        self._plan = None
+        return stage
+
+    # ----------------------------------------------------------------- validation
+
+    def plan(self) -> Plan:
+        """The validated graph; raises :class:`DefinitionErrors` listing every problem."""
+        if self._plan is None:
+            self._plan = self._build_plan()
+        return self._plan
+
+    def validate(self, inputs: Mapping[str, Any] | Iterable[str] | None = None) -> Plan:
+        """Check the definition (and, when given, that ``inputs`` cover every parameter)."""
+        plan = self.plan()
+        available = (
+            set(inputs) if inputs is not None else (set(self.inputs) if self.inputs is not None else None)
+        )
+        if available is not None:
+            errors = self._parameter_errors(available)
+            if errors:
+                raise DefinitionErrors(errors, source=f"workflow {self.name!r}")
+        return plan
+
+    def _build_plan(self) -> Plan:
+        errors: list[str] = []
+        if not self.stages:
+            errors.append("it has no stages")
+        names = list(self.stages)
+        index = {name: i for i, name in enumerate(names)}
+        for stage in self.stages.values():
+            seen: set[str] = set()
+            for dep in stage.dependencies:
+                if dep in seen:
+                    errors.append(f"stage {stage.name!r} lists dependency {dep!r} twice")
+                seen.add(dep)
+                if dep == stage.name:
+                    errors.append(f"stage {stage.name!r} depends on itself")
+                elif dep not in index:
+                    errors.append(f"stage {stage.name!r} needs unknown stage {dep!r}{_suggest(dep, names)}")
+        if errors:
+            raise DefinitionErrors(errors, source=f"workflow {self.name!r}")
+        stages = tuple(self.stages.values())
+        needs = tuple(tuple(index[d] for d in s.needs) for s in stages)
+        needs_any = tuple(tuple(index[d] for d in s.needs_any) for s in stages)
+        dependents_lists: list[list[int]] = [[] for _ in stages]
+        for i, s in enumerate(stages):
+            for d in s.dependencies:
+                dependents_lists[index[d]].append(i)
+        dependents = tuple(tuple(d) for d in dependents_lists)
+        order = _topological_order(stages, needs, needs_any, dependents)
+        if order is None:
+            raise DefinitionErrors(
+                [f"cycle in needs: {' -> '.join(_find_cycle(stages, index))}"],
+                source=f"workflow {self.name!r}",
+            )
+        plan = Plan(stages, index, needs, needs_any, dependents, order)
+        errors.extend(self._route_errors(plan))
+        errors.extend(self._parameter_errors(None))
+        if errors:
+            raise DefinitionErrors(errors, source=f"workflow {self.name!r}")
+        return plan
+
+    def _route_errors(self, plan: Plan) -> list[str]:
+        errors = []
+        for i, stage in enumerate(plan.stages):
+            targets = stage.route_targets
+            if targets is None:
+                continue
+            allowed = {plan.stages[j].name for j in plan.dependents[i]}
+            for target in sorted(targets - allowed):
+                if target in self.stages and self.stages[target].max_visits > 1:
+                    continue  # a bounded loop back to an earlier stage
+                errors.append(
+                    f"stage {stage.name!r} routes to {target!r}, which is not one of its dependents "
+                    f"({', '.join(sorted(allowed)) or 'none'})"
+                    + (_suggest(target, list(allowed)) if target not in self.stages else "")
+                )
+        return errors
+
+    def _parameter_errors(self, inputs: set[str] | None) -> list[str]:
+        errors = []
+        for stage in self.stages.values():
+            deps = set(stage.dependencies)
+            for parameter, default in stage.parameters.items():
+                if parameter in deps or has_default(default):
+                    continue
+                if parameter in self.stages:
+                    errors.append(
+                        f"stage {stage.name!r} takes parameter {parameter!r}, the name of a stage it "
+                        f"does not depend on: add needs=[{parameter!r}]"
+                    )
+                elif inputs is not None and parameter not in inputs:
+                    known = sorted(inputs | deps)
+                    errors.append(
+                        f"stage {stage.name!r} parameter {parameter!r} matches no workflow input or "
+                        f"dependency{_suggest(parameter, known)} (inputs: {sorted(inputs) or 'none'})"
+                    )
+        return errors
+
+
+def _suggest(name: str, candidates: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _topological_order(
+    stages: Sequence[Stage],
+    needs: Sequence[tuple[int, ...]],
+    needs_any: Sequence[tuple[int, ...]],
+    dependents: Sequence[tuple[int, ...]],
+) -> tuple[int, ...] | None:
+    import heapq
+
+    remaining = [len(needs[i]) + len(needs_any[i]) for i in range(len(stages))]
+    ready = [i for i, r in enumerate(remaining) if r == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for j in dependents[i]:
+            remaining[j] -= 1
+            if remaining[j] == 0:
+                heapq.heappush(ready, j)
+    return tuple(order) if len(order) == len(stages) else None
+
+
+def _find_cycle(stages: Sequence[Stage], index: Mapping[str, int]) -> list[str]:
+    visiting: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str) -> list[str] | None:
+        state[name] = 1
+        visiting.append(name)
+        for dep in stages[index[name]].dependencies:
+            if state.get(dep) == 1:
+                return [*visiting[visiting.index(dep) :], dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        visiting.pop()
+        state[name] = 2
+        return None
+
+    for stage in stages:
+        if stage.name not in state:
+            cycle = visit(stage.name)
+            if cycle:
+                return list(reversed(cycle))
+    return []

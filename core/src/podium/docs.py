@@ -1,0 +1,62 @@
+"""Documentation bundles returned by ``ctx.docs(...)`` (fetched by a doc-fetching plugin)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+DocSource = Literal["network", "cache", "shared"]
+
+
+@attrs.frozen
+class Document:
+    """Documentation of one library, cut to its share of the token budget."""
+
+    library: str
+    library_id: str
+    text: str
+    tokens: int
+    source: DocSource = "network"
+
+
+@attrs.frozen
+class DocError:
+    """Why one library's documentation could not be had; the others are unaffected."""
+
+    library: str
+    message: str
+    status: int | None = None
+    code: str | None = None
+
+
+@attrs.frozen
+class DocBundle:
+    """The documents of one ``ctx.docs`` call, with per-library errors and counters."""
+
+    documents: tuple[Document, ...] = ()
+    errors: tuple[DocError, ...] = ()
+    query: str = ""
+    budget: int | None = None
+    requests_made: int = 0
+    requests_avoided: int = 0
+    tokens_cut: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return sum(d.tokens for d in self.documents)
+
+    @property
+    def text(self) -> str:
+        """Every document's text, separated as Context7 separates snippets."""
+        return "\n\n--------------------------------\n\n".join(d.text for d in self.documents if d.text)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def __getitem__(self, library: str) -> Document:
+        for document in self.documents:
+            if library in (document.library, document.library_id):
+                return document
+        raise KeyError(f"no document for {library!r} in this bundle")

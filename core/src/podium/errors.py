@@ -1,0 +1,59 @@
+"""Podium's exceptions. Every message says what is wrong, where, and what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class PodiumError(Exception):
+    """Base class of every error Podium raises on purpose."""
+
+
+class DefinitionError(PodiumError):
+    """A workflow, stage or policy is defined wrongly; raised before anything runs."""
+
+
+class DefinitionErrors(DefinitionError):
+    """Several definition errors found at once; each is listed with its location."""
+
+    def __init__(self, errors: Sequence[str], source: str = "workflow") -> None:
+        self.errors = list(errors)
+        self.source = source
+        lines = "\n".join(f"  - {e}" for e in self.errors)
+        super().__init__(f"{source} has {len(self.errors)} error(s):\n{lines}")
+
+
+class ConfigError(PodiumError):
+    """The configuration is invalid; the message lists each bad key with its path."""
+
+
+class PluginError(PodiumError):
+    """A plugin could not be loaded or misbehaved."""
+
+
+class StrategyNotFound(DefinitionError):
+    """A workflow names a strategy that no installed plugin provides."""
+
+
+class StageTimeout(TimeoutError, PodiumError):
+    """One attempt of a stage ran longer than its ``timeout``."""
+
+
+class WorkflowTimeout(TimeoutError, PodiumError):
+    """The whole run exceeded the workflow's ``timeout``; running stages were cancelled."""
+
+
+class CacheKeyError(PodiumError, TypeError):
+    """A stage input cannot be turned into a stable cache key."""
+
+
+class RoutingError(PodiumError):
+    """A route named a stage it may not go to."""
+
+
+class NoDocsProvider(PodiumError):
+    """``ctx.docs(...)`` was called but no installed plugin fetches documentation."""
+
+
+class AgentNotFound(PodiumError, LookupError):
+    """``ctx.agent(name)`` names an agent nobody registered."""

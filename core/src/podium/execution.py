@@ -1,0 +1,239 @@
+"""Running one stage inside its task: cache lookup, attempts with timeout and retry, fallback, route."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from podium.context import Context
+from podium.errors import PluginError, RoutingError, StageTimeout
+from podium.model import StageResult, StageStatus
+
+if TYPE_CHECKING:
+    from podium.definition import Stage
+    from podium.scheduler import Run
+
+_log = logging.getLogger("podium.stage")
+
+
+async def run_stage(run: Run, stage: Stage, visit: int) -> StageResult:
+    """Run ``stage`` for ``run`` and describe the outcome; never raises but for cancellation."""
+    ctx = Context(run, stage, visit)
+    kwargs = run.arguments(stage)
+    started_at = datetime.now(UTC)
+    t0 = time.perf_counter()
+    events = run.events
+    cache = run.engine.cache if stage.cache is not None else None
+    entry = None
+    if cache is not None:
+        entry = await cache.lookup(run, stage, kwargs)
+        if entry.hit:
+            ctx.record_saved(entry.saved)
+            result = StageResult(
+                stage.name,
+                StageStatus.CACHED,
+                value=entry.value,
+                started_at=started_at,
+                finished_at=datetime.now(UTC),
+                duration_s=time.perf_counter() - t0,
+                saved=entry.saved,
+                visits=visit,
+            )
+            return await _succeed(run, stage, ctx, result)
+    events.emit("podium_stage_started", run=run, stage=stage, ctx=ctx)
+    fallback = False
+    try:
+        value = await _attempts(run, stage, ctx, kwargs)
+    except Exception as error:
+        if not stage.has_fallback:
+            return _fail(run, stage, ctx, error, started_at, t0, visit)
+        try:
+            value = await _fallback_value(stage, error)
+        except Exception as handler_error:
+            return _fail(run, stage, ctx, handler_error, started_at, t0, visit)
+        fallback = True
+        _log.warning(
+            "stage %r failed (%s); using its fallback",
+            stage.name,
+            error,
+            extra={"run_id": run.id, "workflow": run.workflow.name, "stage": stage.name},
+        )
+    result = StageResult(
+        stage.name,
+        StageStatus.SUCCEEDED,
+        value=value,
+        attempts=ctx.attempt,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        duration_s=time.perf_counter() - t0,
+        usage=ctx.usage,
+        saved=ctx.saved,
+        visits=visit,
+        fallback=fallback,
+    )
+    if entry is not None and not fallback:
+        await cache.store(run, stage, entry, value, ctx.usage)  # type: ignore[union-attr]
+    return await _succeed(run, stage, ctx, result)
+
+
+async def _attempts(run: Run, stage: Stage, ctx: Context, kwargs: dict[str, Any]) -> Any:
+    hook = run.engine.hook
+    if stage.context_parameter is not None:
+        kwargs = {**kwargs, stage.context_parameter: ctx}
+    retry = stage.retry
+    attempt = 1
+    while True:
+        ctx.attempt = attempt
+        try:
+            awaitable = hook.podium_execute_stage(stage=stage, ctx=ctx, kwargs=kwargs, attempt=attempt)
+            if awaitable is None:
+                raise PluginError(f"no plugin executed stage {stage.name!r} (podium_execute_stage declined)")
+            if stage.timeout is None:
+                return await awaitable
+            try:
+                async with asyncio.timeout(stage.timeout) as scope:
+                    return await awaitable
+            except TimeoutError as exc:
+                if scope.expired():
+                    raise StageTimeout(
+                        f"stage {stage.name!r} attempt {attempt} exceeded its timeout of {stage.timeout}s"
+                    ) from exc
+                raise
+        except Exception as error:
+            if retry is None or attempt >= retry.attempts or not retry.should_retry(error):
+                raise
+            delay = retry.delay_before(attempt)
+            run.events.emit(
+                "podium_stage_retried", run=run, stage=stage, attempt=attempt, error=error, delay=delay
+            )
+            _log.info(
+                "stage %r attempt %d failed (%r); retrying in %.2fs",
+                stage.name,
+                attempt,
+                error,
+                delay,
+                extra={"run_id": run.id, "workflow": run.workflow.name, "stage": stage.name},
+            )
+            await asyncio.sleep(delay)
+            attempt += 1
+
+
+async def _fallback_value(stage: Stage, error: Exception) -> Any:
+    if stage.on_error is None:
+        return stage.fallback
+    value = stage.on_error(error)
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+def _fail(
+    run: Run, stage: Stage, ctx: Context, error: BaseException, started_at: datetime, t0: float, visit: int
+) -> StageResult:
+    result = StageResult(
+        stage.name,
+        StageStatus.FAILED,
+        error=error,
+        attempts=ctx.attempt,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        duration_s=time.perf_counter() - t0,
+        usage=ctx.usage,
+        saved=ctx.saved,
+        visits=visit,
+    )
+    _log.warning(
+        "stage %r failed after %d attempt(s): %r",
+        stage.name,
+        ctx.attempt,
+        error,
+        extra={"run_id": run.id, "workflow": run.workflow.name, "stage": stage.name},
+    )
+    run.events.emit("podium_stage_failed", run=run, stage=stage, result=result)
+    return result
+
+
+async def _succeed(run: Run, stage: Stage, ctx: Context, result: StageResult) -> StageResult:
+    if run.routes:
+        try:
+            result.route = await _choose_route(run, stage, ctx, result.value)
+        except Exception as error:  # a bad target, or a route function that raised
+            result.status = StageStatus.FAILED
+            result.error = error
+            run.events.emit("podium_stage_failed", run=run, stage=stage, result=result)
+            return result
+    run.events.emit("podium_stage_finished", run=run, stage=stage, result=result)
+    return result
+
+
+def route_candidates(run: Run, stage: Stage) -> tuple[list[str], list[str]]:
+    """The dependents a route may pick, and the earlier stages it may loop back to."""
+    plan = run.plan
+    i = plan.index[stage.name]
+    dependents = [plan.stages[j].name for j in plan.dependents[i]]
+    loops: list[str] = []
+    if run.strategy.allows_loops:
+        ancestors = _ancestors(run, i)
+        loops = [plan.stages[a].name for a in sorted(ancestors) if plan.stages[a].max_visits > 1]
+        if stage.max_visits > 1:
+            loops.append(stage.name)
+    return dependents, loops
+
+
+def _ancestors(run: Run, i: int) -> set[int]:
+    plan = run.plan
+    seen: set[int] = set()
+    stack = list(plan.needs[i] + plan.needs_any[i])
+    while stack:
+        k = stack.pop()
+        if k not in seen:
+            seen.add(k)
+            stack.extend(plan.needs[k] + plan.needs_any[k])
+    return seen
+
+
+async def _choose_route(run: Run, stage: Stage, ctx: Context, value: Any) -> tuple[str, ...] | None:
+    dependents, loops = route_candidates(run, stage)
+    candidates = dependents + loops
+    if not candidates:
+        return None
+    chosen: Any = run.engine.hook.podium_route(stage=stage, value=value, ctx=ctx, candidates=candidates)
+    if inspect.isawaitable(chosen):
+        chosen = await chosen
+    if chosen is None:
+        return None
+    targets = (chosen,) if isinstance(chosen, str) else tuple(chosen)
+    for target in targets:
+        if not isinstance(target, str) or target not in candidates:
+            raise RoutingError(
+                f"stage {stage.name!r} routed to {target!r}, which is not one of its dependents "
+                f"({', '.join(dependents) or 'none'})"
+                + (f" nor an allowed loop target ({', '.join(loops)})" if loops else "")
+            )
+        if target in loops:
+            done = run.visits(target)
+            limit = run.plan.stages[run.plan.index[target]].max_visits
+            if done >= limit:
+                raise RoutingError(
+                    f"stage {stage.name!r} routed back to {target!r}, which already ran {done} "
+                    f"time(s) (max_visits={limit})"
+                )
+    skipped = [d for d in dependents if d not in targets]
+    run.events.emit("podium_route_taken", run=run, stage=stage, targets=targets, skipped=skipped)
+    return targets
+
+
+def route_value(route: Mapping[Any, str | Sequence[str]], value: Any, stage: Stage) -> str | Sequence[str]:
+    """Look a stage's value up in a mapping route."""
+    try:
+        return route[value]
+    except (KeyError, TypeError):
+        raise RoutingError(
+            f"stage {stage.name!r} returned {value!r}, which its route mapping does not cover "
+            f"(keys: {list(route)!r})"
+        ) from None

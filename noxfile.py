@@ -1,0 +1,113 @@
+"""Development sessions. Offline-safe: no session downloads a Python or skips silently.
+
+    nox -s tests          every test suite, with core and every plugin installed together
+    nox -s core           core's tests (with podium-sequential, its test dependency)
+    nox -s "plugin(name='podium-parallel')"   one plugin alone with core, its own tests
+    nox -s lint           ruff and mypy
+    nox -s docs           mkdocs build --strict
+    nox -s bench          benchmarks (JSON in bench/results/)
+    nox -s demo           the example workflow
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import nox
+
+nox.options.download_python = "never"
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["tests", "lint"]
+nox.options.default_venv_backend = "venv"
+
+ROOT = Path(__file__).parent
+PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file() and p.name != "_template")
+DEV = ["pytest>=8.3", "pytest-asyncio>=0.24", "pytest-cov>=5", "hypothesis>=6.100"]
+
+
+def _test_requirements(plugin: str) -> list[str]:
+    """A plugin's ``test`` extra names sibling plugins and libraries its tests need."""
+    data = tomllib.loads((ROOT / "plugins" / plugin / "pyproject.toml").read_text())
+    extras = data["project"].get("optional-dependencies", {})
+    return list(extras.get("test", []))
+
+
+def _editable(requirements: list[str]) -> list[str]:
+    """Turn sibling distributions (podium-*) into editable installs of their directories."""
+    args: list[str] = []
+    for requirement in requirements:
+        name = requirement.split("[")[0].split(">")[0].split("=")[0].strip()
+        if name in PLUGINS:
+            args += ["-e", f"plugins/{name}"]
+        else:
+            args.append(requirement)
+    return args
+
+
+def _pytest(session: nox.Session, *paths: str) -> None:
+    # pytest exits 5 when it collected no test: nox fails the session on it, as it should.
+    session.run("pytest", *paths, *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Every test suite with core and all plugins installed in one environment."""
+    args = ["-e", "core[redis,memcached]"]
+    for plugin in PLUGINS:
+        args += ["-e", f"plugins/{plugin}"]
+        args += _editable(_test_requirements(plugin))
+    session.install(*DEV, *args)
+    _pytest(session, "core/tests", *[f"plugins/{p}/tests" for p in PLUGINS], "tests")
+
+
+@nox.session
+def core(session: nox.Session) -> None:
+    """Core's own tests, with podium-sequential (the strategy they run on)."""
+    session.install(*DEV, "-e", "core[redis,memcached]", "-e", "plugins/podium-sequential")
+    _pytest(session, "core/tests")
+
+
+@nox.session
+@nox.parametrize("name", PLUGINS)
+def plugin(session: nox.Session, name: str) -> None:
+    """One plugin with core and only its declared test dependencies."""
+    session.install(*DEV, "-e", "core", "-e", f"plugins/{name}", *_editable(_test_requirements(name)))
+    _pytest(session, f"plugins/{name}/tests")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format) and mypy over core and every plugin."""
+    args = ["-e", "core[redis,memcached]"]
+    for plugin in PLUGINS:
+        args += ["-e", f"plugins/{plugin}", *_editable(_test_requirements(plugin))]
+    session.install("ruff>=0.6", "mypy>=1.11", *DEV, *args)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site; warnings are errors."""
+    session.install("mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "-e", "core")
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run every benchmark; each prints JSON and writes it under bench/results/."""
+    args = ["-e", "core[redis,memcached]"]
+    for plugin in PLUGINS:
+        args += ["-e", f"plugins/{plugin}", *_editable(_test_requirements(plugin))]
+    session.install(*args)
+    for script in sorted((ROOT / "bench").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The example workflow, as the README's quick start runs it."""
+    session.install("-r", "requirements.txt")
+    session.run("podium", "run", "examples/feature_pipeline.py")
