@@ -115,17 +115,26 @@ def _format_exception(exc: BaseException, type_: Any) -> str:
     return cattrs.v.format_exception(exc, type_)
 
 
-def structure(converter: cattrs.Converter, data: Any, cls: type, path: str, source: str) -> Any:
-    """Structure ``data`` into ``cls``; on failure a :class:`ConfigError` listing each path."""
+def structure(
+    converter: cattrs.Converter, data: Any, cls: type, path: str, source: str, what: str = "configuration"
+) -> Any:
+    """Structure ``data`` into ``cls``; on failure a :class:`ConfigError` listing each path.
+
+    ``path`` prefixes every location (``config.plugins.otel``); an empty one reports
+    locations from the document's root (``stages[2].timeout``).
+    """
     try:
         return converter.structure(data, cls)
     except Exception as exc:
-        if isinstance(exc, (cattrs.BaseValidationError,)):
-            lines = cattrs.transform_error(exc, path=path, format_exception=_format_exception)
+        root = path or "$"
+        if isinstance(exc, cattrs.BaseValidationError):
+            lines = cattrs.transform_error(exc, path=root, format_exception=_format_exception)
         else:
-            lines = [f"{exc} @ {path}"]
+            lines = [f"{exc} @ {root}"]
+        if not path:
+            lines = [line.replace("@ $.", "@ ").replace("@ $", "@ top level") for line in lines]
         body = "\n".join(f"  - {line}" for line in lines)
-        raise ConfigError(f"{source}: invalid configuration:\n{body}") from None
+        raise ConfigError(f"{source}: invalid {what}:\n{body}") from None
 
 
 def is_secret_key(key: str) -> bool:

@@ -137,7 +137,7 @@ class Engine:
         """Collect registrations, open the cache, let plugins set up. Idempotent."""
         if self._started:
             return
-        self._register_all()
+        self.register_plugins()
         if self._cache_url:
             backend = self.hook.podium_cache_backend(url=self._cache_url, config=self.config)
             if backend is None:
@@ -155,7 +155,9 @@ class Engine:
         await _await_all(self.hook.podium_engine_stopping(engine=self), "podium_engine_stopping")
         await self.cache.close()
 
-    def _register_all(self) -> None:
+    def register_plugins(self) -> None:
+        """Ask every plugin for its config sections, strategies, executors, agents, sinks."""
+
         def register_config_section(name: str, cls: type) -> None:
             self.config.register_section(name, cls)
 
@@ -198,8 +200,8 @@ class Engine:
         strategy: Strategy = self.strategies[name]
         return strategy
 
-    def prepare(self, workflow: Workflow, inputs: Mapping[str, Any]) -> tuple[Plan, Strategy]:
-        """Validate a workflow for a run with ``inputs``; raises before anything runs."""
+    def prepare(self, workflow: Workflow, inputs: Mapping[str, Any] | None) -> tuple[Plan, Strategy]:
+        """Validate a workflow (for a run with ``inputs``, when given); raises before anything runs."""
         plan = workflow.validate(inputs)
         strategy = self.strategy_for(workflow)
         if not strategy.honours_routes:
