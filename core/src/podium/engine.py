@@ -102,7 +102,8 @@ class Engine:
             required=settings.required_plugins,
         )
         for plugin in plugins:
-            self.pm.register(plugin)
+            if not self.pm.is_registered(plugin):  # e.g. also installed through its entry point
+                self.pm.register(plugin)
         self.hook = self.pm.hook
         self.strategies: Registry = Registry("strategy")
         self.executors: Registry = Registry("executor")

@@ -64,14 +64,14 @@ class Retry:
 class CachePolicy:
     """Opt-in caching of a stage's result by a stable hash of its inputs.
 
-    :param ttl: Seconds a cached value lives; ``None`` keeps it as long as the backend does.
-    :param key: A function of the stage's keyword arguments returning a JSON-like value
-        to hash instead of the arguments themselves (for inputs that cannot be keyed).
-    :param version: Overrides the stage's version in the key: bump it to invalidate.
-    :param namespace: Separates keys of otherwise identical calls.
-    :param read: Look values up (off: always execute, still write).
-    :param write: Store fresh values.
-    :param refresh: Execute even on a hit and overwrite the stored value.
+    - ``ttl``: seconds a cached value lives; ``None`` keeps it as long as the backend does.
+    - ``key``: a function of the stage's keyword arguments returning a JSON-like value to
+      hash instead of the arguments themselves (for inputs that cannot be keyed).
+    - ``version``: overrides the stage's version in the key; bump it to invalidate.
+    - ``namespace``: separates keys of otherwise identical calls.
+    - ``read``: look values up (off: always execute, still write).
+    - ``write``: store fresh values.
+    - ``refresh``: execute even on a hit and overwrite the stored value.
     """
 
     ttl: float | None = attrs.field(default=None, validator=_positive)
