@@ -77,9 +77,8 @@ def main(ctx: click.Context, config_file: str | None, log_level: str | None, log
     ctx.obj["log_json"] = log_json
 
 
-@main.command()
-@click.argument("target")
-@click.option(
+#: ``-i NAME=VALUE``, shared by the commands that take workflow inputs.
+input_option = click.option(
     "--input",
     "-i",
     "inputs",
@@ -87,6 +86,11 @@ def main(ctx: click.Context, config_file: str | None, log_level: str | None, log
     metavar="NAME=VALUE",
     help="A workflow input (VALUE parsed as JSON when it parses). Repeatable.",
 )
+
+
+@main.command()
+@click.argument("target")
+@input_option
 @click.option("--strategy", help="Override the workflow's strategy.")
 @click.option("--cache", "cache_url", help="Cache URL (memory://, sqlite:///path, redis://host:port/db).")
 @click.option("--no-cache", is_flag=True, help="Run without any cache.")
@@ -139,14 +143,7 @@ async def _run(
 
 @main.command()
 @click.argument("target")
-@click.option(
-    "--input",
-    "-i",
-    "inputs",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Check that these inputs cover every stage parameter.",
-)
+@input_option
 @click.pass_context
 @_errors_exit_2
 def validate(ctx: click.Context, target: str, inputs: Sequence[str]) -> None:

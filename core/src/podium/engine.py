@@ -64,14 +64,6 @@ class Registry(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._items)
 
-    def get(self, name: str) -> Any:  # type: ignore[override]
-        """The item registered as ``name``; a missing one is an error listing the others."""
-        try:
-            return self._items[name]
-        except KeyError:
-            known = ", ".join(sorted(self._items)) or "none"
-            raise PluginError(f"no {self.kind} named {name!r}; registered: {known}") from None
-
 
 class Engine:
     """Runs workflows with the installed plugins. Use as ``async with Engine() as engine``.
