@@ -156,3 +156,32 @@ def test_config_shows_values_with_sources_and_masks_secrets(
     assert rows["cache"]["source"] == "environment"
     assert rows["plugins.anything.api_key"]["value"] == "********"
     assert "sk-live-123" not in out
+
+
+def test_log_json_writes_one_json_record_per_line_with_run_context(pipeline: Path) -> None:
+    code, _, err = invoke(
+        "--log-json",
+        "--log-level",
+        "INFO",
+        "run",
+        str(pipeline),
+        "-i",
+        "topic=x",
+        "-i",
+        "fail=true",
+        "--no-progress",
+    )
+    assert code == 1
+    records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    failure = next(r for r in records if r["logger"] == "podium.stage" and r["level"] == "WARNING")
+    assert failure["workflow"] == "cli-demo"
+    assert failure["stage"] == "polish"
+    assert len(failure["run_id"]) == 16
+
+
+def test_plain_logs_name_workflow_stage_and_run(pipeline: Path) -> None:
+    code, _, err = invoke(
+        "--log-level", "WARNING", "run", str(pipeline), "-i", "topic=x", "-i", "fail=true", "--no-progress"
+    )
+    assert code == 1
+    assert "WARNING podium.stage [cli-demo/polish " in err

@@ -11,6 +11,7 @@ import logging
 from datetime import UTC, datetime
 
 _CONTEXT_FIELDS = ("run_id", "workflow", "stage", "alert")
+_HANDLER_NAME = "podium-cli"
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -53,7 +54,10 @@ def configure_logging(level: str = "WARNING", *, json_lines: bool = False) -> lo
         if json_lines
         else ContextFormatter("%(levelname)s %(name)s %(podium_context)s%(message)s")
     )
+    handler.set_name(_HANDLER_NAME)
     logger = logging.getLogger("podium")
+    for old in [h for h in logger.handlers if h.get_name() == _HANDLER_NAME]:
+        logger.removeHandler(old)  # configuring twice replaces, never duplicates, the output
     logger.setLevel(level.upper())
     logger.addHandler(handler)
     return handler
