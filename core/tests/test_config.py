@@ -126,3 +126,10 @@ async def test_pricing_overrides_come_from_configuration(tmp_path: Path) -> None
     async with podium.Engine(config=Config.load(cwd=tmp_path, env={}), cache=False) as engine:
         usage = engine.pricing.price("my-model", podium.Usage(input_tokens=1_000_000, output_tokens=500_000))
     assert usage.cost_usd == pytest.approx(20.0)
+
+
+def test_keys_containing_dots_survive_layering(tmp_path: Path) -> None:
+    write(tmp_path / "podium.toml", '[pricing."gpt-4.1"]\ninput = 2.0\noutput = 8.0\n')
+    config = Config.load(cwd=tmp_path, env={})
+    assert config.settings.pricing["gpt-4.1"].output == 8.0
+    assert ('pricing."gpt-4.1".output', 8.0, str(tmp_path / "podium.toml")) in config.describe()

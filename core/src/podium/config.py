@@ -180,13 +180,17 @@ class Config:
             layers.append((str(path), _read_file(path, explicit=file is not None)))
         layers.append(("environment", _from_env(env)))
         if overrides:
-            layers.append(("command line", {k: v for k, v in overrides.items() if v is not None}))
+            flags: dict[str, Any] = {}
+            for key, value in overrides.items():
+                if value is not None:
+                    _assign(flags, tuple(key.split(".")), value)
+            layers.append(("command line", flags))
         data: dict[str, Any] = {}
         sources: dict[str, str] = {}
         for source, layer in layers:
-            for key, value in _flatten(layer).items():
-                _assign(data, key, value)
-                sources[key] = source
+            for path_, value in _flatten(layer).items():
+                _assign(data, path_, value)
+                sources[dotted(path_)] = source
         return cls(data, sources, origin=str(path) if path else "defaults")
 
     # ---------------------------------------------------------------- plugin sections
@@ -217,18 +221,18 @@ class Config:
     def describe(self) -> list[tuple[str, Any, str]]:
         """Every effective value as (dotted key, value with secrets masked, source)."""
         rows: dict[str, tuple[Any, str]] = {}
-        defaults = _flatten(self.converter.unstructure(Settings()))
-        for key, value in defaults.items():
-            rows[key] = (value, "default")
+        for path_, value in _flatten(self.converter.unstructure(Settings())).items():
+            rows[dotted(path_)] = (value, "default")
         for name, cls in self._section_types.items():
             if attrs.has(cls):
                 try:
                     default = self.converter.unstructure(cls())
                 except TypeError:
                     continue
-                for key, value in _flatten(default).items():
-                    rows[f"plugins.{name}.{key}"] = (value, "default")
-        for key, value in _flatten(self.data).items():
+                for path_, value in _flatten(default).items():
+                    rows[dotted(("plugins", name, *path_))] = (value, "default")
+        for path_, value in _flatten(self.data).items():
+            key = dotted(path_)
             rows[key] = (value, self.sources.get(key, "default"))
         return [
             (
@@ -283,7 +287,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
         elif key.startswith("plugins__"):
             parts = key.split("__")
             if len(parts) >= 3:
-                _assign(out, ".".join(parts), _env_value(raw))
+                _assign(out, tuple(parts), _env_value(raw))
     return out
 
 
@@ -294,19 +298,24 @@ def _env_value(raw: str) -> Any:
         return raw
 
 
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def dotted(path: tuple[str, ...]) -> str:
+    """A key path for people: ``pricing."gpt-4.1".input`` (parts holding dots are quoted)."""
+    return ".".join(f'"{part}"' if "." in part else part for part in path)
+
+
+def _flatten(data: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    # Paths are tuples, never dotted strings, so keys such as "gpt-4.1" survive layering.
+    out: dict[tuple[str, ...], Any] = {}
     for key, value in data.items():
-        dotted = f"{prefix}{key}"
+        path = (*prefix, str(key))
         if isinstance(value, Mapping) and value:
-            out.update(_flatten(value, f"{dotted}."))
+            out.update(_flatten(value, path))
         else:
-            out[dotted] = value
+            out[path] = value
     return out
 
 
-def _assign(data: dict[str, Any], dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
+def _assign(data: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
     node = data
     for part in parts[:-1]:
         child = node.get(part)
