@@ -39,6 +39,29 @@ def _port(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
         raise ValueError(f"{attribute.name} must be between 0 and 65535, got {value}")
 
 
+def _resource_attributes(value: Any) -> dict[str, Any]:
+    """Flatten nested tables back into dotted keys.
+
+    Attribute names contain dots (``"deployment.environment"``), which the configuration
+    layers read as nested tables; both spellings mean the same attribute.
+    """
+    flat: dict[str, Any] = {}
+
+    def visit(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, child in node.items():
+                visit(f"{prefix}.{key}" if prefix else str(key), child)
+        elif isinstance(node, (str, bool, int, float)):
+            flat[prefix] = node
+        else:
+            raise ValueError(
+                f"resource_attributes.{prefix} must be a string, number or boolean, got {node!r}"
+            )
+
+    visit("", value)
+    return flat
+
+
 def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
     if value <= 0:
         raise ValueError(f"{attribute.name} must be > 0, got {value}")
@@ -73,7 +96,7 @@ class OtelSettings:
     prometheus_host: str = "127.0.0.1"
     prometheus_port: int = attrs.field(default=9464, validator=_port)
     service_name: str | None = None
-    resource_attributes: dict[str, str] = attrs.field(factory=dict)
+    resource_attributes: dict[str, Any] = attrs.field(factory=dict, converter=_resource_attributes)
     capture_content: bool = False
     content_max_chars: int = attrs.field(default=8192, validator=_positive)
     metric_export_interval: float = attrs.field(default=60.0, validator=_positive)
