@@ -183,9 +183,8 @@ class OtelPlugin:
         trace_ = self._runs.get(run)
         if trace_ is None:
             return
-        telemetry = trace_.telemetry
-        instruments = telemetry.instruments
-        attributes = telemetry.attributes(n.WORKFLOW, trace_.workflow, n.CACHE_KIND, kind)
+        instruments = trace_.telemetry.instruments
+        attributes = (n.WORKFLOW, trace_.workflow, n.CACHE_KIND, kind)
         instruments.cache_hits.add(1, attributes)
         if saved.total_tokens:
             instruments.cache_saved_tokens.add(saved.total_tokens, attributes)
@@ -199,10 +198,7 @@ class OtelPlugin:
         trace_ = self._runs.get(run)
         if trace_ is None:
             return
-        telemetry = trace_.telemetry
-        telemetry.instruments.cache_misses.add(
-            1, telemetry.attributes(n.WORKFLOW, trace_.workflow, n.CACHE_KIND, kind)
-        )
+        trace_.telemetry.instruments.cache_misses.add(1, (n.WORKFLOW, trace_.workflow, n.CACHE_KIND, kind))
         if kind == "stage" and stage is not None:
             trace_.open_stage(stage, run.visits(stage.name)).set_attribute(n.STAGE_CACHE_HIT, False)
 

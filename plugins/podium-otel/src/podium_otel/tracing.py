@@ -54,9 +54,8 @@ class Telemetry:
         return text if len(text) <= limit else text[:limit] + "…"
 
     def record_alert(self, name: str, severity: str, workflow: str | None) -> None:
-        self.instruments.alerts.add(
-            1, self.attributes(n.ALERT, name, n.ALERT_SEVERITY, severity, n.WORKFLOW, workflow or "")
-        )
+        key = (n.ALERT, name, n.ALERT_SEVERITY, severity, n.WORKFLOW, workflow or "")
+        self.instruments.alerts.add(1, key)
 
 
 def _ns(moment: datetime | None) -> int | None:
@@ -77,6 +76,31 @@ def _fail(span: Span, error: BaseException | None, attributes: dict[str, Any]) -
     span.set_status(Status(StatusCode.ERROR, _describe(error)))
 
 
+def _describe_stage(span: Span, result: StageResult) -> None:
+    status = result.status
+    attributes: dict[str, Any] = {n.STAGE_STATUS: status.value}
+    if status is StageStatus.SKIPPED:
+        attributes[n.STAGE_SKIP_REASON] = result.reason or ""
+    elif status is StageStatus.CANCELLED:
+        attributes[n.STAGE_REASON] = result.reason or ""
+    else:
+        attributes[n.STAGE_ATTEMPTS] = result.attempts
+        if status is StageStatus.CACHED:
+            attributes[n.STAGE_CACHE_HIT] = True
+    if result.fallback:
+        attributes[n.STAGE_FALLBACK] = True
+    usage = result.usage
+    if usage:
+        attributes[n.INPUT_TOKENS] = usage.input_tokens
+        attributes[n.OUTPUT_TOKENS] = usage.output_tokens
+        attributes[n.COST] = usage.cost_usd
+    if result.saved:
+        attributes[n.SAVED_COST] = result.saved.cost_usd
+    if status is StageStatus.FAILED:
+        _fail(span, result.error, attributes)
+    span.set_attributes(attributes)
+
+
 class RunTrace:
     """The open spans of one run: its workflow span, stage spans and agent-call spans."""
 
@@ -93,7 +117,7 @@ class RunTrace:
         self.context = trace.set_span_in_context(self.span)
         self.stages: dict[str, Span] = {}
         self.calls: dict[int, tuple[Span, object]] = {}
-        telemetry.instruments.workflow_active.add(1, telemetry.attributes(n.WORKFLOW, self.workflow))
+        telemetry.instruments.workflow_active.add(1, (n.WORKFLOW, self.workflow))
 
     # ------------------------------------------------------------------ stages
 
@@ -125,36 +149,15 @@ class RunTrace:
         if span is None:
             start = _ns(result.started_at) if status is not StageStatus.SKIPPED else None
             span = self._new_stage_span(stage, result.visits, start)
-        attributes: dict[str, Any] = {n.STAGE_STATUS: status.value}
-        if status is StageStatus.SKIPPED:
-            attributes[n.STAGE_SKIP_REASON] = result.reason or ""
-        elif status is StageStatus.CANCELLED:
-            attributes[n.STAGE_REASON] = result.reason or ""
-        else:
-            attributes[n.STAGE_ATTEMPTS] = result.attempts
-            if status is StageStatus.CACHED:
-                attributes[n.STAGE_CACHE_HIT] = True
-        if result.fallback:
-            attributes[n.STAGE_FALLBACK] = True
-        usage = result.usage
-        if usage:
-            attributes[n.INPUT_TOKENS] = usage.input_tokens
-            attributes[n.OUTPUT_TOKENS] = usage.output_tokens
-            attributes[n.COST] = usage.cost_usd
-        if result.saved:
-            attributes[n.SAVED_COST] = result.saved.cost_usd
-        if status is StageStatus.FAILED:
-            _fail(span, result.error, attributes)
-        span.set_attributes(attributes)
+        if span.is_recording():  # sampled out or no SDK: describing it would be wasted work
+            _describe_stage(span, result)
         span.end()
         telemetry = self.telemetry
-        metric_attributes = telemetry.attributes(
-            n.WORKFLOW, self.workflow, n.STAGE, stage.name, n.STAGE_STATUS, status.value
-        )
+        key = (n.WORKFLOW, self.workflow, n.STAGE, stage.name, n.STAGE_STATUS, status.value)
         instruments = telemetry.instruments
-        instruments.stage_runs.add(1, metric_attributes)
+        instruments.stage_runs.add(1, key)
         if status in _RAN:
-            instruments.stage_duration.record(result.duration_s, metric_attributes)
+            instruments.stage_duration.record(result.duration_s, telemetry.attributes(*key))
 
     def retried(self, stage: Stage, attempt: int, error: BaseException, delay: float) -> None:
         span = self.stages.get(stage.name)
@@ -169,9 +172,7 @@ class RunTrace:
                 },
             )
         telemetry = self.telemetry
-        telemetry.instruments.stage_retries.add(
-            1, telemetry.attributes(n.WORKFLOW, self.workflow, n.STAGE, stage.name)
-        )
+        telemetry.instruments.stage_retries.add(1, (n.WORKFLOW, self.workflow, n.STAGE, stage.name))
 
     def route_taken(self, stage: Stage, targets: Sequence[str], skipped: Sequence[str]) -> None:
         span = self.stages.get(stage.name)
@@ -259,18 +260,13 @@ class RunTrace:
         base = (n.GEN_AI_OPERATION, "chat", n.GEN_AI_PROVIDER, provider, n.GEN_AI_REQUEST_MODEL, model)
         if error_type is None:
             instruments.operation_duration.record(call.duration_s, telemetry.attributes(*base))
-            instruments.agent_calls.add(
-                1, telemetry.attributes(n.WORKFLOW, workflow, n.AGENT, call.agent, *base[2:])
-            )
+            instruments.agent_calls.add(1, (n.WORKFLOW, workflow, n.AGENT, call.agent, *base[2:]))
         else:
             instruments.operation_duration.record(
                 call.duration_s, telemetry.attributes(*base, n.ERROR_TYPE, error_type)
             )
             instruments.agent_calls.add(
-                1,
-                telemetry.attributes(
-                    n.WORKFLOW, workflow, n.AGENT, call.agent, *base[2:], n.ERROR_TYPE, error_type
-                ),
+                1, (n.WORKFLOW, workflow, n.AGENT, call.agent, *base[2:], n.ERROR_TYPE, error_type)
             )
             return
         usage = call.usage
@@ -283,11 +279,9 @@ class RunTrace:
             if count:
                 if kind in ("input", "output"):
                     instruments.token_usage.record(count, telemetry.attributes(*base, n.TOKEN_TYPE, kind))
-                instruments.tokens.add(
-                    count, telemetry.attributes(n.WORKFLOW, workflow, *base[2:], n.TOKEN_TYPE, kind)
-                )
+                instruments.tokens.add(count, (n.WORKFLOW, workflow, *base[2:], n.TOKEN_TYPE, kind))
         if usage.cost_usd:
-            instruments.cost.add(usage.cost_usd, telemetry.attributes(n.WORKFLOW, workflow, *base[2:]))
+            instruments.cost.add(usage.cost_usd, (n.WORKFLOW, workflow, *base[2:]))
 
     async def traced_docs(
         self,
@@ -329,19 +323,17 @@ class RunTrace:
             span.end()
 
     def docs_fetched(self, bundle: DocBundle) -> None:
-        telemetry = self.telemetry
-        instruments = telemetry.instruments
+        instruments = self.telemetry.instruments
         if bundle.requests_made:
             instruments.docs_requests.add(
-                bundle.requests_made, telemetry.attributes(n.WORKFLOW, self.workflow, n.DOCS_OUTCOME, "made")
+                bundle.requests_made, (n.WORKFLOW, self.workflow, n.DOCS_OUTCOME, "made")
             )
         if bundle.requests_avoided:
             instruments.docs_requests.add(
-                bundle.requests_avoided,
-                telemetry.attributes(n.WORKFLOW, self.workflow, n.DOCS_OUTCOME, "avoided"),
+                bundle.requests_avoided, (n.WORKFLOW, self.workflow, n.DOCS_OUTCOME, "avoided")
             )
         if bundle.tokens:
-            instruments.docs_tokens.add(bundle.tokens, telemetry.attributes(n.WORKFLOW, self.workflow))
+            instruments.docs_tokens.add(bundle.tokens, (n.WORKFLOW, self.workflow))
 
     # ------------------------------------------------------------------ the run
 
@@ -376,7 +368,7 @@ class RunTrace:
         self.span.end()
         telemetry = self.telemetry
         instruments = telemetry.instruments
-        attributes = telemetry.attributes(n.WORKFLOW, self.workflow, n.RUN_STATUS, status)
-        instruments.workflow_runs.add(1, attributes)
-        instruments.workflow_duration.record(result.duration_s, attributes)
-        instruments.workflow_active.add(-1, telemetry.attributes(n.WORKFLOW, self.workflow))
+        key = (n.WORKFLOW, self.workflow, n.RUN_STATUS, status)
+        instruments.workflow_runs.add(1, key)
+        instruments.workflow_duration.record(result.duration_s, telemetry.attributes(*key))
+        instruments.workflow_active.add(-1, (n.WORKFLOW, self.workflow))
