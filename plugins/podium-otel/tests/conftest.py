@@ -23,10 +23,11 @@ FANOUT = "otel-test-fanout"
 
 
 class FanOutStrategy(podium.Strategy):
-    """Every ready stage starts at once (``max_concurrency`` None), and routes are honoured."""
+    """Every ready stage starts at once (``max_concurrency`` None); routes and loops are honoured."""
 
     name = FANOUT
     honours_routes = True
+    allows_loops = True
 
 
 class FanOutPlugin:

@@ -342,6 +342,33 @@ async def test_a_route_is_recorded_on_the_routing_stage(telemetry: Any, make_eng
     )
 
 
+async def test_each_visit_of_a_looping_stage_is_its_own_span(telemetry: Any, make_engine: Any) -> None:
+    wf = podium.Workflow("loop", strategy=FANOUT)
+
+    @wf.stage(max_visits=2)
+    async def write(ctx: podium.Context) -> int:
+        return ctx.visit
+
+    @wf.stage(needs=["write"], route=lambda version: "write" if version == 1 else "ship")
+    async def check(write: int) -> int:
+        return write
+
+    @wf.stage(needs=["check"])
+    async def ship(check: int) -> int:
+        return check
+
+    async with make_engine() as engine:
+        result = await engine.run(wf)
+
+    assert result["ship"].value == 2
+    writes = sorted(
+        (s for s in telemetry.spans() if s.name == "stage write"), key=lambda s: s.start_time or 0
+    )
+    assert [s.attributes.get("podium.stage.visit") for s in writes] == [None, 2]
+    checks = [s for s in telemetry.spans() if s.name == "stage check"]
+    assert sorted(s.attributes["podium.stage.route"] for s in checks) == [("ship",), ("write",)]
+
+
 async def test_a_timed_out_run_ends_its_running_stage_spans_as_cancelled(
     telemetry: Any, make_engine: Any
 ) -> None:
