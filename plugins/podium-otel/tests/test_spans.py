@@ -418,3 +418,82 @@ async def test_a_budget_breach_is_an_event_and_an_alert_on_the_run_span(
     assert names == ["budget_exceeded", "alert"]
     assert root.events[0].attributes["podium.budget.reason"] == "tokens 140 > 100"
     assert root.events[1].attributes["podium.alert.name"] == "budget_exceeded"
+
+
+async def test_a_failing_doc_fetch_is_an_error_span_and_the_stage_fails(
+    telemetry: Any, make_engine: Any
+) -> None:
+    class BrokenDocs:
+        @podium.hookimpl
+        def podium_fetch_docs(self, libraries: list[str], query: str, tokens: int | None) -> Any:
+            async def fetch() -> podium.DocBundle:
+                raise ConnectionError("docs service unreachable")
+
+            return fetch()
+
+    wf = podium.Workflow("docs", strategy=FANOUT)
+
+    @wf.stage
+    async def gather(ctx: podium.Context) -> str:
+        return (await ctx.docs(["fastapi"], query="q")).text
+
+    async with make_engine(extra=[BrokenDocs()]) as engine:
+        result = await engine.run(wf)
+
+    assert isinstance(result["gather"].error, ConnectionError)
+    fetch = telemetry.span("fetch docs")
+    assert fetch.status.status_code is StatusCode.ERROR
+    assert fetch.attributes["error.type"] == "ConnectionError"
+    assert telemetry.span("stage gather").status.status_code is StatusCode.ERROR
+
+
+async def test_prompt_cache_tokens_are_recorded_on_the_agent_span(telemetry: Any, make_engine: Any) -> None:
+    class CachingAgent:
+        provider = "anthropic"
+        model = SONNET
+
+        async def complete(self, prompt: str, **options: Any) -> podium.AgentReply:
+            usage = podium.Usage(
+                input_tokens=20, output_tokens=5, cache_read_tokens=900, cache_write_tokens=100
+            )
+            return podium.AgentReply("ok", usage, SONNET, stop_reason="max_tokens")
+
+    wf = podium.Workflow("cached-prompt", strategy=FANOUT)
+
+    @wf.stage
+    async def ask(ctx: podium.Context) -> str:
+        return (await ctx.agent("claude").run("long shared prefix")).text
+
+    async with make_engine(agents={"claude": CachingAgent()}) as engine:
+        await engine.run(wf)
+
+    call = telemetry.span("chat " + SONNET)
+    assert call.attributes["gen_ai.provider.name"] == "anthropic"
+    assert call.attributes["gen_ai.usage.cache_read.input_tokens"] == 900
+    assert call.attributes["gen_ai.usage.cache_write.input_tokens"] == 100
+    assert call.attributes["gen_ai.response.finish_reasons"] == ("max_tokens",)
+    assert telemetry.value("podium.tokens", gen_ai__token__type="cache_read") == 900
+    assert telemetry.value("podium.tokens", gen_ai__token__type="cache_write") == 100
+
+
+async def test_a_stage_killed_by_a_base_exception_leaves_no_span_open(
+    telemetry: Any, make_engine: Any
+) -> None:
+    class Abort(BaseException):
+        pass
+
+    wf = podium.Workflow("aborted", strategy=FANOUT)
+
+    @wf.stage
+    async def doomed(ctx: podium.Context) -> None:
+        await ctx.agent("writer").run("start")
+        raise Abort
+
+    async with make_engine(agents=agents()) as engine:
+        result = await engine.run(wf)
+
+    assert result.status is RunStatus.FAILED
+    stage = telemetry.span("stage doomed")
+    assert stage.attributes["podium.stage.status"] == "failed"
+    assert stage.status.status_code is StatusCode.ERROR
+    assert telemetry.span("workflow aborted").end_time is not None
