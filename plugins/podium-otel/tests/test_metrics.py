@@ -6,9 +6,14 @@ import asyncio
 from typing import Any
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 import podium
 from podium import CachePolicy, RunStatus, SimulatedAgent
+from podium_otel import OtelPlugin
 
 FANOUT = "otel-test-fanout"
 SONNET = "claude-sonnet-4-5"
@@ -176,3 +181,33 @@ async def test_doc_requests_made_and_avoided_and_tokens_delivered(
     assert telemetry.value("podium.docs.requests", podium__docs__outcome="made") == 1
     assert telemetry.value("podium.docs.requests", podium__docs__outcome="avoided") == 2
     assert telemetry.value("podium.docs.tokens") == 360
+
+
+async def test_a_sampled_out_run_makes_no_spans_but_is_measured_and_keeps_its_trace(
+    telemetry: Any, make_engine: Any
+) -> None:
+    tracer_provider = TracerProvider(sampler=ALWAYS_OFF)
+    tracer_provider.add_span_processor(SimpleSpanProcessor(telemetry.exporter))
+    plugin = OtelPlugin(tracer_provider=tracer_provider, meter_provider=telemetry.meter_provider)
+    trace_ids: list[int] = []
+    wf = podium.Workflow("unsampled", strategy=FANOUT)
+
+    @wf.stage
+    async def first(ctx: podium.Context) -> str:
+        trace_ids.append(trace.get_current_span().get_span_context().trace_id)
+        return (await ctx.agent("big").run("go")).text
+
+    @wf.stage(needs=["first"])
+    async def second(first: str) -> str:
+        trace_ids.append(trace.get_current_span().get_span_context().trace_id)
+        return first
+
+    async with make_engine(plugin=plugin, agents=priced_agents()) as engine:
+        assert (await engine.run(wf)).ok
+
+    assert telemetry.spans() == []
+    assert telemetry.value("podium.workflow.runs", podium__run__status="succeeded") == 1
+    assert telemetry.value("podium.stage.runs", podium__stage__name="second") == 1
+    assert telemetry.value("podium.tokens", gen_ai__token__type="input") == 1000
+    assert trace_ids[0] != 0
+    assert trace_ids[0] == trace_ids[1], "both stages run in the run's trace"

@@ -224,7 +224,7 @@ class OtelPlugin:
         if awaitable is None:
             return None
         trace_ = self._runs.get(ctx.run)
-        if trace_ is None:
+        if trace_ is None or not trace_.recording:
             return awaitable
         return trace_.traced_docs(ctx.stage, awaitable, libraries, query, tokens)
 

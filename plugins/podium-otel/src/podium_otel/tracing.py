@@ -104,7 +104,7 @@ def _describe_stage(span: Span, result: StageResult) -> None:
 class RunTrace:
     """The open spans of one run: its workflow span, stage spans and agent-call spans."""
 
-    __slots__ = ("calls", "context", "run_id", "span", "stages", "telemetry", "workflow")
+    __slots__ = ("calls", "context", "recording", "run_id", "span", "stages", "telemetry", "workflow")
 
     def __init__(self, telemetry: Telemetry, run: Run) -> None:
         self.telemetry = telemetry
@@ -115,6 +115,9 @@ class RunTrace:
             attributes={n.WORKFLOW: self.workflow, n.RUN_ID: run.id, n.STRATEGY: run.strategy.name},
         )
         self.context = trace.set_span_in_context(self.span)
+        # An unrecorded run span (no SDK, or sampled out) means unrecorded stage and call spans
+        # under the default parent-based sampler: skip making them, keep the metrics.
+        self.recording = self.span.is_recording()
         self.stages: dict[str, Span] = {}
         self.calls: dict[int, tuple[Span, object]] = {}
         telemetry.instruments.workflow_active.add(1, (n.WORKFLOW, self.workflow))
@@ -131,6 +134,8 @@ class RunTrace:
 
     def open_stage(self, stage: Stage, visit: int) -> Span:
         """The stage's open span, started now if it has none yet."""
+        if not self.recording:
+            return trace.INVALID_SPAN
         span = self.stages.get(stage.name)
         if span is None:
             span = self.stages[stage.name] = self._new_stage_span(stage, visit)
@@ -138,20 +143,23 @@ class RunTrace:
 
     def enter_stage(self, stage: Stage, visit: int) -> None:
         """Make the stage span current in the stage's own task (reaches its body and threads)."""
-        span = self.open_stage(stage, visit)
         # The task's context is its own copy and dies with it: nothing to detach.
-        otel_context.attach(trace.set_span_in_context(span))
+        if not self.recording:
+            otel_context.attach(self.context)  # user spans in the body stay in this trace
+            return
+        otel_context.attach(trace.set_span_in_context(self.open_stage(stage, visit)))
 
     def close_stage(self, stage: Stage, result: StageResult) -> None:
         """End the stage's span with its outcome (creating it for stages that never started)."""
-        span = self.stages.pop(stage.name, None)
         status = result.status
-        if span is None:
-            start = _ns(result.started_at) if status is not StageStatus.SKIPPED else None
-            span = self._new_stage_span(stage, result.visits, start)
-        if span.is_recording():  # sampled out or no SDK: describing it would be wasted work
-            _describe_stage(span, result)
-        span.end()
+        if self.recording:
+            span = self.stages.pop(stage.name, None)
+            if span is None:
+                start = _ns(result.started_at) if status is not StageStatus.SKIPPED else None
+                span = self._new_stage_span(stage, result.visits, start)
+            if span.is_recording():
+                _describe_stage(span, result)
+            span.end()
         telemetry = self.telemetry
         key = (n.WORKFLOW, self.workflow, n.STAGE, stage.name, n.STAGE_STATUS, status.value)
         instruments = telemetry.instruments
@@ -191,6 +199,8 @@ class RunTrace:
         return trace.set_span_in_context(span) if span is not None else self.context
 
     def start_call(self, stage: Stage | None, call: AgentCall) -> None:
+        if not self.recording:
+            return
         attributes: dict[str, Any] = {
             n.GEN_AI_OPERATION: "chat",
             n.GEN_AI_PROVIDER: call.provider,
@@ -214,10 +224,13 @@ class RunTrace:
 
     def finish_call(self, call: AgentCall) -> None:
         entry = self.calls.pop(id(call), None)
-        if entry is None:
-            return
-        span, token = entry
-        otel_context.detach(token)  # type: ignore[arg-type]
+        if entry is not None:
+            span, token = entry
+            otel_context.detach(token)  # type: ignore[arg-type]
+            self._describe_call(span, call)
+        self._measure_call(call, call.error)
+
+    def _describe_call(self, span: Span, call: AgentCall) -> None:
         telemetry = self.telemetry
         usage = call.usage
         reply = call.reply
@@ -250,7 +263,6 @@ class RunTrace:
             _fail(span, error, attributes)
         span.set_attributes(attributes)
         span.end()
-        self._measure_call(call, error)
 
     def _measure_call(self, call: AgentCall, error: BaseException | None) -> None:
         telemetry = self.telemetry
