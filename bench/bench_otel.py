@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import importlib.metadata
 import json
 import platform
@@ -82,6 +83,14 @@ def w2(strategy: str) -> podium.Workflow:
     return wf
 
 
+def strategy_plugin() -> tuple[object, str]:
+    """The real ``parallel`` strategy when podium-parallel is installed, else an equivalent."""
+    try:
+        return importlib.import_module("podium_parallel"), "parallel"
+    except ImportError:
+        return FanOutPlugin(), FanOut.name
+
+
 def engine(plugins: list[object]) -> podium.Engine:
     # Autoload off: each engine has exactly the plugins named here (core's built-ins included).
     return podium.Engine(config=podium.Config({"autoload": False}), plugins=plugins, cache=False)
@@ -94,16 +103,16 @@ async def main() -> dict[str, Any]:
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
 
+    strategies, strategy = strategy_plugin()
     engines = {
-        "baseline": engine([FanOutPlugin()]),
+        "baseline": engine([strategies]),
         "otel_sdk": engine(
-            [FanOutPlugin(), OtelPlugin(tracer_provider=tracer_provider, meter_provider=meter_provider)]
+            [strategies, OtelPlugin(tracer_provider=tracer_provider, meter_provider=meter_provider)]
         ),
-        "otel_api_only": engine([FanOutPlugin(), OtelPlugin()]),
+        "otel_api_only": engine([strategies, OtelPlugin()]),
     }
     for e in engines.values():
         await e.start()
-    strategy = "parallel" if "parallel" in engines["baseline"].strategies else FanOut.name
     workflow = w2(strategy)
     times: dict[str, list[float]] = {name: [] for name in engines}
     for repeat in range(WARMUP + REPEATS):
