@@ -130,6 +130,12 @@ class Telemetry:
         )
 
 
+@pytest.fixture(autouse=True)
+def only_the_plugins_under_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Engines load podium-sequential and podium-otel only, whatever else is installed beside them."""
+    monkeypatch.setenv("PODIUM_LOAD_PLUGINS", "sequential,otel")
+
+
 @pytest.fixture
 def telemetry() -> Telemetry:
     return Telemetry()
