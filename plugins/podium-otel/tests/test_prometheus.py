@@ -147,3 +147,17 @@ def test_the_query_parser_finds_metrics_and_labels() -> None:
         {"podium_workflow_runs_total"},
         {"podium_workflow_name"},
     )
+
+
+def test_the_dashboard_is_an_importable_grafana_dashboard() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert [i["name"] for i in dashboard["__inputs"]] == ["DS_PROMETHEUS"]
+    assert dashboard["uid"] == "podium-workflows"
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in dashboard["panels"]:
+        assert {"h", "w", "x", "y"} <= set(panel["gridPos"])
+        assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+        for target in panel.get("targets", []):
+            assert target["datasource"]["uid"] == "${DS_PROMETHEUS}"
+            assert target["expr"].strip()

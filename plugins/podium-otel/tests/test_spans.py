@@ -183,6 +183,22 @@ async def test_prompts_and_replies_stay_out_of_spans_by_default(
         assert content not in recorded
 
 
+async def test_workflow_inputs_and_stage_values_never_reach_spans(telemetry: Any, make_engine: Any) -> None:
+    wf = podium.Workflow("keys", strategy=FANOUT)
+
+    @wf.stage
+    async def use(api_key: podium.Secret, customer: str) -> str:
+        return f"{customer}:{api_key.reveal()}"
+
+    async with make_engine() as engine:
+        result = await engine.run(wf, {"api_key": podium.Secret("sk-live-123"), "customer": "ACME Corp"})
+
+    assert result["use"].value == "ACME Corp:sk-live-123"
+    recorded = repr([(s.attributes, [e.attributes for e in s.events]) for s in telemetry.spans()])
+    assert "sk-live-123" not in recorded
+    assert "ACME" not in recorded
+
+
 async def test_a_route_is_recorded_on_the_routing_stage(telemetry: Any, make_engine: Any) -> None:
     wf = podium.Workflow("triage", strategy=FANOUT)
 
