@@ -137,6 +137,15 @@ def _memcached(url: str) -> BaseCache:
     )
 
 
+async def close_backend(backend: BaseCache) -> None:
+    """Close ``backend``'s connections (redis-py 5 deprecates the ``close`` aiocache calls)."""
+    client = getattr(backend, "client", None)
+    if backend_kind(backend) == "redis" and hasattr(client, "aclose"):
+        await client.aclose()  # type: ignore[union-attr]
+        return
+    await backend.close()
+
+
 # ---------------------------------------------------------------------------- stats and clear
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import attrs
 
-from podium.cache_backends import backend_kind, is_connection_error, redact_url
+from podium.cache_backends import backend_kind, close_backend, is_connection_error, redact_url
 from podium.model import ZERO_USAGE, Usage
 from podium.singleflight import Abandoned, SingleFlight
 
@@ -302,7 +302,7 @@ class ResultCache:
         await self.flights.drain(drain_timeout)
         if self.backend is not None:
             try:
-                await self.backend.close()
+                await close_backend(self.backend)
             except Exception as error:
                 _log.debug("closing cache %s failed: %r", redact_url(self.url), error)
 
