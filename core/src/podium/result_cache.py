@@ -124,8 +124,12 @@ class ResultCache:
         self.counters = CacheCounters()
         self.flights: SingleFlight[tuple[Any, Usage, Source]] = SingleFlight()
         self._down_until = 0.0
-        # An in-process dict needs neither a timeout nor serialization.
+        # An in-process dict needs neither a timeout nor serialization; a plain one (no
+        # namespace, no aiocache plugins) is read directly, skipping aiocache's wrappers.
         self._local = backend is not None and backend_kind(backend) == "memory"
+        self._dict: dict[str, Any] | None = (
+            backend._cache if self._local and backend.namespace is None and not backend.plugins else None  # type: ignore[union-attr]
+        )
 
     def __repr__(self) -> str:
         return f"<ResultCache {redact_url(self.url)} {'on' if self.enabled else 'off'}>"
@@ -168,6 +172,9 @@ class ResultCache:
         backend = self.backend
         if backend is None or not self.available:
             return None
+        if self._dict is not None:
+            raw = self._dict.get(key)
+            return None if raw is None else self._unpack(key, raw)
         try:
             raw = await self._call(backend.get(key, loads_fn=_identity))
         except Exception as error:
@@ -176,8 +183,13 @@ class ResultCache:
             return None
         if raw is None:
             return None
+        return self._unpack(key, raw, None if self._local else backend.serializer.loads)
+
+    def _unpack(
+        self, key: str, raw: Any, loads: Callable[[Any], Any] | None = None
+    ) -> tuple[Any, Usage] | None:
         try:
-            stored = raw if self._local else backend.serializer.loads(raw)
+            stored = raw if loads is None else loads(raw)
             tag, value, usage = stored
             if tag != ENVELOPE:
                 return None
