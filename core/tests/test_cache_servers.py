@@ -191,6 +191,16 @@ async def test_a_hung_server_times_out_into_an_uncached_run(
     assert "running uncached" in caplog.text
 
 
+async def test_a_memcached_command_cut_short_never_leaves_its_reply_for_the_next(black_hole: int) -> None:
+    async with engine_for(
+        f"memcached://127.0.0.1:{black_hole}", SimulatedAgent("x"), cache_timeout=0.1
+    ) as engine:
+        backend: Any = engine.cache.backend
+        before = backend.client
+        assert await engine.cache.read("podium:_:stage:k") is None
+        assert backend.client is not before
+
+
 async def test_a_waiter_takes_over_when_the_leader_is_cancelled_during_a_slow_lookup(black_hole: int) -> None:
     agent = SimulatedAgent("x")
     wf = workflow()

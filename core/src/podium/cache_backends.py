@@ -13,6 +13,7 @@ only trusted processes can write.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,6 +136,26 @@ def _memcached(url: str) -> BaseCache:
         port=parts.port or 11211,
         timeout=None,
     )
+
+
+_closing: set[asyncio.Task[Any]] = set()
+
+
+def discard_connections(backend: BaseCache) -> None:
+    """Drop a memcached backend's connections after an interrupted command.
+
+    aiomcache returns a connection to its pool even when a command on it was cancelled
+    (a timeout), with the reply still unread: the next command would read that stale
+    reply. A fresh client is swapped in and the old one closed in the background.
+    redis-py already drops a connection whose command was cancelled; SQLite has none.
+    """
+    if backend_kind(backend) != "memcached":
+        return
+    old: Any = backend.client
+    backend.client = type(old)(backend.endpoint, backend.port, pool_size=backend.pool_size)
+    task = asyncio.get_running_loop().create_task(old.close())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
 
 
 async def close_backend(backend: BaseCache) -> None:

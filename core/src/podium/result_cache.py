@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import attrs
 
-from podium.cache_backends import backend_kind, close_backend, is_connection_error, redact_url
+from podium.cache_backends import (
+    backend_kind,
+    close_backend,
+    discard_connections,
+    is_connection_error,
+    redact_url,
+)
 from podium.model import ZERO_USAGE, Usage
 from podium.singleflight import Abandoned, SingleFlight
 
@@ -164,8 +170,13 @@ class ResultCache:
     async def _call(self, operation: Awaitable[Any]) -> Any:
         if self._local:
             return await operation
-        async with asyncio.timeout(self.timeout):
-            return await operation
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await operation
+        except (TimeoutError, asyncio.CancelledError):
+            assert self.backend is not None
+            discard_connections(self.backend)
+            raise
 
     async def read(self, key: str) -> tuple[Any, Usage] | None:
         """The stored value and the usage it cost, or ``None`` (miss, or backend unavailable)."""
