@@ -204,7 +204,7 @@ async def test_a_memcached_command_cut_short_never_leaves_its_reply_for_the_next
 async def test_a_waiter_takes_over_when_the_leader_is_cancelled_during_a_slow_lookup(black_hole: int) -> None:
     agent = SimulatedAgent("x")
     wf = workflow()
-    async with engine_for(f"redis://127.0.0.1:{black_hole}", agent, cache_timeout=0.3) as engine:
+    async with engine_for(f"redis://127.0.0.1:{black_hole}", agent, cache_timeout=1.0) as engine:
         leader = asyncio.create_task(engine.run(wf, {"question": "q"}))
         await asyncio.sleep(0.05)
         follower = asyncio.create_task(engine.run(wf, {"question": "q"}))

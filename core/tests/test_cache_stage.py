@@ -266,7 +266,7 @@ async def test_a_shared_failure_reaches_every_run_and_is_not_cached() -> None:
 
 
 async def test_a_cancelled_run_does_not_cancel_the_shared_stage() -> None:
-    agent = SimulatedAgent("x", latency=0.1)
+    agent = SimulatedAgent("x", latency=0.5)
     async with make_engine(agent) as engine:
         first = asyncio.create_task(engine.run(agent_workflow(), {"topic": "t"}))
         await asyncio.sleep(0.02)
