@@ -259,6 +259,13 @@ async def clear(target: Engine | ResultCache | BaseCache, namespace: str | None 
     return await clear_backend(backend, namespace_prefix(namespace), namespace is not None)
 
 
+def cli_cache_url(config: Config) -> str:
+    """The cache URL for the command line: the configured one, else the SQLite file."""
+    if "cache" in config.sources:
+        return config.settings.cache
+    return CLI_DEFAULT_CACHE_URL
+
+
 __all__ = [
     "CLI_DEFAULT_CACHE_URL",
     "KEY_PREFIX",
@@ -274,19 +281,10 @@ __all__ = [
     "canonical",
     "check_namespace",
     "clear",
+    "cli_cache_url",
     "digest",
     "namespace_prefix",
     "open_backend",
     "redact_url",
     "stage_key",
 ]
-
-
-def cli_cache_url(config: Config) -> str:
-    """The cache URL for the command line: the configured one, else the SQLite file."""
-    if "cache" in config.sources:
-        return config.settings.cache
-    return CLI_DEFAULT_CACHE_URL
-
-
-__all__ += ["cli_cache_url"]
