@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from podium.sqlite_cache import DEFAULT_PATH, SQLiteCache
 
 
 @pytest.fixture
-async def backend(tmp_path: Path) -> SQLiteCache:
+async def backend(tmp_path: Path) -> AsyncIterator[SQLiteCache]:
     cache = SQLiteCache(tmp_path / "nested" / "cache.sqlite3")
     yield cache
     await cache.close()

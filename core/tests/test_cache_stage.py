@@ -329,3 +329,10 @@ async def test_an_unserializable_value_warns_and_keeps_the_result(
             assert engine.cache.available
     assert result["make_lock"].status is StageStatus.SUCCEEDED
     assert "cannot be serialized" in caplog.text
+
+
+async def test_an_unknown_cache_scheme_fails_at_start_without_showing_the_password() -> None:
+    with pytest.raises(podium.PodiumError, match="built in: memory://") as caught:
+        async with Engine(config=Config({"cache": "redis+tls://:hunter2@host:1/0"})):
+            pass
+    assert "hunter2" not in str(caught.value)
