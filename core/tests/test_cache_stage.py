@@ -90,7 +90,7 @@ async def test_a_cached_value_feeds_dependents(engine: Engine) -> None:
     assert result["shout"].value == "DRAFT"
 
 
-async def test_hit_and_miss_events_reach_plugins() -> None:
+async def test_podium_cache_hit_and_podium_cache_miss_reach_plugins() -> None:
     seen: list[tuple[str, str, int]] = []
 
     class Recorder:
@@ -336,3 +336,44 @@ async def test_an_unknown_cache_scheme_fails_at_start_without_showing_the_passwo
         async with Engine(config=Config({"cache": "redis+tls://:hunter2@host:1/0"})):
             pass
     assert "hunter2" not in str(caught.value)
+
+
+async def test_podium_cache_key_from_a_plugin_replaces_the_built_in_key() -> None:
+    class TenantBlindKeys:
+        """Keys on the question only, so tenants share answers."""
+
+        @podium.hookimpl
+        def podium_cache_key(self, stage: podium.Stage, kwargs: dict[str, Any]) -> str:
+            return f"podium:_:stage:{stage.name}:{kwargs['topic']}"
+
+    wf = Workflow("tenants")
+
+    @wf.stage(cache=CachePolicy())
+    async def write(tenant: str, topic: str) -> str:
+        return f"{topic} for {tenant}"
+
+    async with Engine(config=Config({}), plugins=[TenantBlindKeys()]) as engine:
+        await engine.run(wf, {"tenant": "a", "topic": "x"})
+        shared = await engine.run(wf, {"tenant": "b", "topic": "x"})
+    assert shared["write"].cached
+    assert shared["write"].value == "x for a"
+
+
+async def test_podium_cache_backend_from_a_plugin_serves_its_own_scheme() -> None:
+    from aiocache import SimpleMemoryCache
+
+    made: list[str] = []
+
+    class LabBackend:
+        @podium.hookimpl
+        def podium_cache_backend(self, url: str) -> SimpleMemoryCache | None:
+            if not url.startswith("lab://"):
+                return None
+            made.append(url)
+            return SimpleMemoryCache()
+
+    agents = {"writer": SimulatedAgent("x")}
+    async with Engine(config=Config({"cache": "lab://one"}), plugins=[LabBackend()], agents=agents) as engine:
+        await engine.run(agent_workflow(), {"topic": "a"})
+        assert (await engine.run(agent_workflow(), {"topic": "a"}))["write"].cached
+    assert made == ["lab://one"]
