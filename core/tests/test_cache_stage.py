@@ -377,3 +377,30 @@ async def test_podium_cache_backend_from_a_plugin_serves_its_own_scheme() -> Non
         await engine.run(agent_workflow(), {"topic": "a"})
         assert (await engine.run(agent_workflow(), {"topic": "a"}))["write"].cached
     assert made == ["lab://one"]
+
+
+async def test_context_set_when_a_cached_stage_starts_reaches_its_body_and_its_finish() -> None:
+    import contextvars
+
+    span: contextvars.ContextVar[str] = contextvars.ContextVar("span", default="none")
+    seen: dict[str, str] = {}
+
+    class Tracer:
+        @podium.hookimpl
+        def podium_stage_started(self, stage: podium.Stage) -> None:
+            span.set(f"span-{stage.name}")
+
+        @podium.hookimpl
+        def podium_stage_finished(self, stage: podium.Stage) -> None:
+            seen["finished"] = span.get()
+
+    wf = Workflow("traced")
+
+    @wf.stage(cache=CachePolicy())
+    async def body(n: int) -> int:
+        seen["body"] = span.get()
+        return n
+
+    async with Engine(config=Config({}), plugins=[Tracer()]) as engine:
+        await engine.run(wf, {"n": 1})
+    assert seen == {"body": "span-body", "finished": "span-body"}

@@ -280,7 +280,7 @@ class ResultCache:
                             self.counters.misses += 1
                             if on_miss is not None:
                                 on_miss()
-                        work = self._execute(execute)
+                        work = self._executed(execute())
                     except BaseException:
                         self.flights.abandon(flight)
                         raise
@@ -294,10 +294,9 @@ class ResultCache:
                 source = "cached"
             return self._outcome(value, usage, source, led=leader)
 
-    async def _execute(
-        self, execute: Callable[[], Coroutine[Any, Any, tuple[T, Usage]]]
-    ) -> tuple[Any, Usage, Source]:
-        value, usage = await execute()
+    @staticmethod
+    async def _executed(work: Coroutine[Any, Any, tuple[T, Usage]]) -> tuple[Any, Usage, Source]:
+        value, usage = await work
         return value, usage, "executed"
 
     def _store_after(
