@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 from aiocache import SimpleMemoryCache
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from podium import Usage
 from podium.cache import ResultCache, SingleFlight, agent_key
@@ -168,3 +170,51 @@ async def test_no_backend_still_coalesces_in_flight_calls() -> None:
     outcomes = await asyncio.gather(*(cache.get_or_run("k", work) for _ in range(5)))
     assert calls == 1
     assert [o.source for o in outcomes].count("coalesced") == 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    plan=st.lists(
+        st.tuples(st.sampled_from("abc"), st.integers(0, 3), st.booleans()),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_random_callers_with_cancellations_never_overlap_executions_of_a_key(
+    plan: list[tuple[str, int, bool]],
+) -> None:
+    """Callers (key, start tick, cancelled?) arrive over a few ticks; some are cancelled."""
+
+    async def scenario() -> None:
+        flights: SingleFlight[str] = SingleFlight()
+        running: dict[str, int] = {}
+        overlaps = 0
+
+        async def work(key: str) -> str:
+            nonlocal overlaps
+            running[key] = running.get(key, 0) + 1
+            overlaps += running[key] > 1
+            try:
+                await asyncio.sleep(0.002)
+                return key.upper()
+            finally:
+                running[key] -= 1
+
+        async def caller(key: str, delay: int) -> tuple[str, bool]:
+            await asyncio.sleep(delay * 0.001)
+            return await flights.do(key, lambda: work(key))
+
+        tasks = [asyncio.create_task(caller(key, delay)) for key, delay, _ in plan]
+        await asyncio.sleep(0.0015)
+        for task, (_, _, cancel) in zip(tasks, plan, strict=True):
+            if cancel:
+                task.cancel()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        assert overlaps == 0
+        for outcome, (key, _, cancel) in zip(outcomes, plan, strict=True):
+            if not cancel:
+                assert outcome[0] == key.upper()  # type: ignore[index]
+        assert len(flights) == 0
+        assert all(n == 0 for n in running.values())
+
+    asyncio.run(scenario())
