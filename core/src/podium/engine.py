@@ -18,7 +18,7 @@ from typing import Any
 
 from podium.agents import Agent, AgentRegistry
 from podium.alerts import Alert, AlertRouter, AlertSink, Severity
-from podium.cache import StageCache
+from podium.cache import StageCache, redact_url
 from podium.config import Config
 from podium.definition import Plan, Workflow
 from podium.errors import DefinitionError, PluginError, PodiumError, StrategyNotFound
@@ -134,7 +134,10 @@ class Engine:
         if self._cache_url:
             backend = self.hook.podium_cache_backend(url=self._cache_url, config=self.config)
             if backend is None:
-                raise PodiumError(f"no installed plugin provides the cache backend for {self._cache_url!r}")
+                raise PodiumError(
+                    f"no installed plugin provides the cache backend for {redact_url(self._cache_url)!r} "
+                    "(built in: memory://, sqlite:///path, redis://host:port/db, memcached://host:port)"
+                )
             self.cache = StageCache(backend, url=self._cache_url, timeout=self.config.settings.cache_timeout)
         self._started = True
         await _await_all(self.hook.podium_engine_started(engine=self), "podium_engine_started")
