@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
+import runpy
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,11 @@ def fixtures_for_doc_tests() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("source", examples())
-def test_documentation_example_runs(source: str) -> None:
-    namespace: dict[str, Any] = {"__name__": "docs_example"}
-    exec(compile(source, "<docs example>", "exec"), namespace)
+def test_documentation_example_runs(source: str, tmp_path: Path) -> None:
+    # Run from a real file, as a reader would: stage versions hash the functions' source.
+    script = tmp_path / "docs_example.py"
+    script.write_text(source)
+    namespace = runpy.run_path(str(script), run_name="docs_example")
     for name, value in list(namespace.items()):
         if name.startswith("test_") and inspect.iscoroutinefunction(value):
             fixtures = fixtures_for_doc_tests()

@@ -185,3 +185,29 @@ def test_plain_logs_name_workflow_stage_and_run(pipeline: Path) -> None:
     )
     assert code == 1
     assert "WARNING podium.stage [cli-demo/polish " in err
+
+
+CACHED_PIPELINE = PIPELINE.replace("@wf.stage\nasync def draft", "@wf.stage(cache=True)\nasync def draft")
+
+
+def test_two_runs_share_results_through_the_default_sqlite_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "cached.py"
+    path.write_text(CACHED_PIPELINE)
+    first = json.loads(invoke("run", str(path), "-i", "topic=x", "--json")[1])
+    second = json.loads(invoke("run", str(path), "-i", "topic=x", "--json")[1])
+    assert (tmp_path / ".podium" / "cache.sqlite3").is_file()
+    assert first["stages"][0]["status"] == "succeeded"
+    assert second["stages"][0]["status"] == "cached"
+    assert second["saved"]["total_tokens"] == 1200
+    assert second["usage"]["total_tokens"] == 0
+    _, out, _ = invoke("run", str(path), "-i", "topic=x", "--json", "--no-cache")
+    assert json.loads(out)["stages"][0]["status"] == "succeeded"
+
+
+def test_config_masks_a_password_in_the_cache_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PODIUM_CACHE", "redis://:hunter2@127.0.0.1:6379/0")
+    _, out, _ = invoke("config", "--json")
+    assert "hunter2" not in out
+    assert "redis://:***@127.0.0.1:6379/0" in out

@@ -34,9 +34,8 @@ from podium.cache_backends import (
     backend_stats,
     clear_backend,
     open_backend,
-    redact_url,
 )
-from podium.config import Secret
+from podium.config import Secret, redact_url
 from podium.errors import CacheKeyError
 from podium.result_cache import CacheCounters, Outcome, ResultCache, StageCache
 from podium.singleflight import SingleFlight

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 from aiocache import SimpleMemoryCache
 from aiocache.serializers import PickleSerializer
 
+from podium.config import redact_url
 from podium.errors import ConfigError, PodiumError
 from podium.sqlite_cache import DEFAULT_PATH, SQLiteCache
 
@@ -34,18 +35,6 @@ SCHEMES = ("memory", "sqlite", "redis", "rediss", "memcached")
 
 class CacheBackendError(PodiumError):
     """A cache command (stats, clear) could not be carried out on the backend."""
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``, fit for logs and messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:" if parts.username else ":"
-    return parts._replace(netloc=f"{user}***@{host}").geturl()
 
 
 def backend_kind(backend: BaseCache) -> str:

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from podium.cache import cli_cache_url
+from podium.cli_cache import cache as cache_group
 from podium.config import Config
 from podium.console import ProgressDisplay, result_dict, summary_table
 from podium.definition import Workflow
@@ -120,7 +122,9 @@ def run(
     plugins: list[object] = list(loaded.plugins)
     if not (as_json or no_progress):
         plugins.append(ProgressDisplay(Console(stderr=True)))
-    result = asyncio.run(_run(workflow, values, config, plugins, cache=False if no_cache else None))
+    # The command line caches in a SQLite file by default, so two runs share results.
+    cache = False if no_cache else cli_cache_url(config)
+    result = asyncio.run(_run(workflow, values, config, plugins, cache=cache))
     if as_json:
         click.echo(json.dumps(result_dict(result), indent=2))
     else:
@@ -135,7 +139,7 @@ async def _run(
     inputs: dict[str, Any],
     config: Config,
     plugins: list[object],
-    cache: bool | None,
+    cache: str | bool,
 ) -> RunResult:
     async with Engine(config=config, plugins=plugins, cache=cache) as engine:
         return await engine.run(workflow, inputs)
@@ -258,3 +262,6 @@ def config_command(ctx: click.Context, as_json: bool) -> None:
     for key, value, source in rows:
         table.add_row(key, json.dumps(value, default=str), source)
     Console().print(table)
+
+
+main.add_command(cache_group)

@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import cattrs
@@ -137,6 +138,18 @@ def structure(
         raise ConfigError(f"{source}: invalid {what}:\n{body}") from None
 
 
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, fit for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:" if parts.username else ":"
+    return parts._replace(netloc=f"{user}***@{host}").geturl()
+
+
 def is_secret_key(key: str) -> bool:
     return bool(_SECRET_KEY.search(key.rsplit(".", 1)[-1]))
 
@@ -237,7 +250,11 @@ class Config:
         return [
             (
                 key,
-                "********" if (is_secret_key(key) or isinstance(value, Secret)) and value else value,
+                "********"
+                if (is_secret_key(key) or isinstance(value, Secret)) and value
+                else redact_url(value)
+                if isinstance(value, str) and "://" in value
+                else value,
                 source,
             )
             for key, (value, source) in sorted(rows.items())

@@ -21,8 +21,8 @@ from podium.cache_backends import (
     close_backend,
     discard_connections,
     is_connection_error,
-    redact_url,
 )
+from podium.config import redact_url
 from podium.model import ZERO_USAGE, Usage
 from podium.singleflight import Abandoned, SingleFlight
 
