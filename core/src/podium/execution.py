@@ -165,8 +165,17 @@ async def _succeed(run: Run, stage: Stage, ctx: Context, result: StageResult) ->
         except Exception as error:  # a bad target, or a route function that raised
             result.status = StageStatus.FAILED
             result.error = error
+            _log.warning(
+                "stage %r could not route: %s",
+                stage.name,
+                error,
+                extra={"run_id": run.id, "workflow": run.workflow.name, "stage": stage.name},
+            )
             run.events.emit("podium_stage_failed", run=run, stage=stage, result=result)
             return result
+        finally:
+            # A classifier agent's tokens are part of what the stage spent.
+            result.usage = ctx.usage
     run.events.emit("podium_stage_finished", run=run, stage=stage, result=result)
     return result
 
@@ -177,7 +186,7 @@ def route_candidates(run: Run, stage: Stage) -> tuple[list[str], list[str]]:
     i = plan.index[stage.name]
     dependents = [plan.stages[j].name for j in plan.dependents[i]]
     loops: list[str] = []
-    if run.strategy.allows_loops:
+    if run.loopable:
         ancestors = _ancestors(run, i)
         loops = [plan.stages[a].name for a in sorted(ancestors) if plan.stages[a].max_visits > 1]
         if stage.max_visits > 1:
@@ -223,6 +232,13 @@ async def _choose_route(run: Run, stage: Stage, ctx: Context, value: Any) -> tup
                     f"stage {stage.name!r} routed back to {target!r}, which already ran {done} "
                     f"time(s) (max_visits={limit})"
                 )
+    looping = [t for t in targets if t in loops and t not in dependents]
+    if looping and len(looping) != len(targets):
+        raise RoutingError(
+            f"stage {stage.name!r} routed both back to {', '.join(map(repr, looping))} and forward to "
+            f"{', '.join(repr(t) for t in targets if t not in looping)}: a route either loops back or "
+            "goes forward"
+        )
     skipped = [d for d in dependents if d not in targets]
     run.events.emit("podium_route_taken", run=run, stage=stage, targets=targets, skipped=skipped)
     return targets
