@@ -195,9 +195,9 @@ class Run(StageTracker):
         for name, default in stage.parameters.items():
             if name in dependencies:
                 result = results.get(name)
-                if result is not None and result.ok:
+                if result is not None and result.ok and (result.route is None or stage.name in result.route):
                     kwargs[name] = result.value
-                else:  # a needs_any branch that did not run
+                else:  # a needs_any branch that did not run, or whose route went elsewhere
                     kwargs[name] = default if has_default(default) else None
             elif name in inputs:
                 kwargs[name] = inputs[name]
