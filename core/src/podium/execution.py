@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from podium.context import Context
 from podium.errors import PluginError, RoutingError, StageTimeout
-from podium.model import StageResult, StageStatus
+from podium.model import ZERO_USAGE, StageResult, StageStatus
 
 if TYPE_CHECKING:
     from podium.definition import Stage
@@ -48,7 +48,20 @@ async def run_stage(run: Run, stage: Stage, visit: int) -> StageResult:
     events.emit("podium_stage_started", run=run, stage=stage, ctx=ctx)
     fallback = False
     try:
-        value = await _attempts(run, stage, ctx, kwargs)
+        if (
+            run.direct_execution
+            and stage.is_async
+            and stage.executor == "inline"
+            and stage.retry is None
+            and stage.timeout is None
+        ):
+            # Only the built-in podium_execute_stage is installed, and this stage has one
+            # attempt without a deadline: call the body itself, as the built-in would.
+            if stage.context_parameter is not None:
+                kwargs[stage.context_parameter] = ctx
+            value = await stage.fn(**kwargs)
+        else:
+            value = await _attempts(run, stage, ctx, kwargs)
     except Exception as error:
         if not stage.has_fallback:
             return _fail(run, stage, ctx, error, started_at, t0, visit)
@@ -79,6 +92,49 @@ async def run_stage(run: Run, stage: Stage, visit: int) -> StageResult:
     if entry is not None and not fallback:
         await cache.store(run, stage, entry, value, ctx.usage)  # type: ignore[union-attr]
     return await _succeed(run, stage, ctx, result)
+
+
+#: Events called inside a stage's task: with none of them implemented, nothing needs to
+#: run in the task around the body.
+STAGE_TASK_EVENTS = frozenset({"podium_stage_started", "podium_stage_finished", "podium_stage_failed"})
+
+
+def is_bare(stage: Stage) -> bool:
+    """Whether ``stage`` needs nothing around its body: no cache, retry, deadline or fallback.
+
+    In a run whose execution hook is the built-in one, with no routes and no listener to
+    events called inside the stage's task, such a body becomes the task itself; the
+    scheduler describes its outcome with :func:`bare_result`, as :func:`run_stage` would.
+    """
+    return (
+        stage.is_async
+        and stage.executor == "inline"
+        and stage.cache is None
+        and stage.retry is None
+        and stage.timeout is None
+        and not stage.has_fallback
+    )
+
+
+def bare_result(
+    run: Run, stage: Stage, visit: int, ctx: Context | None, started_at: datetime, t0: float, task: Any
+) -> StageResult:
+    """The result of a bare stage whose task has ended (not cancelled)."""
+    error = task.exception()
+    if error is not None:
+        return _fail(run, stage, ctx or Context(run, stage, visit), error, started_at, t0, visit)
+    return StageResult(
+        stage.name,
+        StageStatus.SUCCEEDED,
+        value=task.result(),
+        attempts=1,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        duration_s=time.perf_counter() - t0,
+        usage=ctx.usage if ctx is not None else ZERO_USAGE,
+        saved=ctx.saved if ctx is not None else ZERO_USAGE,
+        visits=visit,
+    )
 
 
 async def _attempts(run: Run, stage: Stage, ctx: Context, kwargs: dict[str, Any]) -> Any:

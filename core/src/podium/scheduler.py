@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import heapq
 import logging
+import secrets
 import time
-import uuid
-from collections.abc import Generator, Mapping
+import weakref
+from collections.abc import Coroutine, Generator, Mapping
 from datetime import UTC, datetime
+from heapq import heappop
 from typing import TYPE_CHECKING, Any
 
+from podium.context import Context
 from podium.definition import has_default
-from podium.execution import run_stage
+from podium.execution import STAGE_TASK_EVENTS, bare_result, is_bare, run_stage
 from podium.model import (
     ZERO_USAGE,
     RunResult,
@@ -37,6 +39,10 @@ if TYPE_CHECKING:
     from podium.strategy import Strategy
 
 _log = logging.getLogger("podium.run")
+
+_BUILTIN_EXECUTION = "podium.defaults.execution"
+_FAILED = StageStatus.FAILED
+_OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
 
 _EVENTS = (
     "podium_workflow_started",
@@ -57,6 +63,28 @@ _EVENTS = (
 )
 
 
+# Per plugin manager: the plugins it had, the events they implement, whether only the
+# built-in executes stages. Recomputed whenever the set of registered plugins changes.
+_facts: weakref.WeakKeyDictionary[Any, tuple[set[object], frozenset[str], bool]] = weakref.WeakKeyDictionary()
+
+
+def _hook_facts(engine: Engine) -> tuple[frozenset[str], bool]:
+    """Which lifecycle events have implementations, and whether only the built-in
+    ``podium_execute_stage`` is installed; checked once per run (cheaply: cached until
+    the manager's plugins change)."""
+    pm = engine.pm
+    plugins = pm.get_plugins()
+    cached = _facts.get(pm)
+    if cached is not None and cached[0] == plugins:
+        return cached[1], cached[2]
+    hook = engine.hook
+    active = frozenset(name for name in _EVENTS if getattr(hook, name).get_hookimpls())
+    execute = hook.podium_execute_stage.get_hookimpls()
+    direct = len(execute) == 1 and execute[0].plugin_name == _BUILTIN_EXECUTION
+    _facts[pm] = (plugins, active, direct)
+    return active, direct
+
+
 class Events:
     """The lifecycle hooks that have implementations, looked up once per run.
 
@@ -65,9 +93,9 @@ class Events:
 
     __slots__ = ("_hook", "active")
 
-    def __init__(self, hook: Any) -> None:
+    def __init__(self, hook: Any, active: frozenset[str]) -> None:
         self._hook = hook
-        self.active = frozenset(name for name in _EVENTS if getattr(hook, name).get_hookimpls())
+        self.active = active
 
     def emit(self, name: str, **kwargs: Any) -> None:
         if name in self.active:
@@ -104,7 +132,7 @@ class Run(StageTracker):
         # Priorities only matter when more stages can be ready than may run.
         priority = strategy.priorities(plan, engine.estimates(workflow, plan)) if self._limit < n else None
         super().__init__(plan, priority)
-        self.id = run_id or uuid.uuid4().hex[:16]
+        self.id = run_id or secrets.token_hex(8)
         self.engine = engine
         self.workflow = workflow
         self.strategy = strategy
@@ -112,18 +140,28 @@ class Run(StageTracker):
         self.usage: Usage = ZERO_USAGE
         self.saved: Usage = ZERO_USAGE
         self.started_at = datetime.now(UTC)
-        self.events = Events(engine.hook)
+        active, direct = _hook_facts(engine)
+        self.events = Events(engine.hook, active)
         self.routes = strategy.honours_routes
+        #: Whether the built-in ``podium_execute_stage`` is the only one (then an inline
+        #: async stage body is called directly, saving a hook call per stage).
+        self.direct_execution = direct
         #: Indexes of the stages a route may loop back to (``max_visits`` > 1, loops allowed).
         self.loopable = (
             frozenset(i for i, s in enumerate(plan.stages) if s.max_visits > 1)
             if strategy.allows_loops
             else frozenset()
         )
+        # Stages whose body can be the task itself (see podium.execution.is_bare).
+        self._bare = (
+            [is_bare(stage) for stage in plan.stages]
+            if self.direct_execution and not self.routes and not self.events.active & STAGE_TASK_EVENTS
+            else None
+        )
         self._t0 = time.perf_counter()
-        self._running: dict[int, asyncio.Task[StageResult]] = {}
+        self._running: dict[int, asyncio.Task[Any]] = {}
         # Tasks of visits made stale by a loop back: cancelled, awaited before the run ends.
-        self._superseded: dict[asyncio.Task[StageResult], tuple[str, int]] = {}
+        self._superseded: dict[asyncio.Task[Any], tuple[str, int]] = {}
         self._halt_reason: str | None = None
         self._budget_breach: str | None = None
         self._status: RunStatus | None = None
@@ -191,11 +229,17 @@ class Run(StageTracker):
         kwargs: dict[str, Any] = {}
         results = self.results
         inputs = self.inputs
-        dependencies = stage.dependencies
+        dependencies: tuple[str, ...] | frozenset[str] = stage.dependencies
+        if len(dependencies) > 8:  # a wide join: one set beats a scan per parameter
+            dependencies = frozenset(dependencies)
         for name, default in stage.parameters.items():
             if name in dependencies:
                 result = results.get(name)
-                if result is not None and result.ok and (result.route is None or stage.name in result.route):
+                if (
+                    result is not None
+                    and result.status in _OK
+                    and (result.route is None or stage.name in result.route)
+                ):
                     kwargs[name] = result.value
                 else:  # a needs_any branch that did not run, or whose route went elsewhere
                     kwargs[name] = default if has_default(default) else None
@@ -251,17 +295,17 @@ class Run(StageTracker):
         running = self._running
         if self._halt_reason is not None:
             while ready:
-                _, i = heapq.heappop(ready)
-                self._skip_and_propagate(i, self._halt_reason)
-        while ready and len(running) < self._limit:
-            if self.check_budget() is not None:
+                self._skip_and_propagate(self._pop_ready(), self._halt_reason)
+        budgeted = self.workflow.budget is not None
+        limit = self._limit
+        by_rank = self._by_rank
+        while ready and len(running) < limit:
+            if budgeted and self.check_budget() is not None:
                 reason = f"budget exceeded: {self._budget_breach}"
                 while ready:
-                    _, i = heapq.heappop(ready)
-                    self._skip_and_propagate(i, reason)
+                    self._skip_and_propagate(self._pop_ready(), reason)
                 break
-            _, i = heapq.heappop(ready)
-            self._launch(i)
+            self._launch(by_rank[heappop(ready)])
         if not running and not ready and not self._superseded:
             done = self._done
             if done is not None and not done.done():
@@ -271,21 +315,55 @@ class Run(StageTracker):
         stage = self.plan.stages[i]
         self._state[i] = RUNNING
         visit = self._visits[i] = self._visits[i] + 1
-        task = self._loop.create_task(run_stage(self, stage, visit), name=f"podium:{stage.name}")
+        body: Coroutine[Any, Any, Any] | None = None
+        bare: tuple[Context | None, datetime, float] | None = None
+        if self._bare is not None and self._bare[i]:
+            kwargs = self.arguments(stage)
+            ctx = None
+            if stage.context_parameter is not None:
+                ctx = kwargs[stage.context_parameter] = Context(self, stage, visit)
+            try:
+                body = stage.fn(**kwargs)
+                bare = (ctx, datetime.now(UTC), time.perf_counter())
+            except Exception:  # calling it failed outright: let run_stage report that
+                body = None
+        if body is None:
+            body = run_stage(self, stage, visit)
+        task = self._loop.create_task(body, name=f"podium:{stage.name}")
         self._running[i] = task
-        task.add_done_callback(functools.partial(self._on_done, i))
+        task.add_done_callback(functools.partial(self._on_done, i, bare))
 
-    def _on_done(self, i: int, task: asyncio.Task[StageResult]) -> None:
+    def _on_done(
+        self, i: int, bare: tuple[Context | None, datetime, float] | None, task: asyncio.Task[Any]
+    ) -> None:
         stage = self.plan.stages[i]
-        superseded = self._superseded.pop(task, None)
+        superseded = self._superseded.pop(task, None) if self._superseded else None
         if superseded is None:
             if self._running.get(i) is not task:
                 return
             del self._running[i]
-        reason, visit = superseded or (self._halt_reason or "cancelled", self._visits[i])
+        visit = self._visits[i] if superseded is None else superseded[1]
         if task.cancelled():
+            reason = superseded[0] if superseded is not None else self._halt_reason or "cancelled"
             result = StageResult(stage.name, StageStatus.CANCELLED, reason=reason, visits=visit)
             self.events.emit("podium_stage_cancelled", run=self, stage=stage, result=result)
+        elif bare is not None:
+            ctx, started_at, t0 = bare
+            if task.exception() is None:  # the common case, inlined: it is the hot path
+                result = StageResult(
+                    stage.name,
+                    StageStatus.SUCCEEDED,
+                    value=task.result(),
+                    attempts=1,
+                    started_at=started_at,
+                    finished_at=datetime.now(UTC),
+                    duration_s=time.perf_counter() - t0,
+                    usage=ZERO_USAGE if ctx is None else ctx.usage,
+                    saved=ZERO_USAGE if ctx is None else ctx.saved,
+                    visits=visit,
+                )
+            else:
+                result = bare_result(self, stage, visit, ctx, started_at, t0, task)
         else:
             exc = task.exception()
             if exc is not None:  # BaseException escaping a stage body, e.g. KeyboardInterrupt
@@ -296,7 +374,7 @@ class Run(StageTracker):
             self.history.append(result)  # a stale visit: kept in the history, not as the latest
         else:
             self._settle(i, result)
-            if result.status is StageStatus.FAILED and self.workflow.fail_fast and self._halt_reason is None:
+            if result.status is _FAILED and self.workflow.fail_fast and self._halt_reason is None:
                 self._halt(f"fail_fast: stage {stage.name!r} failed")
         self._pump()
 
@@ -338,9 +416,11 @@ class Run(StageTracker):
         reason = self._halt_reason or (
             f"budget exceeded: {self._budget_breach}" if self._budget_breach else "not reached"
         )
-        for i in self.plan.order:
-            if self._state[i] in (PENDING, READY):
-                self._skip_and_propagate(i, reason)
+        state = self._state
+        if PENDING in state or READY in state:
+            for i in self.plan.order:
+                if state[i] in (PENDING, READY):
+                    self._skip_and_propagate(i, reason)
         status = self._status
         if status is None:
             if self._budget_breach is not None:

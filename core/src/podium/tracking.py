@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 PENDING, READY, RUNNING, SUCCEEDED, FAILED, SKIPPED = range(6)
 SETTLED = (SUCCEEDED, FAILED, SKIPPED)
 
+_OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
+
 # Above this many needs, membership tests use a set instead of scanning a tuple (fan-ins).
 _SET_THRESHOLD = 8
 
@@ -40,8 +42,17 @@ class StageTracker:
         self._needs: list[tuple[int, ...] | frozenset[int]] = [
             frozenset(needs) if len(needs) > _SET_THRESHOLD else needs for needs in plan.needs
         ]
-        self._priority = priority
-        self._ready: list[tuple[Any, int]] = []
+        # The ready heap holds ranks (unique ints, cheap to compare): rank -> stage index.
+        if priority is None:
+            self._rank: list[int] | range = range(n)
+            self._by_rank: list[int] | range = range(n)
+        else:
+            self._by_rank = sorted(range(n), key=lambda i: (priority[i], i))
+            rank = [0] * n
+            for position, i in enumerate(self._by_rank):
+                rank[i] = position
+            self._rank = rank
+        self._ready: list[int] = []
 
     # ------------------------------------------------------------------ for subclasses
 
@@ -55,20 +66,29 @@ class StageTracker:
 
     def _make_ready(self, i: int) -> None:
         self._state[i] = READY
-        key = self._priority[i] if self._priority is not None else i
-        heapq.heappush(self._ready, (key, i))
+        heapq.heappush(self._ready, self._rank[i])
+
+    def _pop_ready(self) -> int:
+        """The ready stage the strategy wants first (smallest priority, then declaration order)."""
+        return self._by_rank[heapq.heappop(self._ready)]
 
     def _record(self, i: int, result: StageResult) -> None:
         self.results[result.name] = result
         self.history.append(result)
         status = result.status
-        self._state[i] = SUCCEEDED if status.ok else (SKIPPED if status is StageStatus.SKIPPED else FAILED)
+        self._state[i] = (
+            SUCCEEDED if status in _OK else (SKIPPED if status is StageStatus.SKIPPED else FAILED)
+        )
 
     def _settle(self, i: int, result: StageResult) -> None:
         """Record a stage's outcome and release (or skip) its dependents, transitively."""
-        self._record(i, result)
+        self.results[result.name] = result
+        self.history.append(result)
+        status = result.status
+        ok = status in _OK
+        self._state[i] = SUCCEEDED if ok else (SKIPPED if status is StageStatus.SKIPPED else FAILED)
         route = result.route
-        if route is not None and result.ok:
+        if route is not None and ok:
             plan = self.plan
             loop_targets = [t for t in route if plan.index[t] not in plan.dependents[i]]
             if loop_targets:
@@ -86,11 +106,13 @@ class StageTracker:
         state = self._state
         waiting = self._waiting
         needs = self._needs
-        queue = deque((i,))
-        while queue:
-            i = queue.popleft()
+        needs_any = plan.needs_any
+        ready = self._ready
+        rank = self._rank
+        queue: deque[int] | None = None  # allocated only when a skip spreads
+        while True:
             result = self.results[plan.stages[i].name]
-            ok = result.ok
+            ok = result.status in _OK
             route = result.route
             for j in plan.dependents[i]:
                 if state[j] != PENDING:
@@ -104,15 +126,23 @@ class StageTracker:
                         reason = _route_reason(result)
                     if reason is not None:
                         self._skip(j, reason)
+                        if queue is None:
+                            queue = deque()
                         queue.append(j)
                         continue
                 if waiting[j] == 0:
-                    reason = self._no_branch_reason(j)
+                    reason = self._no_branch_reason(j) if needs_any[j] else None
                     if reason is None:
-                        self._make_ready(j)
+                        state[j] = READY
+                        heapq.heappush(ready, rank[j])
                     else:
                         self._skip(j, reason)
+                        if queue is None:
+                            queue = deque()
                         queue.append(j)
+            if not queue:
+                return
+            i = queue.popleft()
 
     def _no_branch_reason(self, j: int) -> str | None:
         """Why ``j`` cannot run because none of its ``needs_any`` branches ran, or ``None``."""
@@ -161,7 +191,7 @@ class StageTracker:
                 self._supersede(s, reason)
             state[s] = PENDING
         if self._ready:
-            self._ready = [entry for entry in self._ready if entry[1] not in region]
+            self._ready[:] = [r for r in self._ready if self._by_rank[r] not in region]
             heapq.heapify(self._ready)
         ordered = [s for s in plan.order if s in region]
         for s in ordered:
