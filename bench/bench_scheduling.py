@@ -302,13 +302,20 @@ async def capped(engine: Engine, seed: int, cap: int = 4) -> dict[str, Any]:
         },
     )
     bound = max(critical_path(needs, durations), sum(durations) / cap)
-    return {"seed": seed, "lower_bound_s": round(bound, 4), **{k: round(v / bound, 3) for k, v in walls.items()}}
+    return {
+        "seed": seed,
+        "lower_bound_s": round(bound, 4),
+        **{k: round(v / bound, 3) for k, v in walls.items()},
+    }
 
 
 async def main(quick: bool) -> dict[str, Any]:
     repeats = 3 if quick else 15
     async with make_engine() as engine:
-        w1 = [await per_stage(engine, f"w1-{n}", [[]] + [[i] for i in range(n - 1)], repeats) for n in (100, 1000)]
+        w1 = [
+            await per_stage(engine, f"w1-{n}", [[]] + [[i] for i in range(n - 1)], repeats)
+            for n in (100, 1000)
+        ]
         w2 = [
             await per_stage(engine, f"w2-{n}", [[]] + [[0]] * n + [list(range(1, n + 1))], repeats)
             for n in (100, 1000)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,11 @@ class WorkflowSpec:
     stages: tuple[StageSpec, ...]
     declaration: tuple[int, ...]
     cap: int | None
+    #: Whether a plugin listens to stage events (the kernel then wraps each body in its task).
+    observed: bool = False
+    #: (stage, earlier stage, visits): the stage routes back to the earlier one until it has
+    #: run ``visits`` times. Bodies are pure, so the final results equal a loop-free run's.
+    loop: tuple[str, str, int] | None = None
 
     def by_name(self) -> dict[str, StageSpec]:
         return {s.name: s for s in self.stages}
@@ -71,8 +76,26 @@ class WorkflowSpec:
         return [s.name for s in self.stages if name in s.dependencies]
 
 
+def ancestors(stages: Sequence[StageSpec], name: str) -> set[str]:
+    by_name = {s.name: s for s in stages}
+    seen: set[str] = set()
+    stack = list(by_name[name].dependencies)
+    while stack:
+        k = stack.pop()
+        if k not in seen:
+            seen.add(k)
+            stack.extend(by_name[k].dependencies)
+    return seen
+
+
+def descendants(stages: Sequence[StageSpec], name: str) -> set[str]:
+    return {s.name for s in stages if name in ancestors(stages, s.name)}
+
+
 @st.composite
-def workflows(draw: st.DrawFn, *, routes: bool = False, max_stages: int = 10) -> WorkflowSpec:
+def workflows(
+    draw: st.DrawFn, *, routes: bool = False, loops: bool = False, max_stages: int = 10
+) -> WorkflowSpec:
     """Random DAG workflows: edges only to earlier stages, declared in a shuffled order."""
     n = draw(st.integers(1, max_stages))
     names = [f"s{i}" for i in range(n)]
@@ -102,7 +125,12 @@ def workflows(draw: st.DrawFn, *, routes: bool = False, max_stages: int = 10) ->
         stages = routed
     declaration = tuple(draw(st.permutations(range(n))))
     cap = draw(st.one_of(st.none(), st.integers(1, 4)))
-    return WorkflowSpec(tuple(stages), declaration, cap)
+    loop = None
+    if loops:
+        source = draw(st.sampled_from(names))
+        target = draw(st.sampled_from(sorted(ancestors(stages, source) | {source})))
+        loop = (source, target, draw(st.integers(2, 3)))
+    return WorkflowSpec(tuple(stages), declaration, cap, observed=draw(st.booleans()), loop=loop)
 
 
 # --------------------------------------------------------------------------- the reference
@@ -167,6 +195,43 @@ def expected(spec: WorkflowSpec, *, routes: bool) -> Expected:
 # --------------------------------------------------------------------------- running
 
 
+class Observer:
+    """A plugin recording stage lifecycle events, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    @podium.hookimpl
+    def podium_stage_started(self, stage: podium.Stage) -> None:
+        self.events.append(("started", stage.name))
+
+    @podium.hookimpl
+    def podium_stage_finished(self, stage: podium.Stage) -> None:
+        self.events.append(("finished", stage.name))
+
+    @podium.hookimpl
+    def podium_stage_failed(self, stage: podium.Stage) -> None:
+        self.events.append(("failed", stage.name))
+
+    @podium.hookimpl
+    def podium_stage_skipped(self, stage: podium.Stage) -> None:
+        self.events.append(("skipped", stage.name))
+
+    @podium.hookimpl
+    def podium_stage_cancelled(self, stage: podium.Stage) -> None:
+        self.events.append(("cancelled", stage.name))
+
+
+OBSERVER = Observer()
+
+#: The events each final status announces, when a plugin listens.
+ANNOUNCED = {
+    StageStatus.SUCCEEDED: ["started", "finished"],
+    StageStatus.FAILED: ["started", "failed"],
+    StageStatus.SKIPPED: ["skipped"],
+}
+
+
 class StageFailure(RuntimeError):
     """The failure a generated stage raises."""
 
@@ -212,14 +277,37 @@ def build(
     wf = podium.Workflow("generated", strategy=strategy, max_concurrency=spec.cap, fail_fast=fail_fast)
     for position in spec.declaration:
         stage = spec.stages[position]
+        route: Callable[[Any], Any] | None = None
+        if stage.route is not None:
+            route = lambda _value, chosen=stage.route: list(chosen)  # noqa: E731
+        max_visits = 1
+        if spec.loop is not None:
+            source, target, visits = spec.loop
+            if stage.name == source:
+                route = _loop_route(target, visits)
+            if stage.name == target:
+                max_visits = visits
         wf.add_stage(
             _body(stage, recorder.body),
             name=stage.name,
             needs=stage.needs,
             needs_any=stage.needs_any,
-            route=(lambda _value, chosen=stage.route: list(chosen)) if stage.route is not None else None,
+            route=route,
+            max_visits=max_visits,
         )
     return wf
+
+
+def _loop_route(target: str, visits: int) -> Callable[[Any], list[str] | None]:
+    """Route back to ``target`` until it has run ``visits`` times, then decline (all go on)."""
+    calls = 0
+
+    def route(_value: Any) -> list[str] | None:
+        nonlocal calls
+        calls += 1
+        return [target] if calls < visits else None
+
+    return route
 
 
 def _body(stage: StageSpec, body: Callable[..., Awaitable[str]]) -> Callable[..., Awaitable[str]]:
@@ -257,6 +345,9 @@ async def run_spec(
     spec: WorkflowSpec, strategy: str, plugins: Iterable[object], *, fail_fast: bool = False
 ) -> tuple[RunResult, Recorder]:
     recorder = Recorder(spec)
+    OBSERVER.events.clear()
+    if spec.observed:
+        plugins = [*plugins, OBSERVER]
     async with engine_for(*plugins) as engine:
         result = await engine.run(build(spec, strategy, recorder, fail_fast=fail_fast))
     leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
@@ -279,7 +370,11 @@ def check_run(
         got = result[name]
         assert got.status is want.status[name], (name, got.status, want.status[name], got.reason)
         runs = want.status[name] is not StageStatus.SKIPPED
-        assert recorder.starts.get(name, 0) == (1 if runs else 0), (name, recorder.starts.get(name))
+        starts = recorder.starts.get(name, 0)
+        if spec.loop is None:
+            assert starts == (1 if runs else 0), (name, starts)
+        else:
+            assert (1 if runs else 0) <= starts <= spec.loop[2], (name, starts)
         if got.status is StageStatus.SUCCEEDED:
             assert got.value == want.value[name]
             assert got.route == want.route[name]
@@ -287,7 +382,19 @@ def check_run(
             assert isinstance(got.error, StageFailure)
         else:
             assert got.reason in want.reasons[name], (name, got.reason, want.reasons[name])
-    assert len(result.history) == len(spec.stages)
+    if spec.loop is None:
+        assert len(result.history) == len(spec.stages)
+    else:
+        source, target, visits = spec.loop
+        if want.status[source] is StageStatus.SUCCEEDED:
+            assert result[target].visits == visits
+            assert [r.route for r in result.history if r.name == source and r.ok][:-1] == [(target,)] * (
+                visits - 1
+            )
+    if spec.observed and spec.loop is None:
+        for stage in spec.stages:
+            kinds = [kind for kind, name in OBSERVER.events if name == stage.name]
+            assert kinds == ANNOUNCED[result[stage.name].status], (stage.name, kinds)
     failed = any(s is StageStatus.FAILED for s in want.status.values())
     assert result.status is (RunStatus.FAILED if failed else RunStatus.SUCCEEDED)
     return result

@@ -198,20 +198,30 @@ class StageTracker:
             deps = plan.needs[s] + plan.needs_any[s]
             self._waiting[s] = sum(1 for k in deps if state[k] not in SETTLED)
         for s in ordered:
-            if state[s] == PENDING and self._waiting[s] == 0:
+            if state[s] == PENDING:
                 self._evaluate(s)
 
     def _evaluate(self, s: int) -> None:
-        """Decide a stage whose dependencies all settled earlier (after a loop back)."""
+        """Decide a stage again after a loop back reset it.
+
+        A need outside the loop may have failed (or routed elsewhere) long ago: that skips
+        the stage now, whatever the loop brings. Otherwise the stage waits for the loop's
+        stages as usual, or is ready at once when it waits for none.
+        """
         plan = self.plan
+        state = self._state
         for k in plan.needs[s]:
+            if state[k] not in SETTLED:
+                continue
             result = self.results[plan.stages[k].name]
-            if not result.ok:
+            if result.status not in _OK:
                 self._skip_and_propagate(s, _reason_from(result))
                 return
             if result.route is not None and plan.stages[s].name not in result.route:
                 self._skip_and_propagate(s, _route_reason(result))
                 return
+        if self._waiting[s] > 0:
+            return
         reason = self._no_branch_reason(s)
         if reason is not None:
             self._skip_and_propagate(s, reason)

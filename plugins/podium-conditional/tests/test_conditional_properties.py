@@ -41,3 +41,9 @@ def test_random_routes_skip_unpicked_branches_and_respect_everything_else(spec: 
 @given(checks.workflows())
 def test_fail_fast_cancels_what_runs_and_starts_nothing_more(spec: object) -> None:
     checks.check_fail_fast(spec, "conditional", [podium_conditional])
+
+
+@checks.PROFILE
+@given(checks.workflows(loops=True))
+def test_random_loops_back_end_with_the_loop_free_results(spec: object) -> None:
+    checks.check_run(spec, "conditional", [podium_conditional], cap=spec.cap, routes=False)  # type: ignore[attr-defined]

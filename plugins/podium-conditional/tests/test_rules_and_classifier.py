@@ -23,9 +23,7 @@ from podium import (
 
 
 def engine(section: dict[str, Any], agents: dict[str, podium.Agent] | None = None) -> Engine:
-    pm = create_plugin_manager(
-        autoload=False, plugins=[podium_conditional, podium_conditional.classifier]
-    )
+    pm = create_plugin_manager(autoload=False, plugins=[podium_conditional, podium_conditional.classifier])
     config = Config({"plugins": {"conditional": section}})
     return Engine(config=config, plugin_manager=pm, agents=agents)
 
@@ -52,7 +50,11 @@ def triage_workflow(route: Any = None) -> podium.Workflow:
 
 RULES = [
     {"stage": "review", "to": "escalate", "when": {"spec.tags": {"contains": "urgent"}}},
-    {"stage": "review", "to": "ship", "when": {"value.score": {"ge": 0.8}, "inputs.ticket": {"matches": "^good"}}},
+    {
+        "stage": "review",
+        "to": "ship",
+        "when": {"value.score": {"ge": 0.8}, "inputs.ticket": {"matches": "^good"}},
+    },
     {"stage": "review", "to": ["fix"]},
 ]
 
@@ -61,7 +63,9 @@ RULES = [
     ("ticket", "chosen"),
     [("good change", "ship"), ("good but urgent", "escalate"), ("bad change", "fix"), ("so good", "fix")],
 )
-async def test_the_first_rule_whose_conditions_on_upstream_values_hold_decides(ticket: str, chosen: str) -> None:
+async def test_the_first_rule_whose_conditions_on_upstream_values_hold_decides(
+    ticket: str, chosen: str
+) -> None:
     async with engine({"rules": RULES}) as e:
         result = await e.run(triage_workflow(), inputs={"ticket": ticket})
     assert result.ok
@@ -100,7 +104,10 @@ async def test_a_missing_path_only_matches_exists_false() -> None:
 async def test_a_bad_rule_table_is_a_configuration_error_with_its_path(tmp_path: Path) -> None:
     file = tmp_path / "podium.toml"
     file.write_text(
-        '[[plugins.conditional.rules]]\nstage = "review"\nto = "ship"\nwhen = { "value.score" = { gte = 1 } }\n'
+        "[[plugins.conditional.rules]]\n"
+        'stage = "review"\n'
+        'to = "ship"\n'
+        'when = { "value.score" = { gte = 1 } }\n'
     )
     config = Config.load(file=file, env={})
     pm = create_plugin_manager(autoload=False, plugins=[podium_conditional])
@@ -133,7 +140,9 @@ async def test_a_classifier_answer_naming_no_single_candidate_fails_the_stage_qu
     assert result.status is RunStatus.FAILED
     error = result["review"].error
     assert isinstance(error, RoutingError)
-    assert "agent 'router' classifying stage 'review' answered 'either ship or fix, hard to say'" in str(error)
+    assert "agent 'router' classifying stage 'review' answered 'either ship or fix, hard to say'" in str(
+        error
+    )
 
 
 async def test_rules_take_precedence_over_the_classifier() -> None:
@@ -150,7 +159,13 @@ async def test_rules_take_precedence_over_the_classifier() -> None:
 
 @pytest.mark.parametrize(
     ("answer", "choice"),
-    [("fix", "fix"), ("FIX.", "fix"), ("I would pick `ship`.", "ship"), ("fix-up", None), ("ship or fix", None)],
+    [
+        ("fix", "fix"),
+        ("FIX.", "fix"),
+        ("I would pick `ship`.", "ship"),
+        ("fix-up", None),
+        ("ship or fix", None),
+    ],
 )
 def test_parse_choice_accepts_one_named_candidate_only(answer: str, choice: str | None) -> None:
     assert podium_conditional.classifier.parse_choice(answer, ["ship", "fix"]) == choice
