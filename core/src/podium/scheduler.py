@@ -30,7 +30,7 @@ from podium.model import (
     StageStatus,
     Usage,
 )
-from podium.tracking import PENDING, READY, RUNNING, StageTracker
+from podium.tracking import PENDING, READY, RUNNING, SUCCEEDED, StageTracker
 
 if TYPE_CHECKING:
     from podium.definition import Plan, Stage, Workflow
@@ -227,6 +227,8 @@ class Run(StageTracker):
     def arguments(self, stage: Stage) -> dict[str, Any]:
         """The keyword arguments of a stage body: upstream values and workflow inputs by name."""
         kwargs: dict[str, Any] = {}
+        if not stage.parameters:
+            return kwargs
         results = self.results
         inputs = self.inputs
         dependencies: tuple[str, ...] | frozenset[str] = stage.dependencies
@@ -362,8 +364,17 @@ class Run(StageTracker):
                     saved=ZERO_USAGE if ctx is None else ctx.saved,
                     visits=visit,
                 )
-            else:
-                result = bare_result(self, stage, visit, ctx, started_at, t0, task)
+                # The hot path, inlined: a success without a route settles plainly, and
+                # the loop needs pumping only when stages wait or nothing runs any more.
+                self.results[result.name] = result
+                self.history.append(result)
+                self._state[i] = SUCCEEDED
+                if self.plan.dependents[i]:
+                    self._propagate(i, result)
+                if self._ready or not self._running:
+                    self._pump()
+                return
+            result = bare_result(self, stage, visit, ctx, started_at, t0, task)
         else:
             exc = task.exception()
             if exc is not None:  # BaseException escaping a stage body, e.g. KeyboardInterrupt

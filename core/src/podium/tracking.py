@@ -94,9 +94,10 @@ class StageTracker:
             if loop_targets:
                 self._loop_back(i, loop_targets)
                 return
-        self._propagate(i)
+        if self.plan.dependents[i]:
+            self._propagate(i, result)
 
-    def _propagate(self, i: int) -> None:
+    def _propagate(self, i: int, result: StageResult) -> None:
         """Let the dependents of settled stage ``i`` know.
 
         Skips spread through a work queue rather than recursion, so a failure at the
@@ -111,7 +112,6 @@ class StageTracker:
         rank = self._rank
         queue: deque[int] | None = None  # allocated only when a skip spreads
         while True:
-            result = self.results[plan.stages[i].name]
             ok = result.status in _OK
             route = result.route
             for j in plan.dependents[i]:
@@ -143,6 +143,7 @@ class StageTracker:
             if not queue:
                 return
             i = queue.popleft()
+            result = self.results[plan.stages[i].name]
 
     def _no_branch_reason(self, j: int) -> str | None:
         """Why ``j`` cannot run because none of its ``needs_any`` branches ran, or ``None``."""
@@ -168,7 +169,7 @@ class StageTracker:
 
     def _skip_and_propagate(self, i: int, reason: str) -> None:
         self._skip(i, reason)
-        self._propagate(i)
+        self._propagate(i, self.results[self.plan.stages[i].name])
 
     # ------------------------------------------------------------------ loops
 
