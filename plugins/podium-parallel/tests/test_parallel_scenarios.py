@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
 
 import pytest
@@ -289,3 +290,79 @@ async def test_a_failure_at_the_head_of_a_very_long_chain_skips_it_all_without_r
         result = await e.run(wf)
     assert result["n4999"].reason == "dependency 'n0' failed"
     assert sum(r.status is StageStatus.SKIPPED for r in result.values()) == 4999
+
+
+async def test_cache_retry_fallback_and_thread_stages_mix_with_plain_ones() -> None:
+    wf = podium.Workflow("mixed", strategy="parallel", max_concurrency=2)
+    attempts: list[int] = []
+
+    @wf.stage(cache=podium.CachePolicy(), version="1")
+    async def cached() -> str:
+        return "computed"
+
+    @wf.stage(retry=podium.Retry(attempts=2, delay=0))
+    async def flaky(ctx: podium.Context) -> int:
+        attempts.append(ctx.attempt)
+        if ctx.attempt == 1:
+            raise ConnectionError("transient")
+        return ctx.attempt
+
+    @wf.stage(fallback="fallback value")
+    async def broken() -> str:
+        raise ValueError("always")
+
+    @wf.stage(needs=["cached", "flaky", "broken"])
+    def in_a_thread(cached: str, flaky: int, broken: str) -> str:
+        return f"{cached}/{flaky}/{broken}"
+
+    pm = create_plugin_manager(autoload=False, plugins=[podium_parallel])
+    async with Engine(config=Config(), plugin_manager=pm, cache="memory://") as e:
+        first = await e.run(wf)
+        second = await e.run(wf)
+    assert first["in_a_thread"].value == "computed/2/fallback value"
+    assert first["broken"].fallback
+    assert attempts == [1, 2, 1, 2]
+    assert second["cached"].status is StageStatus.CACHED
+    assert second["in_a_thread"].value == "computed/2/fallback value"
+
+
+async def test_a_spent_budget_stops_new_stages_and_keeps_what_finished() -> None:
+    wf = podium.Workflow("budget", strategy="parallel", budget=podium.Budget(tokens=100))
+
+    @wf.stage
+    async def spender(ctx: podium.Context) -> str:
+        ctx.record_usage(input_tokens=150, output_tokens=10)
+        return "spent"
+
+    @wf.stage(needs=["spender"])
+    async def later(spender: str) -> str:
+        return spender
+
+    async with engine() as e:
+        result = await e.run(wf)
+    assert result.status is RunStatus.BUDGET_EXCEEDED
+    assert result["spender"].value == "spent"
+    assert result["later"].reason == "budget exceeded: tokens 160 > 100"
+
+
+async def test_a_context_variable_set_in_stage_started_reaches_the_stage_body() -> None:
+    current: contextvars.ContextVar[str] = contextvars.ContextVar("current", default="unset")
+
+    class Tracer:
+        @hookimpl
+        def podium_stage_started(self, stage: podium.Stage) -> None:
+            current.set(f"span of {stage.name}")
+
+    wf = podium.Workflow("traced", strategy="parallel")
+
+    @wf.stage
+    async def first() -> str:
+        return current.get()
+
+    @wf.stage(needs=["first"])
+    async def second(first: str) -> str:
+        return current.get()
+
+    async with engine(Tracer()) as e:
+        result = await e.run(wf)
+    assert result.outputs == {"first": "span of first", "second": "span of second"}
