@@ -166,3 +166,28 @@ async def test_loops_need_a_strategy_that_allows_them() -> None:
     async with engine() as e:
         with pytest.raises(DefinitionError, match="does not honour routes"):
             await e.run(wf)
+
+
+def test_a_mapping_route_may_loop_only_back_to_an_earlier_stage() -> None:
+    wf = podium.Workflow("sideways", strategy="conditional")
+
+    @wf.stage
+    async def start() -> int:
+        return 1
+
+    @wf.stage(needs=["start"], max_visits=2)
+    async def sibling(start: int) -> int:
+        return start
+
+    @wf.stage(needs=["start"], route={1: "sibling"})
+    async def decide(start: int) -> int:
+        return start
+
+    @wf.stage(needs=["decide"])
+    async def after(decide: int) -> int:
+        return decide
+
+    with pytest.raises(
+        DefinitionError, match="'decide' routes to 'sibling', which is not one of its dependents"
+    ):
+        wf.plan()
