@@ -30,13 +30,13 @@ from podium.model import (
     StageStatus,
     Usage,
 )
+from podium.strategy import Strategy
 from podium.tracking import PENDING, READY, RUNNING, SUCCEEDED, StageTracker
 
 if TYPE_CHECKING:
     from podium.definition import Plan, Stage, Workflow
     from podium.docs import DocBundle
     from podium.engine import Engine
-    from podium.strategy import Strategy
 
 _log = logging.getLogger("podium.run")
 
@@ -129,8 +129,11 @@ class Run(StageTracker):
         n = len(plan.stages)
         limit = strategy.concurrency(workflow)
         self._limit = limit if limit is not None else n + 1
-        # Priorities only matter when more stages can be ready than may run.
-        priority = strategy.priorities(plan, engine.estimates(workflow, plan)) if self._limit < n else None
+        # Priorities only matter when more stages can be ready than may run, and estimates
+        # only for a strategy that has priorities of its own.
+        priority = None
+        if self._limit < n and type(strategy).priorities is not Strategy.priorities:
+            priority = strategy.priorities(plan, engine.estimates(workflow, plan))
         super().__init__(plan, priority)
         self.id = run_id or secrets.token_hex(8)
         self.engine = engine
