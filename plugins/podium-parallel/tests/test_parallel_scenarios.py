@@ -366,3 +366,24 @@ async def test_a_context_variable_set_in_stage_started_reaches_the_stage_body() 
     async with engine(Tracer()) as e:
         result = await e.run(wf)
     assert result.outputs == {"first": "span of first", "second": "span of second"}
+
+
+async def test_a_plain_stage_result_describes_its_single_attempt_fully() -> None:
+    wf = podium.Workflow("plain", strategy="parallel")
+
+    @wf.stage
+    async def plain() -> str:
+        await asyncio.sleep(0.01)
+        return "done"
+
+    async with engine() as e:
+        result = (await e.run(wf))["plain"]
+    assert (result.name, result.status, result.value) == ("plain", StageStatus.SUCCEEDED, "done")
+    assert (result.error, result.reason, result.route, result.fallback) == (None, None, None, False)
+    assert (result.attempts, result.visits) == (1, 1)
+    assert result.started_at is not None
+    assert result.finished_at is not None
+    assert result.started_at < result.finished_at
+    assert result.duration_s >= 0.01
+    assert result.usage == podium.Usage()
+    assert result.saved == podium.Usage()
