@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import podium
+import podium_conditional
 import podium_parallel
 import podium_sequential
 from podium import Config, Engine, Strategy, create_plugin_manager, hookimpl
@@ -116,8 +117,19 @@ class FcfsPlugin:
         register(FirstComeFirstServed())
 
 
-def make_engine() -> Engine:
-    plugins = [podium_parallel, podium_sequential, FcfsPlugin()]
+class StageListener:
+    """A plugin listening to stage starts, as a tracer would: every stage is then wrapped."""
+
+    def __init__(self) -> None:
+        self.started = 0
+
+    @hookimpl
+    def podium_stage_started(self) -> None:
+        self.started += 1
+
+
+def make_engine(*extra: object) -> Engine:
+    plugins = [podium_parallel, podium_sequential, podium_conditional, FcfsPlugin(), *extra]
     return Engine(
         config=Config(), plugin_manager=create_plugin_manager(autoload=False, plugins=plugins), cache=False
     )
@@ -188,9 +200,11 @@ async def yield_body(i: int, args: dict[str, Any]) -> int:
     return i
 
 
-async def per_stage(engine: Engine, name: str, needs: Graph, repeats: int) -> dict[str, Any]:
+async def per_stage(
+    engine: Engine, name: str, needs: Graph, repeats: int, strategy: str = "parallel"
+) -> dict[str, Any]:
     n = len(needs)
-    wf = make_workflow(name, needs, [0] * n)
+    wf = make_workflow(name, needs, [0] * n, strategy=strategy)
     await engine.run(wf)  # warm-up: plan validation and caches
     runs = {"baseline": lambda: plain_scheduler(needs, yield_body), "podium": lambda: engine.run(wf)}
     best = await best_of(repeats, runs, batch=max(1, 2000 // n))
@@ -326,6 +340,12 @@ async def main(quick: bool) -> dict[str, Any]:
         w3_jitter = await makespan(engine, repeats // 3, jitter=True)
         w4 = await many_workflows(engine, 1 if quick else 5)
         w5 = [await capped(engine, seed) for seed in range(3 if quick else 5)]
+        chain = [[]] + [[i] for i in range(999)]
+        # For information (no target): the same chain under `conditional` (a routing
+        # decision per stage) and with a plugin listening to stage events.
+        info = {"W1_1000_conditional": await per_stage(engine, "w1-c", chain, repeats, "conditional")}
+    async with make_engine(StageListener()) as listened:
+        info["W1_1000_with_stage_listener"] = await per_stage(listened, "w1-l", chain, repeats)
     summary = {
         "w5_mean_fcfs_over_bound": round(statistics.mean(r["baseline_fcfs"] for r in w5), 3),
         "w5_mean_podium_fcfs_over_bound": round(statistics.mean(r["podium_fcfs"] for r in w5), 3),
@@ -355,6 +375,7 @@ async def main(quick: bool) -> dict[str, Any]:
         "W4_200_workflows_10_at_once": w4,
         "W5_capped_random_dag": w5,
         "W5_summary": summary,
+        "information": info,
     }
 
 
