@@ -288,12 +288,13 @@ async def _choose_route(run: Run, stage: Stage, ctx: Context, value: Any) -> tup
                 + (f" nor an allowed loop target ({', '.join(loops)})" if loops else "")
             )
         if target in loops:
-            done = run.visits(target)
+            # Rounds, not only starts: a target skipped on every round must still bound the loop.
+            done = max(run.visits(target), run.rounds(target))
             limit = run.plan.stages[run.plan.index[target]].max_visits
             if done >= limit:
                 raise RoutingError(
-                    f"stage {stage.name!r} routed back to {target!r}, which already ran {done} "
-                    f"time(s) (max_visits={limit})"
+                    f"stage {stage.name!r} routed back to {target!r}, which already had {done} "
+                    f"visit(s) (max_visits={limit})"
                 )
     looping = [t for t in targets if t in loops and t not in dependents]
     if looping and len(looping) != len(targets):

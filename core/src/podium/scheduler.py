@@ -186,6 +186,10 @@ class Run(StageTracker):
         """How many times ``stage`` has started in this run."""
         return self._visits[self.plan.index[stage]]
 
+    def rounds(self, stage: str) -> int:
+        """How many rounds ``stage`` has been part of: 1 plus the routes that looped back to it."""
+        return 1 + self._loop_backs[self.plan.index[stage]]
+
     def cancel(self, reason: str = "cancelled by the caller") -> None:
         """Stop the run: running stages are cancelled, nothing new starts.
 

@@ -39,6 +39,7 @@ class StageTracker:
         self._state = [PENDING] * n
         self._waiting = [len(plan.needs[i]) + len(plan.needs_any[i]) for i in range(n)]
         self._visits = [0] * n
+        self._loop_backs = [0] * n
         self._needs: list[tuple[int, ...] | frozenset[int]] = [
             frozenset(needs) if len(needs) > _SET_THRESHOLD else needs for needs in plan.needs
         ]
@@ -184,6 +185,7 @@ class StageTracker:
         region: set[int] = set()
         for name in targets:
             t = plan.index[name]
+            self._loop_backs[t] += 1
             region.add(t)
             region.update(plan.descendants(t))
         reason = f"superseded: {plan.stages[source].name!r} looped back to {', '.join(map(repr, targets))}"

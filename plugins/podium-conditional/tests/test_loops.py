@@ -79,7 +79,7 @@ async def test_a_loop_that_does_not_converge_stops_at_max_visits_with_a_clear_er
     assert result.status is RunStatus.FAILED
     error = result["fix"].error
     assert isinstance(error, RoutingError)
-    assert "routed back to 'review', which already ran 2 time(s) (max_visits=2)" in str(error)
+    assert "routed back to 'review', which already had 2 visit(s) (max_visits=2)" in str(error)
     assert result["ship"].reason == "not chosen by the route of 'review' (chose fix)"
     assert result["report"].reason == "none of its needs_any ran ('fix', 'ship')"
 
@@ -191,3 +191,33 @@ def test_a_mapping_route_may_loop_only_back_to_an_earlier_stage() -> None:
         DefinitionError, match="'decide' routes to 'sibling', which is not one of its dependents"
     ):
         wf.plan()
+
+
+async def test_a_loop_back_to_a_stage_that_is_always_skipped_is_still_bounded() -> None:
+    wf = podium.Workflow("skipped-target", strategy="conditional")
+
+    @wf.stage
+    async def broken() -> None:
+        raise ValueError("never works")
+
+    @wf.stage(needs=["broken"], max_visits=3)
+    async def target(broken: None) -> str:
+        return "unreachable"
+
+    @wf.stage
+    async def other() -> str:
+        return "ok"
+
+    @wf.stage(needs_any=["target", "other"], route=lambda _: "target")
+    async def insists(target: str | None = None, other: str | None = None) -> str:
+        return "again"
+
+    wf.timeout = 5
+    async with engine() as e:
+        result = await e.run(wf)
+    assert result["target"].status is StageStatus.SKIPPED
+    visits = [r.status for r in result.history if r.name == "insists"]
+    assert visits == [StageStatus.SUCCEEDED, StageStatus.SUCCEEDED, StageStatus.FAILED]
+    error = result["insists"].error
+    assert isinstance(error, RoutingError)
+    assert "which already had 3 visit(s) (max_visits=3)" in str(error)
