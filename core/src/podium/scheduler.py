@@ -276,7 +276,8 @@ class Run(StageTracker):
         self._loop = loop
         self._done = loop.create_future()
         self.events.emit("podium_workflow_started", run=self)
-        _log.debug("run started", extra=self._extra())
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("run started", extra=self._extra())
         for i in self.plan.order:
             if self._waiting[i] == 0 and self._state[i] == PENDING:
                 self._make_ready(i)
@@ -472,7 +473,8 @@ class Run(StageTracker):
         self.result = result
         self.engine.learn(self.workflow, self.history)
         self.events.emit("podium_workflow_finished", run=self, result=result)
-        _log.debug("run finished: %s", status, extra=self._extra())
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("run finished: %s", status, extra=self._extra())
         return result
 
 
