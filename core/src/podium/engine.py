@@ -23,10 +23,11 @@ from podium.config import Config
 from podium.definition import Plan, Workflow
 from podium.errors import DefinitionError, PluginError, PodiumError, StrategyNotFound
 from podium.executors import Executor
+from podium.handle import RunHandle
 from podium.model import RunResult, StageResult, StageStatus
 from podium.plugins import PodiumPluginManager, create_plugin_manager
 from podium.pricing import Pricing
-from podium.scheduler import Run, RunHandle
+from podium.scheduler import Run
 from podium.strategy import Strategy
 
 _log = logging.getLogger("podium.engine")
@@ -244,7 +245,7 @@ class Engine:
     async def submit(
         self, workflow: Workflow, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None
     ) -> RunHandle:
-        """Start ``workflow`` in a task and return a :class:`~podium.scheduler.RunHandle`.
+        """Start ``workflow`` in a task and return a :class:`~podium.handle.RunHandle`.
 
         Definition and input errors raise here, before any stage starts. Use the handle
         to ``cancel()`` the run and still get its result (``await handle``).

@@ -101,11 +101,6 @@ async def run_stage(run: Run, stage: Stage, visit: int) -> StageResult:
     return result
 
 
-#: Events called inside a stage's task: with none of them implemented, nothing needs to
-#: run in the task around the body.
-STAGE_TASK_EVENTS = frozenset({"podium_stage_started", "podium_stage_finished", "podium_stage_failed"})
-
-
 def is_bare(stage: Stage) -> bool:
     """Whether ``stage`` needs nothing around its body: no cache, retry, deadline or fallback.
 

@@ -13,15 +13,15 @@ import functools
 import logging
 import secrets
 import time
-import weakref
-from collections.abc import Coroutine, Generator, Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
 from heapq import heappop
 from typing import TYPE_CHECKING, Any
 
 from podium.context import Context
 from podium.definition import has_default
-from podium.execution import STAGE_TASK_EVENTS, bare_result, is_bare, run_stage
+from podium.events import STAGE_TASK_EVENTS, Events, hook_facts
+from podium.execution import bare_result, is_bare, run_stage
 from podium.model import (
     ZERO_USAGE,
     RunResult,
@@ -40,71 +40,9 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("podium.run")
 
-_BUILTIN_EXECUTION = "podium.defaults.execution"
 _FAILED = StageStatus.FAILED
 _SUCCEEDED = StageStatus.SUCCEEDED
 _OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
-
-_EVENTS = (
-    "podium_workflow_started",
-    "podium_workflow_finished",
-    "podium_stage_started",
-    "podium_stage_finished",
-    "podium_stage_failed",
-    "podium_stage_skipped",
-    "podium_stage_cancelled",
-    "podium_stage_retried",
-    "podium_route_taken",
-    "podium_cache_hit",
-    "podium_cache_miss",
-    "podium_agent_call_started",
-    "podium_agent_call_finished",
-    "podium_doc_fetch_finished",
-    "podium_budget_exceeded",
-)
-
-
-# Per plugin manager: the plugins it had, the events they implement, whether only the
-# built-in executes stages. Recomputed whenever the set of registered plugins changes.
-_facts: weakref.WeakKeyDictionary[Any, tuple[set[object], frozenset[str], bool]] = weakref.WeakKeyDictionary()
-
-
-def _hook_facts(engine: Engine) -> tuple[frozenset[str], bool]:
-    """Which lifecycle events have implementations, and whether only the built-in
-    ``podium_execute_stage`` is installed; checked once per run (cheaply: cached until
-    the manager's plugins change)."""
-    pm = engine.pm
-    plugins = pm.get_plugins()
-    cached = _facts.get(pm)
-    if cached is not None and cached[0] == plugins:
-        return cached[1], cached[2]
-    hook = engine.hook
-    active = frozenset(name for name in _EVENTS if getattr(hook, name).get_hookimpls())
-    execute = hook.podium_execute_stage.get_hookimpls()
-    direct = len(execute) == 1 and execute[0].plugin_name == _BUILTIN_EXECUTION
-    _facts[pm] = (plugins, active, direct)
-    return active, direct
-
-
-class Events:
-    """The lifecycle hooks that have implementations, looked up once per run.
-
-    ``events.emit("podium_stage_started", ...)`` costs one attribute check when nobody listens.
-    """
-
-    __slots__ = ("_hook", "active")
-
-    def __init__(self, hook: Any, active: frozenset[str]) -> None:
-        self._hook = hook
-        self.active = active
-
-    def emit(self, name: str, **kwargs: Any) -> None:
-        if name in self.active:
-            try:
-                getattr(self._hook, name)(**kwargs)
-            except Exception:
-                # An observer's bug must never cost a stage its result.
-                _log.exception("a plugin's %s implementation raised; ignored", name)
 
 
 class Run(StageTracker):
@@ -144,7 +82,7 @@ class Run(StageTracker):
         self.usage: Usage = ZERO_USAGE
         self.saved: Usage = ZERO_USAGE
         self.started_at = datetime.now(UTC)
-        active, direct = _hook_facts(engine)
+        active, direct = hook_facts(engine)
         self.events = Events(engine.hook, active)
         self.routes = strategy.honours_routes
         #: Whether the built-in ``podium_execute_stage`` is the only one (then an inline
@@ -476,42 +414,3 @@ class Run(StageTracker):
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("run finished: %s", status, extra=self._extra())
         return result
-
-
-class RunHandle:
-    """A run started with :meth:`podium.Engine.submit`: cancel it, or await its result.
-
-    Unlike cancelling a task that awaits :meth:`podium.Engine.run` (which must propagate
-    :class:`asyncio.CancelledError`), :meth:`cancel` ends the run *with a result*: status
-    ``cancelled``, every finished stage's result kept, running ones reported cancelled.
-    """
-
-    def __init__(self, run: Run, task: asyncio.Task[RunResult]) -> None:
-        self.run = run
-        self.task = task
-
-    def __repr__(self) -> str:
-        return f"<RunHandle {self.run.id} {'done' if self.task.done() else 'running'}>"
-
-    @property
-    def id(self) -> str:
-        return self.run.id
-
-    def done(self) -> bool:
-        return self.task.done()
-
-    def cancel(self, reason: str = "cancelled by the caller") -> None:
-        """Cancel the run's running stages and start no more; :meth:`result` still answers."""
-        self.run.cancel(reason)
-
-    async def result(self) -> RunResult:
-        """Wait for the run to end and return its result (also when it was cancelled)."""
-        try:
-            return await asyncio.shield(self.task)
-        except asyncio.CancelledError:
-            if self.task.cancelled() and self.run.result is not None:
-                return self.run.result  # the run's own task was cancelled: it still has a result
-            raise
-
-    def __await__(self) -> Generator[Any, None, RunResult]:
-        return self.result().__await__()
