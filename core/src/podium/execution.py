@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from podium.context import Context
 from podium.errors import PluginError, RoutingError, StageTimeout
-from podium.model import ZERO_USAGE, StageResult, StageStatus
+from podium.model import StageResult, StageStatus
 
 if TYPE_CHECKING:
     from podium.definition import Stage
@@ -106,7 +106,7 @@ def is_bare(stage: Stage) -> bool:
 
     In a run whose execution hook is the built-in one, with no routes and no listener to
     events called inside the stage's task, such a body becomes the task itself; the
-    scheduler describes its outcome with :func:`bare_result`, as :func:`run_stage` would.
+    scheduler describes its outcome (:func:`bare_failure` when it raised), as :func:`run_stage` would.
     """
     return (
         stage.is_async
@@ -118,25 +118,17 @@ def is_bare(stage: Stage) -> bool:
     )
 
 
-def bare_result(
-    run: Run, stage: Stage, visit: int, ctx: Context | None, started_at: datetime, t0: float, task: Any
+def bare_failure(
+    run: Run,
+    stage: Stage,
+    visit: int,
+    ctx: Context | None,
+    started_at: datetime,
+    t0: float,
+    error: BaseException,
 ) -> StageResult:
-    """The result of a bare stage whose task has ended (not cancelled)."""
-    error = task.exception()
-    if error is not None:
-        return _fail(run, stage, ctx or Context(run, stage, visit), error, started_at, t0, visit)
-    return StageResult(
-        stage.name,
-        StageStatus.SUCCEEDED,
-        value=task.result(),
-        attempts=1,
-        started_at=started_at,
-        finished_at=datetime.now(UTC),
-        duration_s=time.perf_counter() - t0,
-        usage=ctx.usage if ctx is not None else ZERO_USAGE,
-        saved=ctx.saved if ctx is not None else ZERO_USAGE,
-        visits=visit,
-    )
+    """The result of a bare stage whose body raised, as :func:`run_stage` would report it."""
+    return _fail(run, stage, ctx or Context(run, stage, visit), error, started_at, t0, visit)
 
 
 async def _attempts(run: Run, stage: Stage, ctx: Context, kwargs: dict[str, Any]) -> Any:

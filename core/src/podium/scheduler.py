@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from podium.context import Context
 from podium.definition import has_default
 from podium.events import STAGE_TASK_EVENTS, Events, hook_facts
-from podium.execution import bare_result, is_bare, run_stage
+from podium.execution import bare_failure, is_bare, run_stage
 from podium.model import (
     ZERO_USAGE,
     RunResult,
@@ -298,7 +298,8 @@ class Run(StageTracker):
             self.events.emit("podium_stage_cancelled", run=self, stage=stage, result=result)
         elif bare is not None:
             ctx, started_at, t0 = bare
-            if task.exception() is None:  # the common case, inlined: it is the hot path
+            error = task.exception()
+            if error is None:  # the common case, inlined: it is the hot path
                 # Positional: attrs' keyword call costs three times as much, per stage.
                 # (name, status, value, error, reason, attempts, started_at, finished_at,
                 #  duration_s, usage, saved, route, visits, fallback)
@@ -328,7 +329,7 @@ class Run(StageTracker):
                 if self._ready or not self._running:
                     self._pump()
                 return
-            result = bare_result(self, stage, visit, ctx, started_at, t0, task)
+            result = bare_failure(self, stage, visit, ctx, started_at, t0, error)
         else:
             exc = task.exception()
             if exc is not None:  # BaseException escaping a stage body, e.g. KeyboardInterrupt
