@@ -190,7 +190,9 @@ def test_plain_logs_name_workflow_stage_and_run(pipeline: Path) -> None:
 CACHED_PIPELINE = PIPELINE.replace("@wf.stage\nasync def draft", "@wf.stage(cache=True)\nasync def draft")
 
 
-def test_two_runs_share_results_through_the_default_sqlite_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_runs_share_results_through_the_default_sqlite_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "cached.py"
     path.write_text(CACHED_PIPELINE)

@@ -377,8 +377,9 @@ class Workflow:
                 continue
             allowed = {plan.stages[j].name for j in plan.dependents[i]}
             for target in sorted(targets - allowed):
-                if target in self.stages and self.stages[target].max_visits > 1:
-                    continue  # a bounded loop back to an earlier stage
+                t = plan.index.get(target)
+                if t is not None and plan.stages[t].max_visits > 1 and (t == i or i in plan.descendants(t)):
+                    continue  # a bounded loop back to an earlier stage (or to itself)
                 errors.append(
                     f"stage {stage.name!r} routes to {target!r}, which is not one of its dependents "
                     f"({', '.join(sorted(allowed)) or 'none'})"

@@ -23,6 +23,7 @@ from podium.config import Config
 from podium.definition import Plan, Workflow
 from podium.errors import DefinitionError, PluginError, PodiumError, StrategyNotFound
 from podium.executors import Executor
+from podium.handle import RunHandle
 from podium.model import RunResult, StageResult, StageStatus
 from podium.plugins import PodiumPluginManager, create_plugin_manager
 from podium.pricing import Pricing
@@ -228,7 +229,8 @@ class Engine:
         """Run ``workflow`` with ``inputs`` and return its :class:`RunResult`.
 
         Definition and input errors raise before any stage starts. Stage failures do not
-        raise: they are in the result. Cancelling the caller cancels every running stage.
+        raise: they are in the result. Cancelling the caller cancels every running stage
+        and propagates; to cancel and still receive the result, use :meth:`submit`.
         """
         if not self._started:
             await self.start()
@@ -237,6 +239,24 @@ class Engine:
         inputs = dict(inputs or {})
         plan, strategy = self.prepare(workflow, inputs)
         return await Run(self, workflow, plan, strategy, inputs, run_id).execute()
+
+    async def submit(
+        self, workflow: Workflow, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None
+    ) -> RunHandle:
+        """Start ``workflow`` in a task and return a :class:`~podium.handle.RunHandle`.
+
+        Definition and input errors raise here, before any stage starts. Use the handle
+        to ``cancel()`` the run and still get its result (``await handle``).
+        """
+        if not self._started:
+            await self.start()
+        if self._stopped:
+            raise PodiumError("this engine has been stopped; create a new one")
+        inputs = dict(inputs or {})
+        plan, strategy = self.prepare(workflow, inputs)
+        run = Run(self, workflow, plan, strategy, inputs, run_id)
+        task = asyncio.get_running_loop().create_task(run.execute(), name=f"podium-run:{run.id}")
+        return RunHandle(run, task)
 
     def raise_alert(
         self,

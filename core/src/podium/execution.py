@@ -31,10 +31,27 @@ async def run_stage(run: Run, stage: Stage, visit: int) -> StageResult:
         return await _run_cached(run, stage, ctx, kwargs, started_at, t0, visit)
     run.events.emit("podium_stage_started", run=run, stage=stage, ctx=ctx)
     try:
-        value = await _attempts(run, stage, ctx, kwargs)
+        if (
+            run.direct_execution
+            and stage.is_async
+            and stage.executor == "inline"
+            and stage.retry is None
+            and stage.timeout is None
+        ):
+            # Only the built-in podium_execute_stage is installed, and this stage has one
+            # attempt without a deadline: call the body itself, as the built-in would.
+            if stage.context_parameter is not None:
+                kwargs[stage.context_parameter] = ctx
+            value = await stage.fn(**kwargs)
+        else:
+            value = await _attempts(run, stage, ctx, kwargs)
     except Exception as error:
         return await _recover(run, stage, ctx, error, started_at, t0, visit)
-    return await _succeed(run, stage, ctx, _succeeded(stage, ctx, value, started_at, t0, visit))
+    result = _succeeded(stage, ctx, value, started_at, t0, visit)
+    if run.routes:
+        return await _succeed(run, stage, ctx, result)
+    run.events.emit("podium_stage_finished", run=run, stage=stage, result=result)
+    return result
 
 
 async def _run_cached(
@@ -150,6 +167,36 @@ async def _recover(
     return await _succeed(run, stage, ctx, result)
 
 
+def is_bare(stage: Stage) -> bool:
+    """Whether ``stage`` needs nothing around its body: no cache, retry, deadline or fallback.
+
+    In a run whose execution hook is the built-in one, with no routes and no listener to
+    events called inside the stage's task, such a body becomes the task itself; the
+    scheduler describes its outcome (:func:`bare_failure` when it raised), as :func:`run_stage` would.
+    """
+    return (
+        stage.is_async
+        and stage.executor == "inline"
+        and stage.cache is None
+        and stage.retry is None
+        and stage.timeout is None
+        and not stage.has_fallback
+    )
+
+
+def bare_failure(
+    run: Run,
+    stage: Stage,
+    visit: int,
+    ctx: Context | None,
+    started_at: datetime,
+    t0: float,
+    error: BaseException,
+) -> StageResult:
+    """The result of a bare stage whose body raised, as :func:`run_stage` would report it."""
+    return _fail(run, stage, ctx or Context(run, stage, visit), error, started_at, t0, visit)
+
+
 async def _attempts(run: Run, stage: Stage, ctx: Context, kwargs: dict[str, Any]) -> Any:
     hook = run.engine.hook
     if stage.context_parameter is not None:
@@ -234,8 +281,17 @@ async def _succeed(run: Run, stage: Stage, ctx: Context, result: StageResult) ->
         except Exception as error:  # a bad target, or a route function that raised
             result.status = StageStatus.FAILED
             result.error = error
+            _log.warning(
+                "stage %r could not route: %s",
+                stage.name,
+                error,
+                extra={"run_id": run.id, "workflow": run.workflow.name, "stage": stage.name},
+            )
             run.events.emit("podium_stage_failed", run=run, stage=stage, result=result)
             return result
+        finally:
+            # A classifier agent's tokens are part of what the stage spent.
+            result.usage = ctx.usage
     run.events.emit("podium_stage_finished", run=run, stage=stage, result=result)
     return result
 
@@ -246,7 +302,7 @@ def route_candidates(run: Run, stage: Stage) -> tuple[list[str], list[str]]:
     i = plan.index[stage.name]
     dependents = [plan.stages[j].name for j in plan.dependents[i]]
     loops: list[str] = []
-    if run.strategy.allows_loops:
+    if run.loopable:
         ancestors = _ancestors(run, i)
         loops = [plan.stages[a].name for a in sorted(ancestors) if plan.stages[a].max_visits > 1]
         if stage.max_visits > 1:
@@ -285,13 +341,21 @@ async def _choose_route(run: Run, stage: Stage, ctx: Context, value: Any) -> tup
                 + (f" nor an allowed loop target ({', '.join(loops)})" if loops else "")
             )
         if target in loops:
-            done = run.visits(target)
+            # Rounds, not only starts: a target skipped on every round must still bound the loop.
+            done = max(run.visits(target), run.rounds(target))
             limit = run.plan.stages[run.plan.index[target]].max_visits
             if done >= limit:
                 raise RoutingError(
-                    f"stage {stage.name!r} routed back to {target!r}, which already ran {done} "
-                    f"time(s) (max_visits={limit})"
+                    f"stage {stage.name!r} routed back to {target!r}, which already had {done} "
+                    f"visit(s) (max_visits={limit})"
                 )
+    looping = [t for t in targets if t in loops and t not in dependents]
+    if looping and len(looping) != len(targets):
+        raise RoutingError(
+            f"stage {stage.name!r} routed both back to {', '.join(map(repr, looping))} and forward to "
+            f"{', '.join(repr(t) for t in targets if t not in looping)}: a route either loops back or "
+            "goes forward"
+        )
     skipped = [d for d in dependents if d not in targets]
     run.events.emit("podium_route_taken", run=run, stage=stage, targets=targets, skipped=skipped)
     return targets

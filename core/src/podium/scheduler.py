@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import heapq
 import logging
+import secrets
 import time
-import uuid
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
+from heapq import heappop
 from typing import TYPE_CHECKING, Any
 
+from podium.context import Context
 from podium.definition import has_default
-from podium.execution import run_stage
+from podium.events import STAGE_TASK_EVENTS, Events, hook_facts
+from podium.execution import bare_failure, is_bare, run_stage
 from podium.model import (
     ZERO_USAGE,
     RunResult,
@@ -28,66 +30,31 @@ from podium.model import (
     StageStatus,
     Usage,
 )
+from podium.strategy import Strategy
+from podium.tracking import PENDING, READY, RUNNING, SUCCEEDED, StageTracker
 
 if TYPE_CHECKING:
     from podium.definition import Plan, Stage, Workflow
     from podium.docs import DocBundle
     from podium.engine import Engine
-    from podium.strategy import Strategy
 
 _log = logging.getLogger("podium.run")
 
-# Stage states inside a run.
-_PENDING, _READY, _RUNNING, _SUCCEEDED, _FAILED, _SKIPPED = range(6)
-_SETTLED = (_SUCCEEDED, _FAILED, _SKIPPED)
-
-#: The lifecycle hooks the kernel fires, only when some plugin implements them.
-EVENTS = (
-    "podium_workflow_started",
-    "podium_workflow_finished",
-    "podium_stage_started",
-    "podium_stage_finished",
-    "podium_stage_failed",
-    "podium_stage_skipped",
-    "podium_stage_cancelled",
-    "podium_stage_retried",
-    "podium_route_taken",
-    "podium_cache_hit",
-    "podium_cache_miss",
-    "podium_agent_call_started",
-    "podium_agent_call_finished",
-    "podium_doc_fetch_finished",
-    "podium_budget_exceeded",
-)
+_FAILED = StageStatus.FAILED
+_SUCCEEDED = StageStatus.SUCCEEDED
+_OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
 
 
-class Events:
-    """The lifecycle hooks that have implementations, looked up once per run.
-
-    ``events.emit("podium_stage_started", ...)`` costs one attribute check when nobody listens.
-    """
-
-    __slots__ = ("_hook", "active")
-
-    def __init__(self, hook: Any) -> None:
-        self._hook = hook
-        self.active = frozenset(name for name in EVENTS if getattr(hook, name).get_hookimpls())
-
-    def emit(self, name: str, **kwargs: Any) -> None:
-        if name in self.active:
-            try:
-                getattr(self._hook, name)(**kwargs)
-            except Exception:
-                # An observer's bug must never cost a stage its result.
-                _log.exception("a plugin's %s implementation raised; ignored", name)
-
-
-class Run:
+class Run(StageTracker):
     """One run of a workflow: its live state, read by plugins through lifecycle hooks.
 
     Public attributes: ``id``, ``workflow``, ``inputs``, ``engine``, ``strategy``,
-    ``started_at``, ``results`` (latest result per stage so far), ``usage``, ``saved``.
+    ``started_at``, ``results`` (latest result per stage so far), ``history`` (every
+    result in the order they settled, one per visit), ``usage``, ``saved``, and
+    ``result`` (the :class:`RunResult`, once the run has ended).
     """
+
+    _loop: asyncio.AbstractEventLoop
 
     def __init__(
         self,
@@ -98,33 +65,51 @@ class Run:
         inputs: Mapping[str, Any],
         run_id: str | None = None,
     ) -> None:
-        self.id = run_id or uuid.uuid4().hex[:16]
+        n = len(plan.stages)
+        limit = strategy.concurrency(workflow)
+        self._limit = limit if limit is not None else n + 1
+        # Priorities only matter when more stages can be ready than may run, and estimates
+        # only for a strategy that has priorities of its own.
+        priority = None
+        if self._limit < n and type(strategy).priorities is not Strategy.priorities:
+            priority = strategy.priorities(plan, engine.estimates(workflow, plan))
+        super().__init__(plan, priority)
+        self.id = run_id or secrets.token_hex(8)
         self.engine = engine
         self.workflow = workflow
-        self.plan = plan
         self.strategy = strategy
         self.inputs = dict(inputs)
-        self.results: dict[str, StageResult] = {}
-        self.history: list[StageResult] = []
         self.usage: Usage = ZERO_USAGE
         self.saved: Usage = ZERO_USAGE
         self.started_at = datetime.now(UTC)
-        self.events = Events(engine.hook)
+        active, direct = hook_facts(engine)
+        self.events = Events(engine.hook, active)
         self.routes = strategy.honours_routes
+        #: Whether the built-in ``podium_execute_stage`` is the only one (then an inline
+        #: async stage body is called directly, saving a hook call per stage).
+        self.direct_execution = direct
+        #: Indexes of the stages a route may loop back to (``max_visits`` > 1, loops allowed).
+        self.loopable = (
+            frozenset(i for i, s in enumerate(plan.stages) if s.max_visits > 1)
+            if strategy.allows_loops
+            else frozenset()
+        )
+        # Stages whose body can be the task itself (see podium.execution.is_bare).
+        self._bare = (
+            [is_bare(stage) for stage in plan.stages]
+            if self.direct_execution and not self.routes and not self.events.active & STAGE_TASK_EVENTS
+            else None
+        )
         self._t0 = time.perf_counter()
-        n = len(plan.stages)
-        self._state = [_PENDING] * n
-        self._waiting = [len(plan.needs[i]) + len(plan.needs_any[i]) for i in range(n)]
-        self._visits = [0] * n
-        limit = strategy.concurrency(workflow)
-        self._limit = limit if limit is not None else n + 1
-        self._priority = strategy.priorities(plan, engine.estimates(workflow, plan))
-        self._ready: list[tuple[Any, int]] = []
-        self._running: dict[int, asyncio.Task[StageResult]] = {}
+        self._running: dict[int, asyncio.Task[Any]] = {}
+        # Tasks of visits made stale by a loop back: cancelled, awaited before the run ends.
+        self._superseded: dict[asyncio.Task[Any], tuple[str, int]] = {}
         self._halt_reason: str | None = None
         self._budget_breach: str | None = None
         self._status: RunStatus | None = None
         self._done: asyncio.Future[None] | None = None
+        #: The final result, set when the run ends (also when it was cancelled).
+        self.result: RunResult | None = None
 
     def __repr__(self) -> str:
         return f"<Run {self.id} of {self.workflow.name!r}>"
@@ -138,6 +123,23 @@ class Run:
     def visits(self, stage: str) -> int:
         """How many times ``stage`` has started in this run."""
         return self._visits[self.plan.index[stage]]
+
+    def rounds(self, stage: str) -> int:
+        """How many rounds ``stage`` has been part of: 1 plus the routes that looped back to it."""
+        return 1 + self._loop_backs[self.plan.index[stage]]
+
+    def cancel(self, reason: str = "cancelled by the caller") -> None:
+        """Stop the run: running stages are cancelled, nothing new starts.
+
+        The run then ends normally with status ``cancelled``; every stage that finished
+        keeps its result. Cancelling a run that has ended does nothing.
+        """
+        if self.result is not None or self._status is not None:
+            return
+        self._status = RunStatus.CANCELLED
+        self._halt(reason)
+        if self._done is not None:
+            self._pump()
 
     def add_usage(self, usage: Usage) -> None:
         self.usage = self.usage + usage
@@ -171,15 +173,23 @@ class Run:
     def arguments(self, stage: Stage) -> dict[str, Any]:
         """The keyword arguments of a stage body: upstream values and workflow inputs by name."""
         kwargs: dict[str, Any] = {}
+        if not stage.parameters:
+            return kwargs
         results = self.results
         inputs = self.inputs
-        dependencies = stage.dependencies
+        dependencies: tuple[str, ...] | frozenset[str] = stage.dependencies
+        if len(dependencies) > 8:  # a wide join: one set beats a scan per parameter
+            dependencies = frozenset(dependencies)
         for name, default in stage.parameters.items():
             if name in dependencies:
                 result = results.get(name)
-                if result is not None and result.ok:
+                if (
+                    result is not None
+                    and result.status in _OK
+                    and (result.route is None or stage.name in result.route)
+                ):
                     kwargs[name] = result.value
-                else:  # a needs_any branch that did not run
+                else:  # a needs_any branch that did not run, or whose route went elsewhere
                     kwargs[name] = default if has_default(default) else None
             elif name in inputs:
                 kwargs[name] = inputs[name]
@@ -193,16 +203,25 @@ class Run:
     # ------------------------------------------------------------------ the loop
 
     async def execute(self) -> RunResult:
-        """Run to completion and return the result; on cancellation clean up and re-raise."""
+        """Run to completion and return the result (also after a timeout or :meth:`cancel`).
+
+        When the task awaiting this is cancelled from outside, the running stages are
+        cancelled and awaited (no task is left behind), the result is recorded in
+        :attr:`result` and announced by ``podium_workflow_finished``, and the
+        cancellation propagates.
+        """
         loop = asyncio.get_running_loop()
+        self._loop = loop
         self._done = loop.create_future()
         self.events.emit("podium_workflow_started", run=self)
-        _log.debug("run started", extra=self._extra())
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("run started", extra=self._extra())
         for i in self.plan.order:
-            if self._waiting[i] == 0:
+            if self._waiting[i] == 0 and self._state[i] == PENDING:
                 self._make_ready(i)
         self._pump()
         timeout = self.workflow.timeout
+        cancelled = False
         try:
             if timeout is None:
                 await self._done
@@ -210,150 +229,128 @@ class Run:
                 async with asyncio.timeout(timeout):
                     await self._done
         except TimeoutError:
-            await self._stop(f"workflow timed out after {timeout}s", RunStatus.TIMED_OUT)
+            cancelled = await self._stop(f"workflow timed out after {timeout}s", RunStatus.TIMED_OUT)
         except asyncio.CancelledError:
             await self._stop("the run was cancelled", RunStatus.CANCELLED)
-            self._finish()
-            raise
-        return self._finish()
-
-    def _make_ready(self, i: int) -> None:
-        self._state[i] = _READY
-        key = self._priority[i] if self._priority is not None else i
-        heapq.heappush(self._ready, (key, i))
+            cancelled = True
+        result = self._finish()
+        if cancelled:
+            raise asyncio.CancelledError
+        return result
 
     def _pump(self) -> None:
+        """Start ready stages while the cap allows; resolve the run when nothing is left."""
         ready = self._ready
-        while ready and len(self._running) < self._limit:
-            if self._halt_reason is not None or self.check_budget() is not None:
-                reason = self._halt_reason or f"budget exceeded: {self._budget_breach}"
+        running = self._running
+        if self._halt_reason is not None:
+            while ready:
+                self._skip_and_propagate(self._pop_ready(), self._halt_reason)
+        budgeted = self.workflow.budget is not None
+        limit = self._limit
+        by_rank = self._by_rank
+        while ready and len(running) < limit:
+            if budgeted and self.check_budget() is not None:
+                reason = f"budget exceeded: {self._budget_breach}"
                 while ready:
-                    _, i = heapq.heappop(ready)
-                    self._skip(i, reason)
+                    self._skip_and_propagate(self._pop_ready(), reason)
                 break
-            _, i = heapq.heappop(ready)
-            self._launch(i)
-        if not self._running and (not ready or self._halt_reason is not None):
+            self._launch(by_rank[heappop(ready)])
+        if not running and not ready and not self._superseded:
             done = self._done
             if done is not None and not done.done():
                 done.set_result(None)
 
     def _launch(self, i: int) -> None:
         stage = self.plan.stages[i]
-        self._state[i] = _RUNNING
-        self._visits[i] += 1
-        task = asyncio.get_running_loop().create_task(
-            run_stage(self, stage, self._visits[i]), name=f"podium:{self.workflow.name}:{stage.name}"
-        )
+        self._state[i] = RUNNING
+        visit = self._visits[i] = self._visits[i] + 1
+        body: Coroutine[Any, Any, Any] | None = None
+        bare: tuple[Context | None, datetime, float] | None = None
+        if self._bare is not None and self._bare[i]:
+            kwargs = self.arguments(stage)
+            ctx = None
+            if stage.context_parameter is not None:
+                ctx = kwargs[stage.context_parameter] = Context(self, stage, visit)
+            try:
+                body = stage.fn(**kwargs)
+                bare = (ctx, datetime.now(UTC), time.perf_counter())
+            except Exception:  # calling it failed outright: let run_stage report that
+                body = None
+        if body is None:
+            body = run_stage(self, stage, visit)
+        task = self._loop.create_task(body, name=f"podium:{stage.name}")
         self._running[i] = task
-        task.add_done_callback(functools.partial(self._on_done, i))
+        task.add_done_callback(functools.partial(self._on_done, i, bare))
 
-    def _on_done(self, i: int, task: asyncio.Task[StageResult]) -> None:
-        if self._running.pop(i, None) is None:
-            return
+    def _on_done(
+        self, i: int, bare: tuple[Context | None, datetime, float] | None, task: asyncio.Task[Any]
+    ) -> None:
         stage = self.plan.stages[i]
+        superseded = self._superseded.pop(task, None) if self._superseded else None
+        if superseded is None:
+            if self._running.get(i) is not task:
+                return
+            del self._running[i]
+        visit = self._visits[i] if superseded is None else superseded[1]
         if task.cancelled():
-            result = StageResult(
-                stage.name,
-                StageStatus.CANCELLED,
-                reason=self._halt_reason or "cancelled",
-                visits=self._visits[i],
-            )
+            reason = superseded[0] if superseded is not None else self._halt_reason or "cancelled"
+            result = StageResult(stage.name, StageStatus.CANCELLED, reason=reason, visits=visit)
             self.events.emit("podium_stage_cancelled", run=self, stage=stage, result=result)
+        elif bare is not None:
+            ctx, started_at, t0 = bare
+            error = task.exception()
+            if error is None:  # the common case, inlined: it is the hot path
+                # Positional: attrs' keyword call costs three times as much, per stage.
+                # (name, status, value, error, reason, attempts, started_at, finished_at,
+                #  duration_s, usage, saved, route, visits, fallback)
+                result = StageResult(
+                    stage.name,
+                    _SUCCEEDED,
+                    task.result(),
+                    None,
+                    None,
+                    1,
+                    started_at,
+                    datetime.now(UTC),
+                    time.perf_counter() - t0,
+                    ZERO_USAGE if ctx is None else ctx.usage,
+                    ZERO_USAGE if ctx is None else ctx.saved,
+                    None,
+                    visit,
+                    False,
+                )
+                # The hot path, inlined: a success without a route settles plainly, and
+                # the loop needs pumping only when stages wait or nothing runs any more.
+                self.results[result.name] = result
+                self.history.append(result)
+                self._state[i] = SUCCEEDED
+                if self.plan.dependents[i]:
+                    self._propagate(i, result)
+                if self._ready or not self._running:
+                    self._pump()
+                return
+            result = bare_failure(self, stage, visit, ctx, started_at, t0, error)
         else:
             exc = task.exception()
             if exc is not None:  # BaseException escaping a stage body, e.g. KeyboardInterrupt
-                result = StageResult(stage.name, StageStatus.FAILED, error=exc, visits=self._visits[i])
+                result = StageResult(stage.name, StageStatus.FAILED, error=exc, visits=visit)
             else:
                 result = task.result()
-        self._settle(i, result)
-        if result.status is StageStatus.FAILED and self.workflow.fail_fast and self._halt_reason is None:
-            self._halt(f"fail_fast: stage {stage.name!r} failed")
+        if superseded is not None:
+            self.history.append(result)  # a stale visit: kept in the history, not as the latest
+        else:
+            self._settle(i, result)
+            if result.status is _FAILED and self.workflow.fail_fast and self._halt_reason is None:
+                self._halt(f"fail_fast: stage {stage.name!r} failed")
         self._pump()
 
-    def _settle(self, i: int, result: StageResult) -> None:
-        """Record a stage's outcome and release (or skip) its dependents."""
-        stage = self.plan.stages[i]
-        self.results[stage.name] = result
-        self.history.append(result)
-        ok = result.ok
-        self._state[i] = (
-            _SUCCEEDED if ok else (_FAILED if result.status is not StageStatus.SKIPPED else _SKIPPED)
-        )
-        route = result.route
-        if ok and route is not None:
-            loop_targets = [t for t in route if self.plan.index[t] not in self.plan.dependents[i]]
-            if loop_targets:
-                self._loop_back(loop_targets)
-                return
-        for j in self.plan.dependents[i]:
-            if self._state[j] != _PENDING:
-                continue
-            self._waiting[j] -= 1
-            if i in self.plan.needs[j]:
-                if not ok:
-                    self._skip(j, self._reason_from(stage.name, result))
-                    continue
-                if route is not None and self.plan.stages[j].name not in route:
-                    self._skip(j, f"not chosen by the route of {stage.name!r} (chose {', '.join(route)})")
-                    continue
-            if self._waiting[j] == 0:
-                self._release(j)
-
-    def _release(self, j: int) -> None:
-        """All dependencies of ``j`` settled: make it ready, or skip it when no branch ran."""
-        plan = self.plan
-        any_deps = plan.needs_any[j]
-        if any_deps and not any(self._ran_for(k, j) for k in any_deps):
-            names = ", ".join(repr(plan.stages[k].name) for k in any_deps)
-            self._skip(j, f"none of its needs_any ran ({names})")
-        else:
-            self._make_ready(j)
-
-    def _ran_for(self, k: int, j: int) -> bool:
-        if self._state[k] != _SUCCEEDED:
-            return False
-        route = self.results[self.plan.stages[k].name].route
-        return route is None or self.plan.stages[j].name in route
-
-    def _reason_from(self, name: str, result: StageResult) -> str:
-        if result.status is StageStatus.SKIPPED and result.reason:
-            return result.reason
-        if result.status is StageStatus.CANCELLED:
-            return f"dependency {name!r} was cancelled"
-        return f"dependency {name!r} failed"
-
-    def _skip(self, i: int, reason: str) -> None:
-        stage = self.plan.stages[i]
-        result = StageResult(stage.name, StageStatus.SKIPPED, reason=reason, visits=self._visits[i])
+    def _emit_skipped(self, stage: Stage, result: StageResult) -> None:
         self.events.emit("podium_stage_skipped", run=self, stage=stage, result=result)
-        self._settle(i, result)
 
-    def _loop_back(self, targets: list[str]) -> None:
-        """A route named earlier stages: reset them and everything after them, then re-run."""
-        plan = self.plan
-        region: list[int] = []
-        seen: set[int] = set()
-        for name in targets:
-            t = plan.index[name]
-            for s in [t, *plan.descendants(t)]:
-                if s not in seen:
-                    seen.add(s)
-                    region.append(s)
-        for s in region:
-            if self._state[s] in _SETTLED or self._state[s] == _READY:
-                self._state[s] = _PENDING
-        self._ready = [(key, s) for key, s in self._ready if s not in seen]
-        heapq.heapify(self._ready)
-        for s in sorted(region, key=plan.order.index):
-            if self._state[s] != _PENDING:
-                continue
-            deps = plan.needs[s] + plan.needs_any[s]
-            self._waiting[s] = sum(1 for k in deps if self._state[k] not in _SETTLED)
-            if self._waiting[s] == 0:
-                if any(self._state[k] != _SUCCEEDED for k in plan.needs[s]):
-                    continue
-                self._release(s)
+    def _supersede(self, i: int, reason: str) -> None:
+        task = self._running.pop(i)
+        self._superseded[task] = (reason, self._visits[i])
+        task.cancel()
 
     def _halt(self, reason: str) -> None:
         """Start nothing more and cancel what runs (fail_fast, timeout, cancellation)."""
@@ -361,22 +358,35 @@ class Run:
         for task in list(self._running.values()):
             task.cancel()
 
-    async def _stop(self, reason: str, status: RunStatus) -> None:
-        self._status = status
+    async def _stop(self, reason: str, status: RunStatus) -> bool:
+        """Halt and wait for every stage task to end; returns whether we were cancelled meanwhile."""
+        if self._status is None:
+            self._status = status
         if self._halt_reason is None:
             self._halt(reason)
-        tasks = list(self._running.values())
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        interrupted = False
+        while True:
+            tasks = [t for t in (*self._running.values(), *self._superseded) if not t.done()]
+            if not tasks:
+                return interrupted
+            try:
+                await asyncio.wait(tasks)
+            except asyncio.CancelledError:
+                # Cancelled again while cleaning up: still wait, leaving stage tasks behind is worse.
+                interrupted = True
+                for task in tasks:
+                    task.cancel()
 
     def _finish(self) -> RunResult:
         finished_at = datetime.now(UTC)
         reason = self._halt_reason or (
             f"budget exceeded: {self._budget_breach}" if self._budget_breach else "not reached"
         )
-        for i in range(len(self.plan.stages)):
-            if self._state[i] in (_PENDING, _READY):
-                self._skip(i, reason)
+        state = self._state
+        if PENDING in state or READY in state:
+            for i in self.plan.order:
+                if state[i] in (PENDING, READY):
+                    self._skip_and_propagate(i, reason)
         status = self._status
         if status is None:
             if self._budget_breach is not None:
@@ -385,7 +395,8 @@ class Run:
                 status = RunStatus.FAILED
             else:
                 status = RunStatus.SUCCEEDED
-        ordered = {s.name: self.results[s.name] for s in self.plan.stages if s.name in self.results}
+        results = self.results
+        ordered = {s.name: results[s.name] for s in self.plan.stages if s.name in results}
         result = RunResult(
             run_id=self.id,
             workflow=self.workflow.name,
@@ -398,7 +409,9 @@ class Run:
             saved=self.saved,
             history=self.history,
         )
+        self.result = result
         self.engine.learn(self.workflow, self.history)
         self.events.emit("podium_workflow_finished", run=self, result=result)
-        _log.debug("run finished: %s", status, extra=self._extra())
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("run finished: %s", status, extra=self._extra())
         return result

@@ -21,9 +21,9 @@ import pytest
 from podium.agents import Agent, SimulatedAgent
 from podium.config import Config
 from podium.engine import Engine
+from podium.events import EVENTS as _EVENTS
 from podium.markers import hookimpl
 from podium.plugins import PodiumPluginManager, create_plugin_manager
-from podium.scheduler import EVENTS as _EVENTS
 
 __all__ = ["HookCall", "HookRecorder", "SimulatedAgent"]
 

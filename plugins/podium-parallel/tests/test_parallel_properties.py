@@ -1,0 +1,54 @@
+"""Scheduling properties of the parallel strategy on random workflows."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from hypothesis import given
+
+import podium_parallel
+import podium_sequential
+
+
+def _load_checks() -> ModuleType:
+    """The shared property checks live in the repository's cross-package tests/ directory."""
+    name = "strategy_checks"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[3] / "tests" / "strategy_checks.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+checks = _load_checks()
+
+checks = _load_checks()
+
+
+@checks.PROFILE
+@given(checks.workflows())
+def test_random_workflows_respect_dependencies_cap_and_skips(spec: object) -> None:
+    checks.check_run(spec, "parallel", [podium_parallel], cap=spec.cap, routes=False)  # type: ignore[attr-defined]
+
+
+@checks.PROFILE
+@given(checks.workflows())
+def test_fail_fast_cancels_what_runs_and_starts_nothing_more(spec: object) -> None:
+    checks.check_fail_fast(spec, "parallel", [podium_parallel])
+
+
+@checks.PROFILE
+@given(checks.workflows())
+def test_results_equal_sequential_value_for_value(spec: object) -> None:
+    sequential = checks.check_run(spec, "sequential", [podium_sequential], cap=1, routes=False)
+    parallel = checks.check_run(spec, "parallel", [podium_parallel], cap=spec.cap, routes=False)  # type: ignore[attr-defined]
+    assert {n: (r.status, r.value) for n, r in parallel.items()} == {
+        n: (r.status, r.value) for n, r in sequential.items()
+    }
