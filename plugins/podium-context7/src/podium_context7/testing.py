@@ -229,7 +229,7 @@ class FakeContext7:
         return f"http://127.0.0.1:{self._server.server_address[1]}/api"
 
     def __enter__(self) -> FakeContext7:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
