@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-import podium
 import pytest
+
+import podium
 from podium_context7.testing import FakeContext7, make_library
 
 API_KEY = "ctx7sk-test-5ecret-a1b2c3d4e5f6"

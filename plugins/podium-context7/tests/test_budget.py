@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import podium
 from hypothesis import given
 from hypothesis import strategies as st
+
+import podium
 from podium_context7.snippets import Snippet, allocate, drop_duplicates, parse_json
 from podium_context7.testing import FakeContext7, make_library
 
@@ -20,7 +21,9 @@ def test_delivered_tokens_never_exceed_the_budget(budget: int, sizes: list[list[
 
 
 @given(budget=st.integers(0, 10_000), sizes=sizes_strategy)
-def test_no_snippet_is_left_out_that_the_remaining_budget_could_hold(budget: int, sizes: list[list[int]]) -> None:
+def test_no_snippet_is_left_out_that_the_remaining_budget_could_hold(
+    budget: int, sizes: list[list[int]]
+) -> None:
     chosen = allocate(budget, sizes)
     left = budget - sum(sizes[i][k] for i, ks in enumerate(chosen) for k in ks)
     for i, library in enumerate(sizes):

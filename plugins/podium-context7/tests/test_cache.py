@@ -99,7 +99,8 @@ async def test_a_broken_cache_degrades_to_fetching(fake: FakeContext7, caplog: A
         first = await docs(engine, ["fastapi"])
         second = await docs(engine, ["fastapi"])
 
-    assert first.ok and second.ok
+    assert first.ok
+    assert second.ok
     assert fake.count("/v2/context") == 2
     assert "Context7 cache read failed" in caplog.text
 
@@ -108,7 +109,8 @@ async def test_cache_keys_are_namespaced_and_hold_no_query_text(engine: podium.E
     await docs(engine, ["fastapi"], query="secret project codename")
 
     keys: Sequence[str] = list(engine.cache.backend._cache)  # type: ignore[union-attr]
-    assert keys and all(k.startswith("podium:context7:") for k in keys)
+    assert keys
+    assert all(k.startswith("podium:context7:") for k in keys)
     assert not any("codename" in k or "fastapi" in k for k in keys)
 
 

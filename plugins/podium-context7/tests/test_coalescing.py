@@ -90,7 +90,9 @@ async def test_a_cancelled_stage_does_not_cancel_the_request_others_wait_for(fak
             return await ctx.docs(["/tiangolo/fastapi"], query="q")
 
         call = {"libraries": ["/tiangolo/fastapi"], "query": "q"}
-        cancelled, patient = await asyncio.gather(engine.run(impatient), run_docs(engine, [call], name="patient"))
+        cancelled, patient = await asyncio.gather(
+            engine.run(impatient), run_docs(engine, [call], name="patient")
+        )
 
     assert cancelled.status is podium.RunStatus.TIMED_OUT
     assert patient["stage0"].value.ok

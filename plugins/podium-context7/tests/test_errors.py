@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-import podium
 import pytest
+
+import podium
 from podium_context7.testing import FakeContext7, Reply
 
 from .conftest import docs, make_config
@@ -42,8 +43,12 @@ async def test_client_errors_name_the_library_and_the_message_and_are_not_retrie
     assert bundle.documents[0].tokens > 0
 
 
-async def test_a_search_error_is_the_error_of_that_library_only(engine: podium.Engine, fake: FakeContext7) -> None:
-    fake.script(Reply(404, "no_libraries_found", "No libraries match"), path="/v2/libs/search", library="nosuch")
+async def test_a_search_error_is_the_error_of_that_library_only(
+    engine: podium.Engine, fake: FakeContext7
+) -> None:
+    fake.script(
+        Reply(404, "no_libraries_found", "No libraries match"), path="/v2/libs/search", library="nosuch"
+    )
 
     bundle = await docs(engine, ["nosuch", "pytest"])
 
@@ -77,12 +82,15 @@ async def test_429_waits_for_retry_after_then_succeeds(engine: podium.Engine, fa
 
     bundle = await docs(engine, ["/tiangolo/fastapi"])
 
-    assert bundle.ok and bundle.requests_made == 2
+    assert bundle.ok
+    assert bundle.requests_made == 2
     first, second = (r.at for r in fake.requests if r.path == "/v2/context")
     assert second - first >= 0.95
 
 
-async def test_429_without_retry_after_uses_ratelimit_reset(engine: podium.Engine, fake: FakeContext7) -> None:
+async def test_429_without_retry_after_uses_ratelimit_reset(
+    engine: podium.Engine, fake: FakeContext7
+) -> None:
     reset = str(int(time.time()) + 2)
     fake.script(Reply(429, "rate_limit_exceeded", headers={"RateLimit-Reset": reset}), path="/v2/context")
 
@@ -104,8 +112,12 @@ async def test_persistent_429_gives_up_after_the_configured_retries(fake: FakeCo
     assert bundle.requests_made == 3
 
 
-async def test_a_retry_after_beyond_the_limit_fails_at_once(engine: podium.Engine, fake: FakeContext7) -> None:
-    fake.script(Reply(429, "rate_limit_exceeded", "Monthly quota exhausted", headers={"Retry-After": "86400"}))
+async def test_a_retry_after_beyond_the_limit_fails_at_once(
+    engine: podium.Engine, fake: FakeContext7
+) -> None:
+    fake.script(
+        Reply(429, "rate_limit_exceeded", "Monthly quota exhausted", headers={"Retry-After": "86400"})
+    )
 
     bundle = await docs(engine, ["/tiangolo/fastapi"])
 
@@ -119,7 +131,9 @@ async def test_a_retry_after_beyond_the_limit_fails_at_once(engine: podium.Engin
 @pytest.mark.parametrize(
     ("status", "code"), [(500, "internal_error"), (503, "search_failed"), (504, "processing timed out")]
 )
-async def test_server_errors_are_retried(engine: podium.Engine, fake: FakeContext7, status: int, code: str) -> None:
+async def test_server_errors_are_retried(
+    engine: podium.Engine, fake: FakeContext7, status: int, code: str
+) -> None:
     fake.script(Reply(status, code), path="/v2/context", times=2)
 
     bundle = await docs(engine, ["/tiangolo/fastapi"])
@@ -187,7 +201,9 @@ async def test_301_is_followed_once_and_remembered(engine: podium.Engine, fake: 
 async def test_a_redirect_given_as_a_url_is_understood(engine: podium.Engine, fake: FakeContext7) -> None:
     fake.libraries["/fastapi/fastapi"] = fake.libraries["/tiangolo/fastapi"]
     fake.script(
-        Reply(301, "library_redirected", "moved", extra={"redirectUrl": "https://context7.com/fastapi/fastapi"}),
+        Reply(
+            301, "library_redirected", "moved", extra={"redirectUrl": "https://context7.com/fastapi/fastapi"}
+        ),
         library="/tiangolo/fastapi",
     )
 
@@ -218,7 +234,8 @@ async def test_202_is_not_ready_and_never_cached(engine: podium.Engine, fake: Fa
     [error] = first.errors
     assert (error.status, error.code) == (202, "library_not_finalized")
     assert "not ready" in error.message
-    assert second.ok and second["/tiangolo/fastapi"].source == "network"
+    assert second.ok
+    assert second["/tiangolo/fastapi"].source == "network"
     assert fake.count("/v2/context") == 2
 
 
@@ -231,7 +248,8 @@ async def test_an_empty_body_is_not_ready_and_never_cached(engine: podium.Engine
 
     [error] = first.errors
     assert error.code == "not_ready"
-    assert second.ok and fake.count("/v2/context") == 2
+    assert second.ok
+    assert fake.count("/v2/context") == 2
 
 
 async def test_invalid_json_is_reported_not_raised(engine: podium.Engine, fake: FakeContext7) -> None:
@@ -251,7 +269,9 @@ async def test_a_non_json_error_page_keeps_its_text(engine: podium.Engine, fake:
     assert [(e.status, e.message) for e in bundle.errors] == [(403, "Forbidden by corporate proxy")]
 
 
-async def test_a_stage_with_partial_documentation_still_succeeds(engine: podium.Engine, fake: FakeContext7) -> None:
+async def test_a_stage_with_partial_documentation_still_succeeds(
+    engine: podium.Engine, fake: FakeContext7
+) -> None:
     fake.script(Reply(404, "library_not_found", "Library not found"), library="/tiangolo/fastapi")
     wf = podium.Workflow("partial")
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
-import podium
 import pytest
+
+import podium
 from podium_context7.snippets import SEPARATOR
 from podium_context7.testing import FakeContext7, make_library
 
@@ -23,7 +24,8 @@ async def test_one_document_per_library_with_resolved_id_and_total(engine: podiu
     ]
     assert all(d.source == "network" and d.text and d.tokens > 0 for d in bundle.documents)
     assert bundle.tokens == sum(d.tokens for d in bundle.documents)
-    assert bundle.ok and bundle.budget == 2400
+    assert bundle.ok
+    assert bundle.budget == 2400
     assert bundle["sqlalchemy"].library_id == "/sqlalchemy/sqlalchemy"
 
 
@@ -59,16 +61,24 @@ async def test_resolution_prefers_finalized_then_name_trust_and_benchmark(
     assert "'widgets' resolved to /other/widgets" in caplog.text
 
 
-async def test_search_receives_the_library_name_and_the_query(engine: podium.Engine, fake: FakeContext7) -> None:
+async def test_search_receives_the_library_name_and_the_query(
+    engine: podium.Engine, fake: FakeContext7
+) -> None:
     await docs(engine, ["fastapi"], query="dependency injection")
 
     search = next(r for r in fake.requests if r.path == "/v2/libs/search")
     assert search.params == {"libraryName": "fastapi", "query": "dependency injection"}
     context = next(r for r in fake.requests if r.path == "/v2/context")
-    assert context.params == {"libraryId": "/tiangolo/fastapi", "query": "dependency injection", "type": "json"}
+    assert context.params == {
+        "libraryId": "/tiangolo/fastapi",
+        "query": "dependency injection",
+        "type": "json",
+    }
 
 
-async def test_requests_identify_the_client_and_carry_the_key(engine: podium.Engine, fake: FakeContext7) -> None:
+async def test_requests_identify_the_client_and_carry_the_key(
+    engine: podium.Engine, fake: FakeContext7
+) -> None:
     await docs(engine, ["/tiangolo/fastapi"])
 
     headers = fake.requests[0].headers
@@ -99,7 +109,9 @@ async def test_text_follows_context7_text_format(engine: podium.Engine) -> None:
     assert "```python\n" in document.text
 
 
-async def test_repeated_libraries_in_one_call_are_fetched_once(engine: podium.Engine, fake: FakeContext7) -> None:
+async def test_repeated_libraries_in_one_call_are_fetched_once(
+    engine: podium.Engine, fake: FakeContext7
+) -> None:
     bundle = await docs(engine, ["fastapi", "pytest", "fastapi", " pytest "])
 
     assert [d.library for d in bundle.documents] == ["fastapi", "pytest"]
