@@ -6,7 +6,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import podium
-from podium_context7.snippets import Snippet, allocate, drop_duplicates, parse_json
+from podium_context7.snippets import (
+    SEPARATOR_TOKENS,
+    Snippet,
+    allocate,
+    drop_duplicates,
+    estimate_tokens,
+    parse_json,
+)
 from podium_context7.testing import FakeContext7, make_library
 
 from .conftest import docs
@@ -102,8 +109,13 @@ async def test_a_small_library_leaves_its_share_to_the_others() -> None:
             bundle = await docs(engine, ["/tiny/lib", "/big/lib"], tokens=2000)
 
     tiny, big = bundle.documents
-    assert tiny.tokens == sum(s["codeTokens"] for s in libraries[0].code) + sum(
-        s["contentTokens"] for s in libraries[0].info
-    )
+    counts = [s["codeTokens"] for s in libraries[0].code] + [s["contentTokens"] for s in libraries[0].info]
+    assert tiny.tokens == sum(counts) + SEPARATOR_TOKENS * len(counts)
     assert big.tokens > 1000
     assert bundle.tokens <= 2000
+
+
+async def test_the_text_put_into_a_prompt_stays_within_the_budget(engine: podium.Engine) -> None:
+    bundle = await docs(engine, ["fastapi", "sqlalchemy", "pytest"], tokens=2400)
+
+    assert estimate_tokens(bundle.text) <= bundle.tokens <= 2400

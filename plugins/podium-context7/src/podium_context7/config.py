@@ -93,6 +93,8 @@ class Settings:
     config: Context7Config
     base_url: str
     api_key: Secret | None = attrs.field(repr=False)
+    #: The base URL without any credentials, safe for logs and cache keys.
+    public_url: str = attrs.field(default=attrs.Factory(lambda self: _public(self.base_url), takes_self=True))
 
     @classmethod
     def resolve(cls, config: Context7Config, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,15 +106,14 @@ class Settings:
         _check_url(None, attrs.fields(Context7Config).base_url, base_url)
         return cls(config, base_url.rstrip("/"), key)
 
-    @property
-    def public_url(self) -> str:
-        """The base URL without any credentials, safe for logs and cache keys."""
-        parts = urlsplit(self.base_url)
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
     def alias(self, library: str) -> str | None:
         aliases = self.config.aliases
         return aliases.get(library) or aliases.get(library.lower())
+
+
+def _public(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

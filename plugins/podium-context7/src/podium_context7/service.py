@@ -127,13 +127,13 @@ class Context7Service:
             else:
                 fetched.append((name, *outcome))
         lists = drop_duplicates([docs.snippets for _, docs, _ in fetched])
-        chosen = allocate(budget, [[s.tokens for s in snippets] for snippets in lists])
+        chosen = allocate(budget, [[s.cost for s in snippets] for snippets in lists])
         documents = []
         for (name, docs, source), snippets, picks in zip(fetched, lists, chosen, strict=True):
             selected = [snippets[k] for k in picks]
-            tokens = sum(s.tokens for s in selected)
+            tokens = sum(s.cost for s in selected)
             documents.append(Document(name, docs.library_id, render(selected), tokens, source))
-        available = sum(s.tokens for snippets in lists for s in snippets)
+        available = sum(s.cost for snippets in lists for s in snippets)
         delivered = sum(d.tokens for d in documents)
         self._account(ctx, tally)
         for error in errors:

@@ -19,32 +19,49 @@ _SPLIT = re.compile(r"\n\s*\n-{32}\n\s*\n")
 _WHITESPACE = re.compile(r"\s+")
 
 
+def _fingerprint(text: str) -> str:
+    body = text.split("\n\n", 2)[-1] if text.startswith("### ") else text
+    return hashlib.sha256(_WHITESPACE.sub(" ", body).strip().encode()).hexdigest()[:32]
+
+
 @attrs.frozen
 class Snippet:
-    """One snippet, already formatted as Context7's text format shows it."""
+    """One snippet, already formatted as Context7's text format shows it.
+
+    ``fingerprint`` is equal for snippets whose content is the same whatever their
+    title or whitespace; it is computed once and cached with the snippet.
+    """
 
     text: str
     tokens: int
     source: str = ""
+    fingerprint: str = attrs.field(
+        default=attrs.Factory(lambda self: _fingerprint(self.text), takes_self=True), eq=False
+    )
 
     def to_json(self) -> list[Any]:
-        return [self.text, self.tokens, self.source]
+        return [self.text, self.tokens, self.source, self.fingerprint]
 
     @classmethod
     def from_json(cls, data: Sequence[Any]) -> Snippet:
-        text, tokens, source = data
+        text, tokens, source, *fingerprint = data
+        if fingerprint:
+            return cls(str(text), int(tokens), str(source), str(fingerprint[0]))
         return cls(str(text), int(tokens), str(source))
 
     @property
-    def fingerprint(self) -> str:
-        """Equal for snippets whose content is the same whatever their title or whitespace."""
-        body = self.text.split("\n\n", 2)[-1] if self.text.startswith("### ") else self.text
-        return hashlib.sha256(_WHITESPACE.sub(" ", body).strip().encode()).hexdigest()
+    def cost(self) -> int:
+        """Tokens the snippet takes in a prompt: the service's count and its separator."""
+        return max(0, self.tokens) + SEPARATOR_TOKENS
 
 
 def estimate_tokens(text: str) -> int:
     """A rough token count (4 characters a token) for text the service did not count."""
     return max(1, (len(text) + 3) // 4)
+
+
+#: What a snippet costs in a prompt beyond its own count: the separator that precedes it.
+SEPARATOR_TOKENS = estimate_tokens(SEPARATOR)
 
 
 def _count(value: Any, text: str) -> int:

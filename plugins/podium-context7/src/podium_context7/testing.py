@@ -73,6 +73,10 @@ class FakeLibrary:
     benchmark: float = 80.0
     code: list[dict[str, Any]] = attrs.field(factory=list)
     info: list[dict[str, Any]] = attrs.field(factory=list)
+    _ranked: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = attrs.field(
+        factory=dict, init=False, repr=False, eq=False
+    )
+    _texts: dict[tuple[str, int | None], str] = attrs.field(factory=dict, init=False, repr=False, eq=False)
 
     def search_result(self) -> dict[str, Any]:
         tokens = sum(s["codeTokens"] for s in self.code) + sum(s["contentTokens"] for s in self.info)
@@ -93,6 +97,9 @@ class FakeLibrary:
 
     def ranked(self, query: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Snippets ordered by a deterministic relevance to ``query``, as the service ranks."""
+        cached = self._ranked.get(query)
+        if cached is not None:
+            return cached
         words = set(query.lower().split())
 
         def key(item: tuple[int, dict[str, Any]]) -> tuple[int, float]:
@@ -100,13 +107,18 @@ class FakeLibrary:
             tiebreak = random.Random(f"{query}|{self.id}|{item[0]}").random()
             return (-sum(w in text for w in words), tiebreak)
 
-        return (
+        ranked = (
             [s for _, s in sorted(enumerate(self.code), key=key)],
             [s for _, s in sorted(enumerate(self.info), key=key)],
         )
+        self._ranked[query] = ranked
+        return ranked
 
     def text(self, query: str, tokens: int | None = None) -> str:
         """The ``type=txt`` body: every snippet (or the first ``tokens`` worth), 32-dash separated."""
+        cached = self._texts.get((query, tokens))
+        if cached is not None:
+            return cached
         code, info = self.ranked(query)
         parts = [code_snippet(s) for s in code] + [info_snippet(s) for s in info]
         out: list[str] = []
@@ -116,7 +128,8 @@ class FakeLibrary:
                 break
             out.append(part.text)
             used += part.tokens
-        return SEPARATOR.join(out)
+        text = self._texts[(query, tokens)] = SEPARATOR.join(out)
+        return text
 
 
 def _sentence(rng: random.Random, title: str, words: int) -> str:
@@ -333,6 +346,8 @@ def _concerns(seen: Seen, library: str | None) -> bool:
 def _handler(fake: FakeContext7) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle on, keep-alive clients stall ~40 ms.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """Silent: tests read counters, not access logs."""
