@@ -115,7 +115,7 @@ async def measure(mode: str, count: int, concurrency: int, queries: dict[str, st
 
 
 def reduction(naive: dict[str, Any], ours: dict[str, Any], key: str) -> float:
-    return round(1 - ours[key] / naive[key], 4)
+    return round(1 - float(ours[key]) / float(naive[key]), 4)
 
 
 async def scenario(workflows: int, concurrency: int, queries: dict[str, str]) -> dict[str, Any]:

@@ -70,3 +70,10 @@ async def test_base_url_may_carry_a_path_and_trailing_slash(fake: Any) -> None:
         bundle = await docs(engine, ["/tiangolo/fastapi"])
     assert bundle.ok
     assert fake.requests[0].path == "/v2/context"
+
+
+async def test_settings_can_come_from_podium_environment_variables() -> None:
+    env = {"PODIUM_PLUGINS__CONTEXT7__TIMEOUT": "10s", "PODIUM_PLUGINS__CONTEXT7__CONCURRENCY": "2"}
+    async with podium.Engine(config=podium.Config.load(env=env, cwd="/")) as engine:
+        section = engine.config.section("context7")
+    assert (section.timeout, section.concurrency) == (10.0, 2)
