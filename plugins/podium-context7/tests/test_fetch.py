@@ -112,11 +112,11 @@ async def test_text_follows_context7_text_format(engine: podium.Engine) -> None:
 async def test_repeated_libraries_in_one_call_are_fetched_once(
     engine: podium.Engine, fake: FakeContext7
 ) -> None:
-    bundle = await docs(engine, ["fastapi", "pytest", "fastapi", " pytest "])
+    bundle = await docs(engine, ["fastapi", "pytest", "fastapi", " pytest ", "FastAPI"])
 
     assert [d.library for d in bundle.documents] == ["fastapi", "pytest"]
     assert fake.count("/v2/context") == 2
-    assert bundle.requests_coalesced == 2
+    assert bundle.requests_coalesced == 3
 
 
 async def test_without_a_budget_the_configured_default_applies(fake: FakeContext7) -> None:

@@ -108,7 +108,11 @@ class Context7Service:
     async def fetch(self, libraries: Sequence[str], query: str, budget: int, ctx: Context) -> DocBundle:
         """Documents for ``libraries`` sharing ``budget`` tokens; failures become per-library errors."""
         query = query.strip()
-        names = list(dict.fromkeys(library.strip() for library in libraries))
+        unique: dict[str, str] = {}
+        for library in libraries:
+            name = library.strip()
+            unique.setdefault(name if is_library_id(name) else name.lower(), name)
+        names = list(unique.values())
         tally = _Tally(coalesced=len(libraries) - len(names))
         outcomes = await asyncio.gather(
             *(self._library(name, query, tally, ctx) for name in names), return_exceptions=True
@@ -280,6 +284,9 @@ class Context7Service:
     def _forget(self, key: str, task: asyncio.Task[Any]) -> None:
         if self._inflight.get(key) is task:
             del self._inflight[key]
+        if not task.cancelled() and task.exception() is not None:
+            # Every caller may have been cancelled; the error is theirs, not the loop's to report.
+            _log.debug("a shared Context7 operation failed: %r", task.exception())
 
     # ------------------------------------------------------------------ cache
 
