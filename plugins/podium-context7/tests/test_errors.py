@@ -253,7 +253,10 @@ async def test_an_empty_body_is_not_ready_and_never_cached(engine: podium.Engine
 
 
 async def test_invalid_json_is_reported_not_raised(engine: podium.Engine, fake: FakeContext7) -> None:
-    fake.script(Reply(200, body="<html>proxy error</html>", headers={"Content-Type": "text/html"}))
+    fake.script(
+        Reply(200, body="<html>proxy error</html>", headers={"Content-Type": "text/html"}),
+        library="/tiangolo/fastapi",
+    )
 
     bundle = await docs(engine, ["/tiangolo/fastapi", "/pytest-dev/pytest"])
 

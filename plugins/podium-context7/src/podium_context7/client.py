@@ -165,7 +165,7 @@ class Context7Client:
             except httpx.TransportError as exc:
                 failure = Context7Error(
                     library,
-                    self._scrub(f"network failure: {type(exc).__name__}: {exc}"),
+                    self.scrub(f"network failure: {type(exc).__name__}: {exc}"),
                     code="network_error",
                 )
             else:
@@ -198,7 +198,8 @@ class Context7Client:
 
     # ------------------------------------------------------------------ bodies
 
-    def _scrub(self, text: str) -> str:
+    def scrub(self, text: str) -> str:
+        """``text`` with the API key masked, for messages that echo what the service said."""
         return text.replace(self._secret, "********") if self._secret else text
 
     def _error_body(self, response: httpx.Response) -> tuple[str | None, str]:
@@ -206,11 +207,11 @@ class Context7Client:
         try:
             body = json.loads(text) if text.strip() else {}
         except ValueError:
-            return None, self._scrub(text.strip()[:200])
+            return None, self.scrub(text.strip()[:200])
         if not isinstance(body, Mapping):
             return None, ""
         error = body.get("error")
-        return (str(error) if error else None), self._scrub(str(body.get("message") or ""))
+        return (str(error) if error else None), self.scrub(str(body.get("message") or ""))
 
     def _failure(self, library: str, response: httpx.Response) -> Context7Error:
         error, message = self._error_body(response)

@@ -123,21 +123,14 @@ class Context7Service:
             if isinstance(outcome, Context7Error):
                 errors.append(DocError(name, outcome.message, outcome.status, outcome.code))
             elif isinstance(outcome, Exception):
-                message = self.client._scrub(f"{type(outcome).__name__}: {outcome}")
+                message = self.client.scrub(f"{type(outcome).__name__}: {outcome}")
                 _log.error("fetching documentation of %r failed unexpectedly: %s", name, message)
                 errors.append(DocError(name, message, None, "internal_error"))
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
                 fetched.append((name, *outcome))
-        lists = drop_duplicates([docs.snippets for _, docs, _ in fetched])
-        chosen = allocate(budget, [[s.cost for s in snippets] for snippets in lists])
-        documents = []
-        for (name, docs, source), snippets, picks in zip(fetched, lists, chosen, strict=True):
-            selected = [snippets[k] for k in picks]
-            tokens = sum(s.cost for s in selected)
-            documents.append(Document(name, docs.library_id, render(selected), tokens, source))
-        available = sum(s.cost for snippets in lists for s in snippets)
+        documents, available = _within_budget(fetched, budget)
         delivered = sum(d.tokens for d in documents)
         self._account(ctx, tally)
         for error in errors:
@@ -326,3 +319,17 @@ class Context7Service:
         log = _log.debug if self._cache_warned else _log.warning
         self._cache_warned = True
         log("Context7 cache %s failed (%r); fetching uncached", operation, error)
+
+
+def _within_budget(
+    fetched: Sequence[tuple[str, _Docs, DocSource]], budget: int
+) -> tuple[list[Document], int]:
+    """One document per fetched library within ``budget``, and the tokens there were to choose from."""
+    lists = drop_duplicates([docs.snippets for _, docs, _ in fetched])
+    chosen = allocate(budget, [[s.cost for s in snippets] for snippets in lists])
+    documents = []
+    for (name, docs, source), snippets, picks in zip(fetched, lists, chosen, strict=True):
+        selected = [snippets[k] for k in picks]
+        tokens = sum(s.cost for s in selected)
+        documents.append(Document(name, docs.library_id, render(selected), tokens, source))
+    return documents, sum(s.cost for snippets in lists for s in snippets)
