@@ -11,7 +11,7 @@ from .conftest import make_config, run_docs
 
 
 async def test_concurrent_workflows_share_identical_requests(fake: FakeContext7) -> None:
-    fake.delay = 0.1
+    fake.delay = 0.2
     call = {"libraries": ["fastapi", "sqlalchemy", "pytest"], "query": "async sessions", "tokens": 2400}
     async with podium.Engine(config=make_config(fake), cache=False) as engine:
         results = await asyncio.gather(*(run_docs(engine, [call], name=f"wf{n}") for n in range(5)))
@@ -27,7 +27,7 @@ async def test_concurrent_workflows_share_identical_requests(fake: FakeContext7)
 
 
 async def test_concurrent_calls_within_a_stage_share_requests(fake: FakeContext7) -> None:
-    fake.delay = 0.1
+    fake.delay = 0.2
     wf = podium.Workflow("gathered")
 
     @wf.stage
@@ -48,7 +48,7 @@ async def test_concurrent_calls_within_a_stage_share_requests(fake: FakeContext7
 
 
 async def test_callers_joining_a_failing_request_share_its_error(fake: FakeContext7) -> None:
-    fake.delay = 0.1
+    fake.delay = 0.2
     fake.libraries["/tiangolo/fastapi"].state = "processing"
     call = {"libraries": ["/tiangolo/fastapi"], "query": "q"}
     async with podium.Engine(config=make_config(fake)) as engine:
@@ -62,7 +62,7 @@ async def test_callers_joining_a_failing_request_share_its_error(fake: FakeConte
 async def test_requests_in_flight_never_exceed_the_concurrency_cap() -> None:
     libraries = [make_library(f"/owner/lib{n}", f"Lib{n}", total_tokens=500) for n in range(8)]
     with FakeContext7(libraries) as fake:
-        fake.delay = 0.05
+        fake.delay = 0.1
         async with podium.Engine(config=make_config(fake, concurrency=2, api_key="")) as engine:
             result = await run_docs(engine, [{"libraries": [lib.id for lib in libraries], "query": "q"}])
 
@@ -73,7 +73,7 @@ async def test_requests_in_flight_never_exceed_the_concurrency_cap() -> None:
 async def test_the_fetches_of_one_call_run_concurrently() -> None:
     libraries = [make_library(f"/owner/lib{n}", f"Lib{n}", total_tokens=500) for n in range(4)]
     with FakeContext7(libraries) as fake:
-        fake.delay = 0.1
+        fake.delay = 0.2
         async with podium.Engine(config=make_config(fake, concurrency=4, api_key="")) as engine:
             await run_docs(engine, [{"libraries": [lib.id for lib in libraries], "query": "q"}])
 
