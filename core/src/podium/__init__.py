@@ -3,6 +3,8 @@
 The public API is exactly ``__all__``; everything else is internal.
 """
 
+import logging
+
 from podium.agents import Agent, AgentCall, AgentReply, SimulatedAgent
 from podium.alerts import Alert, AlertSink
 from podium.config import Config, Secret
@@ -36,6 +38,10 @@ from podium.scheduler import Run
 from podium.strategy import Strategy, critical_path_priorities
 
 __version__ = "0.1.0"
+
+# A library never configures logging; this only keeps Python from printing our records
+# through its last-resort handler when the application configured none.
+logging.getLogger("podium").addHandler(logging.NullHandler())
 
 __all__ = [
     "Agent",

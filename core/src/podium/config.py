@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import cattrs
@@ -115,17 +116,38 @@ def _format_exception(exc: BaseException, type_: Any) -> str:
     return cattrs.v.format_exception(exc, type_)
 
 
-def structure(converter: cattrs.Converter, data: Any, cls: type, path: str, source: str) -> Any:
-    """Structure ``data`` into ``cls``; on failure a :class:`ConfigError` listing each path."""
+def structure(
+    converter: cattrs.Converter, data: Any, cls: type, path: str, source: str, what: str = "configuration"
+) -> Any:
+    """Structure ``data`` into ``cls``; on failure a :class:`ConfigError` listing each path.
+
+    ``path`` prefixes every location (``config.plugins.otel``); an empty one reports
+    locations from the document's root (``stages[2].timeout``).
+    """
     try:
         return converter.structure(data, cls)
     except Exception as exc:
-        if isinstance(exc, (cattrs.BaseValidationError,)):
-            lines = cattrs.transform_error(exc, path=path, format_exception=_format_exception)
+        root = path or "$"
+        if isinstance(exc, cattrs.BaseValidationError):
+            lines = cattrs.transform_error(exc, path=root, format_exception=_format_exception)
         else:
-            lines = [f"{exc} @ {path}"]
+            lines = [f"{exc} @ {root}"]
+        if not path:
+            lines = [line.replace("@ $.", "@ ").replace("@ $", "@ top level") for line in lines]
         body = "\n".join(f"  - {line}" for line in lines)
-        raise ConfigError(f"{source}: invalid configuration:\n{body}") from None
+        raise ConfigError(f"{source}: invalid {what}:\n{body}") from None
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, fit for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:" if parts.username else ":"
+    return parts._replace(netloc=f"{user}***@{host}").geturl()
 
 
 def is_secret_key(key: str) -> bool:
@@ -171,13 +193,17 @@ class Config:
             layers.append((str(path), _read_file(path, explicit=file is not None)))
         layers.append(("environment", _from_env(env)))
         if overrides:
-            layers.append(("command line", {k: v for k, v in overrides.items() if v is not None}))
+            flags: dict[str, Any] = {}
+            for key, value in overrides.items():
+                if value is not None:
+                    _assign(flags, tuple(key.split(".")), value)
+            layers.append(("command line", flags))
         data: dict[str, Any] = {}
         sources: dict[str, str] = {}
         for source, layer in layers:
-            for key, value in _flatten(layer).items():
-                _assign(data, key, value)
-                sources[key] = source
+            for path_, value in _flatten(layer).items():
+                _assign(data, path_, value)
+                sources[dotted(path_)] = source
         return cls(data, sources, origin=str(path) if path else "defaults")
 
     # ---------------------------------------------------------------- plugin sections
@@ -208,23 +234,27 @@ class Config:
     def describe(self) -> list[tuple[str, Any, str]]:
         """Every effective value as (dotted key, value with secrets masked, source)."""
         rows: dict[str, tuple[Any, str]] = {}
-        defaults = _flatten(self.converter.unstructure(Settings()))
-        for key, value in defaults.items():
-            rows[key] = (value, "default")
+        for path_, value in _flatten(self.converter.unstructure(Settings())).items():
+            rows[dotted(path_)] = (value, "default")
         for name, cls in self._section_types.items():
             if attrs.has(cls):
                 try:
                     default = self.converter.unstructure(cls())
                 except TypeError:
                     continue
-                for key, value in _flatten(default).items():
-                    rows[f"plugins.{name}.{key}"] = (value, "default")
-        for key, value in _flatten(self.data).items():
+                for path_, value in _flatten(default).items():
+                    rows[dotted(("plugins", name, *path_))] = (value, "default")
+        for path_, value in _flatten(self.data).items():
+            key = dotted(path_)
             rows[key] = (value, self.sources.get(key, "default"))
         return [
             (
                 key,
-                "********" if (is_secret_key(key) or isinstance(value, Secret)) and value else value,
+                "********"
+                if (is_secret_key(key) or isinstance(value, Secret)) and value
+                else redact_url(value)
+                if isinstance(value, str) and "://" in value
+                else value,
                 source,
             )
             for key, (value, source) in sorted(rows.items())
@@ -274,7 +304,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
         elif key.startswith("plugins__"):
             parts = key.split("__")
             if len(parts) >= 3:
-                _assign(out, ".".join(parts), _env_value(raw))
+                _assign(out, tuple(parts), _env_value(raw))
     return out
 
 
@@ -285,19 +315,24 @@ def _env_value(raw: str) -> Any:
         return raw
 
 
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def dotted(path: tuple[str, ...]) -> str:
+    """A key path for people: ``pricing."gpt-4.1".input`` (parts holding dots are quoted)."""
+    return ".".join(f'"{part}"' if "." in part else part for part in path)
+
+
+def _flatten(data: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    # Paths are tuples, never dotted strings, so keys such as "gpt-4.1" survive layering.
+    out: dict[tuple[str, ...], Any] = {}
     for key, value in data.items():
-        dotted = f"{prefix}{key}"
+        path = (*prefix, str(key))
         if isinstance(value, Mapping) and value:
-            out.update(_flatten(value, f"{dotted}."))
+            out.update(_flatten(value, path))
         else:
-            out[dotted] = value
+            out[path] = value
     return out
 
 
-def _assign(data: dict[str, Any], dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
+def _assign(data: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
     node = data
     for part in parts[:-1]:
         child = node.get(part)

@@ -18,7 +18,7 @@ from typing import Any
 
 from podium.agents import Agent, AgentRegistry
 from podium.alerts import Alert, AlertRouter, AlertSink, Severity
-from podium.cache import StageCache
+from podium.cache import StageCache, redact_url
 from podium.config import Config
 from podium.definition import Plan, Workflow
 from podium.errors import DefinitionError, PluginError, PodiumError, StrategyNotFound
@@ -64,14 +64,6 @@ class Registry(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._items)
 
-    def get(self, name: str) -> Any:  # type: ignore[override]
-        """The item registered as ``name``; a missing one is an error listing the others."""
-        try:
-            return self._items[name]
-        except KeyError:
-            known = ", ".join(sorted(self._items)) or "none"
-            raise PluginError(f"no {self.kind} named {name!r}; registered: {known}") from None
-
 
 class Engine:
     """Runs workflows with the installed plugins. Use as ``async with Engine() as engine``.
@@ -102,7 +94,8 @@ class Engine:
             required=settings.required_plugins,
         )
         for plugin in plugins:
-            self.pm.register(plugin)
+            if not self.pm.is_registered(plugin):  # e.g. also installed through its entry point
+                self.pm.register(plugin)
         self.hook = self.pm.hook
         self.strategies: Registry = Registry("strategy")
         self.executors: Registry = Registry("executor")
@@ -137,11 +130,14 @@ class Engine:
         """Collect registrations, open the cache, let plugins set up. Idempotent."""
         if self._started:
             return
-        self._register_all()
+        self.register_plugins()
         if self._cache_url:
             backend = self.hook.podium_cache_backend(url=self._cache_url, config=self.config)
             if backend is None:
-                raise PodiumError(f"no installed plugin provides the cache backend for {self._cache_url!r}")
+                raise PodiumError(
+                    f"no installed plugin provides the cache backend for {redact_url(self._cache_url)!r} "
+                    "(built in: memory://, sqlite:///path, redis://host:port/db, memcached://host:port)"
+                )
             self.cache = StageCache(backend, url=self._cache_url, timeout=self.config.settings.cache_timeout)
         self._started = True
         await _await_all(self.hook.podium_engine_started(engine=self), "podium_engine_started")
@@ -155,7 +151,9 @@ class Engine:
         await _await_all(self.hook.podium_engine_stopping(engine=self), "podium_engine_stopping")
         await self.cache.close()
 
-    def _register_all(self) -> None:
+    def register_plugins(self) -> None:
+        """Ask every plugin for its config sections, strategies, executors, agents, sinks."""
+
         def register_config_section(name: str, cls: type) -> None:
             self.config.register_section(name, cls)
 
@@ -198,8 +196,8 @@ class Engine:
         strategy: Strategy = self.strategies[name]
         return strategy
 
-    def prepare(self, workflow: Workflow, inputs: Mapping[str, Any]) -> tuple[Plan, Strategy]:
-        """Validate a workflow for a run with ``inputs``; raises before anything runs."""
+    def prepare(self, workflow: Workflow, inputs: Mapping[str, Any] | None) -> tuple[Plan, Strategy]:
+        """Validate a workflow (for a run with ``inputs``, when given); raises before anything runs."""
         plan = workflow.validate(inputs)
         strategy = self.strategy_for(workflow)
         if not strategy.honours_routes:

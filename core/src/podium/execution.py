@@ -6,13 +6,13 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from podium.context import Context
-from podium.errors import PluginError, RoutingError, StageTimeout
-from podium.model import StageResult, StageStatus
+from podium.errors import CacheKeyError, PluginError, RoutingError, StageTimeout
+from podium.model import StageResult, StageStatus, Usage
 
 if TYPE_CHECKING:
     from podium.definition import Stage
@@ -27,43 +27,95 @@ async def run_stage(run: Run, stage: Stage, visit: int) -> StageResult:
     kwargs = run.arguments(stage)
     started_at = datetime.now(UTC)
     t0 = time.perf_counter()
-    events = run.events
-    cache = run.engine.cache if stage.cache is not None else None
-    entry = None
-    if cache is not None:
-        entry = await cache.lookup(run, stage, kwargs)
-        if entry.hit:
-            ctx.record_saved(entry.saved)
-            result = StageResult(
-                stage.name,
-                StageStatus.CACHED,
-                value=entry.value,
-                started_at=started_at,
-                finished_at=datetime.now(UTC),
-                duration_s=time.perf_counter() - t0,
-                saved=entry.saved,
-                visits=visit,
-            )
-            return await _succeed(run, stage, ctx, result)
-    events.emit("podium_stage_started", run=run, stage=stage, ctx=ctx)
-    fallback = False
+    if stage.cache is not None and run.engine.cache.enabled:
+        return await _run_cached(run, stage, ctx, kwargs, started_at, t0, visit)
+    run.events.emit("podium_stage_started", run=run, stage=stage, ctx=ctx)
     try:
         value = await _attempts(run, stage, ctx, kwargs)
     except Exception as error:
-        if not stage.has_fallback:
-            return _fail(run, stage, ctx, error, started_at, t0, visit)
-        try:
-            value = await _fallback_value(stage, error)
-        except Exception as handler_error:
-            return _fail(run, stage, ctx, handler_error, started_at, t0, visit)
-        fallback = True
-        _log.warning(
-            "stage %r failed (%s); using its fallback",
-            stage.name,
-            error,
-            extra={"run_id": run.id, "workflow": run.workflow.name, "stage": stage.name},
+        return await _recover(run, stage, ctx, error, started_at, t0, visit)
+    return await _succeed(run, stage, ctx, _succeeded(stage, ctx, value, started_at, t0, visit))
+
+
+async def _run_cached(
+    run: Run, stage: Stage, ctx: Context, kwargs: dict[str, Any], started_at: datetime, t0: float, visit: int
+) -> StageResult:
+    """The cached path: key, lookup or shared execution (single-flight), store, savings."""
+    policy = stage.cache
+    assert policy is not None
+    cache = run.engine.cache
+    events = run.events
+    try:
+        key = run.engine.hook.podium_cache_key(stage=stage, kwargs=kwargs, policy=policy, run=run)
+    except Exception as error:
+        if not isinstance(error, CacheKeyError):
+            error = CacheKeyError(f"stage {stage.name!r}: computing its cache key failed: {error!r}")
+        return _fail(run, stage, ctx, error, started_at, t0, visit)
+    if key is None:
+        return _fail(
+            run,
+            stage,
+            ctx,
+            PluginError(f"no plugin computed the cache key of stage {stage.name!r}"),
+            started_at,
+            t0,
+            visit,
         )
+
+    def on_miss() -> None:
+        events.emit("podium_cache_miss", run=run, stage=stage, kind="stage", key=key)
+
+    def execute() -> Coroutine[Any, Any, tuple[Any, Usage]]:
+        # Called in this stage's task, so context variables set by observers reach the body.
+        events.emit("podium_stage_started", run=run, stage=stage, ctx=ctx)
+        return _attempts_with_usage(run, stage, ctx, kwargs)
+
+    try:
+        outcome = await cache.get_or_run(
+            key,
+            execute,
+            ttl=policy.ttl,
+            read=policy.read,
+            write=policy.write,
+            refresh=policy.refresh,
+            on_miss=on_miss,
+        )
+    except Exception as error:
+        return await _recover(run, stage, ctx, error, started_at, t0, visit)
+    if not outcome.hit:
+        return await _succeed(run, stage, ctx, _succeeded(stage, ctx, outcome.value, started_at, t0, visit))
+    ctx.record_saved(outcome.saved)
+    events.emit("podium_cache_hit", run=run, stage=stage, kind="stage", key=key, saved=outcome.saved)
     result = StageResult(
+        stage.name,
+        StageStatus.CACHED,
+        value=outcome.value,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        duration_s=time.perf_counter() - t0,
+        saved=ctx.saved,
+        visits=visit,
+        reason="coalesced with an identical call in flight" if outcome.source == "coalesced" else None,
+    )
+    return await _succeed(run, stage, ctx, result)
+
+
+async def _attempts_with_usage(
+    run: Run, stage: Stage, ctx: Context, kwargs: dict[str, Any]
+) -> tuple[Any, Usage]:
+    return await _attempts(run, stage, ctx, kwargs), ctx.usage
+
+
+def _succeeded(
+    stage: Stage,
+    ctx: Context,
+    value: Any,
+    started_at: datetime,
+    t0: float,
+    visit: int,
+    fallback: bool = False,
+) -> StageResult:
+    return StageResult(
         stage.name,
         StageStatus.SUCCEEDED,
         value=value,
@@ -76,8 +128,25 @@ async def run_stage(run: Run, stage: Stage, visit: int) -> StageResult:
         visits=visit,
         fallback=fallback,
     )
-    if entry is not None and not fallback:
-        await cache.store(run, stage, entry, value, ctx.usage)  # type: ignore[union-attr]
+
+
+async def _recover(
+    run: Run, stage: Stage, ctx: Context, error: Exception, started_at: datetime, t0: float, visit: int
+) -> StageResult:
+    """A failed body: its fallback value (never cached) when it has one, else a failed result."""
+    if not stage.has_fallback:
+        return _fail(run, stage, ctx, error, started_at, t0, visit)
+    try:
+        value = await _fallback_value(stage, error)
+    except Exception as handler_error:
+        return _fail(run, stage, ctx, handler_error, started_at, t0, visit)
+    _log.warning(
+        "stage %r failed (%s); using its fallback",
+        stage.name,
+        error,
+        extra={"run_id": run.id, "workflow": run.workflow.name, "stage": stage.name},
+    )
+    result = _succeeded(stage, ctx, value, started_at, t0, visit, fallback=True)
     return await _succeed(run, stage, ctx, result)
 
 

@@ -326,7 +326,10 @@ def podium_stage_retried(run: Run, stage: Stage, attempt: int, error: BaseExcept
 
 @hookspec
 def podium_route_taken(run: Run, stage: Stage, targets: Sequence[str], skipped: Sequence[str]) -> None:
-    """A routing stage chose ``targets``; ``skipped`` are the dependents it did not pick.
+    """A routing stage chose where the run goes next.
+
+    :param targets: The stages it picked (dependents, or earlier stages for a loop).
+    :param skipped: The direct dependents it did not pick (they are skipped).
 
     Return value ignored.
     """
@@ -349,13 +352,20 @@ def podium_cache_hit(run: Run, stage: Stage | None, kind: str, key: str, saved: 
 def podium_cache_miss(run: Run, stage: Stage | None, kind: str, key: str) -> None:
     """A cache lookup found nothing; the work is done and, on success, stored.
 
+    :param stage: The stage concerned (``None`` for calls made outside a stage).
+    :param kind: ``"stage"``, ``"agent"`` or ``"docs"``.
+    :param key: The cache key (never contains secrets).
+
     Return value ignored.
     """
 
 
 @hookspec
 def podium_agent_call_started(run: Run, stage: Stage | None, call: AgentCall) -> None:
-    """A stage is calling an agent; ``call.agent``, ``call.model``, ``call.prompt`` are set.
+    """A stage is calling an agent.
+
+    :param call: The :class:`podium.AgentCall`; ``agent``, ``provider``, ``model`` and
+        ``prompt`` are set.
 
     Called inside the calling task. Return value ignored.
     """
@@ -363,7 +373,10 @@ def podium_agent_call_started(run: Run, stage: Stage | None, call: AgentCall) ->
 
 @hookspec
 def podium_agent_call_finished(run: Run, stage: Stage | None, call: AgentCall) -> None:
-    """An agent call ended; ``call.reply`` and ``call.usage``, or ``call.error``, are set.
+    """An agent call ended.
+
+    :param call: The same :class:`podium.AgentCall`, now with ``reply``, ``usage`` and
+        ``duration_s``, or ``error``.
 
     Called inside the calling task. Return value ignored.
     """
@@ -371,7 +384,9 @@ def podium_agent_call_finished(run: Run, stage: Stage | None, call: AgentCall) -
 
 @hookspec
 def podium_doc_fetch_finished(run: Run, stage: Stage | None, bundle: DocBundle) -> None:
-    """A documentation fetch ended; ``bundle`` holds documents, per-library errors and counters.
+    """A documentation fetch (``ctx.docs``) ended.
+
+    :param bundle: The :class:`podium.DocBundle`: documents, per-library errors, counters.
 
     Return value ignored.
     """
@@ -381,6 +396,8 @@ def podium_doc_fetch_finished(run: Run, stage: Stage | None, bundle: DocBundle) 
 def podium_budget_exceeded(run: Run, budget: Budget, usage: Usage, reason: str) -> None:
     """A run's budget is spent: no new stage starts; running stages finish.
 
+    :param budget: The workflow's :class:`podium.Budget`.
+    :param usage: The run's usage when the breach was seen.
     :param reason: Which limit, e.g. ``"tokens 210000 > 200000"``.
 
     Called once per run. Return value ignored.

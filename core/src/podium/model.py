@@ -60,24 +60,35 @@ class Retry:
         return (rng or random).uniform(0, bound)
 
 
+def _cache_namespace(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    from podium.cache import check_namespace  # the cache module imports this one
+
+    try:
+        check_namespace(value)
+    except ValueError as error:
+        raise DefinitionError(f"CachePolicy: {error}") from None
+
+
 @attrs.frozen
 class CachePolicy:
     """Opt-in caching of a stage's result by a stable hash of its inputs.
 
-    :param ttl: Seconds a cached value lives; ``None`` keeps it as long as the backend does.
-    :param key: A function of the stage's keyword arguments returning a JSON-like value
-        to hash instead of the arguments themselves (for inputs that cannot be keyed).
-    :param version: Overrides the stage's version in the key: bump it to invalidate.
-    :param namespace: Separates keys of otherwise identical calls.
-    :param read: Look values up (off: always execute, still write).
-    :param write: Store fresh values.
-    :param refresh: Execute even on a hit and overwrite the stored value.
+    - ``ttl``: seconds a cached value lives; ``None`` keeps it as long as the backend does.
+    - ``key``: a function of the stage's keyword arguments returning a JSON-like value to
+      hash instead of the arguments themselves (for inputs that cannot be keyed).
+    - ``version``: overrides the stage's version in the key; bump it to invalidate.
+    - ``namespace``: separates keys of otherwise identical calls, and is what
+      ``podium cache clear --namespace`` deletes: 1-64 letters, digits, ``_ . -``.
+    - ``read``: look values up, and share identical calls in flight (off: always execute,
+      still write).
+    - ``write``: store fresh values (with the tokens and cost they took).
+    - ``refresh``: execute even on a hit and overwrite the stored value.
     """
 
     ttl: float | None = attrs.field(default=None, validator=_positive)
     key: Callable[..., Any] | None = None
     version: str | None = None
-    namespace: str = ""
+    namespace: str = attrs.field(default="", validator=_cache_namespace)
     read: bool = True
     write: bool = True
     refresh: bool = False

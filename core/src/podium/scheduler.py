@@ -41,7 +41,8 @@ _log = logging.getLogger("podium.run")
 _PENDING, _READY, _RUNNING, _SUCCEEDED, _FAILED, _SKIPPED = range(6)
 _SETTLED = (_SUCCEEDED, _FAILED, _SKIPPED)
 
-_EVENTS = (
+#: The lifecycle hooks the kernel fires, only when some plugin implements them.
+EVENTS = (
     "podium_workflow_started",
     "podium_workflow_finished",
     "podium_stage_started",
@@ -70,7 +71,7 @@ class Events:
 
     def __init__(self, hook: Any) -> None:
         self._hook = hook
-        self.active = frozenset(name for name in _EVENTS if getattr(hook, name).get_hookimpls())
+        self.active = frozenset(name for name in EVENTS if getattr(hook, name).get_hookimpls())
 
     def emit(self, name: str, **kwargs: Any) -> None:
         if name in self.active:

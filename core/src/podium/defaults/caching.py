@@ -1,14 +1,13 @@
-"""Built-in caching: canonical input-hash keys and the in-memory aiocache backend."""
+"""Built-in caching: canonical input-hash keys, and backends for memory, SQLite, Redis, memcached URLs."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from aiocache import Cache
 from aiocache.base import BaseCache
 
-from podium.cache import stage_key
+from podium.cache import open_backend, stage_key
 from podium.config import Config
 from podium.definition import Stage
 from podium.markers import hookimpl
@@ -23,6 +22,4 @@ def podium_cache_key(stage: Stage, kwargs: Mapping[str, Any], policy: CachePolic
 
 @hookimpl(trylast=True)
 def podium_cache_backend(url: str, config: Config) -> BaseCache | None:
-    if url in ("memory://", "memory"):
-        return Cache(Cache.MEMORY)
-    return None
+    return open_backend(url, timeout=config.settings.cache_timeout)

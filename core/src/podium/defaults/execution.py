@@ -23,5 +23,6 @@ def podium_execute_stage(stage: Stage, ctx: Context, kwargs: Mapping[str, Any]) 
         # The hot path: an async body is just called; no executor indirection.
         awaitable: Awaitable[Any] = stage.fn(**kwargs)
         return awaitable
-    executor: Executor = ctx.engine.executors.get(stage.executor)
+    # Engine.prepare has checked that the executor is registered.
+    executor: Executor = ctx.engine.executors[stage.executor]
     return executor.submit(stage.fn, kwargs)

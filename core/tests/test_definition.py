@@ -1,0 +1,148 @@
+"""Workflow definitions are checked before anything runs, with messages naming the culprit."""
+
+from __future__ import annotations
+
+import pytest
+
+import podium
+from podium.errors import DefinitionError, DefinitionErrors
+
+
+async def noop() -> None:
+    return None
+
+
+def test_a_cycle_names_its_stages() -> None:
+    wf = podium.Workflow("w")
+
+    @wf.stage(needs=["c"])
+    async def a() -> None: ...
+
+    @wf.stage(needs=["a"])
+    async def b() -> None: ...
+
+    @wf.stage(needs=["b"])
+    async def c() -> None: ...
+
+    with pytest.raises(DefinitionErrors, match=r"cycle in needs: a -> b -> c -> a"):
+        wf.plan()
+
+
+def test_an_unknown_dependency_suggests_the_closest_name() -> None:
+    wf = podium.Workflow("w")
+    wf.add_stage(noop, name="implement")
+    wf.add_stage(noop, name="review", needs=["implment"])
+    with pytest.raises(
+        DefinitionErrors,
+        match=r"stage 'review' needs unknown stage 'implment' \(did you mean 'implement'\?\)",
+    ):
+        wf.plan()
+
+
+def test_duplicate_stage_names_are_refused() -> None:
+    wf = podium.Workflow("w")
+    wf.add_stage(noop, name="a")
+    with pytest.raises(DefinitionError, match="duplicate stage name 'a'"):
+        wf.add_stage(noop, name="a")
+
+
+def test_a_parameter_matching_no_input_or_dependency_is_reported_with_a_suggestion() -> None:
+    wf = podium.Workflow("w")
+
+    @wf.stage
+    async def spec(ticket: str) -> str:
+        return ticket
+
+    with pytest.raises(
+        DefinitionErrors,
+        match=r"parameter 'ticket' matches no workflow input or dependency \(did you mean 'tiket'\?\)",
+    ):
+        wf.validate({"tiket": "x"})
+    wf.validate({"ticket": "x"})
+
+
+def test_a_parameter_naming_a_stage_without_needs_says_to_add_it() -> None:
+    wf = podium.Workflow("w")
+    wf.add_stage(noop, name="spec")
+
+    @wf.stage
+    async def implement(spec: str) -> str:
+        return spec
+
+    with pytest.raises(DefinitionErrors, match=r"add needs=\['spec'\]"):
+        wf.plan()
+
+
+def test_a_mapping_route_to_a_stage_that_is_not_a_dependent_names_both() -> None:
+    wf = podium.Workflow("w", strategy="conditional")
+    wf.add_stage(noop, name="review", route={True: "ship", False: "deploy"})
+    wf.add_stage(noop, name="ship", needs=["review"])
+    wf.add_stage(noop, name="deploy")
+    with pytest.raises(
+        DefinitionErrors,
+        match="stage 'review' routes to 'deploy', which is not one of its dependents \\(ship\\)",
+    ):
+        wf.plan()
+
+
+def test_every_error_is_listed_at_once() -> None:
+    wf = podium.Workflow("w")
+    wf.add_stage(noop, name="a", needs=["x"])
+    wf.add_stage(noop, name="b", needs=["y"])
+    with pytest.raises(DefinitionErrors) as info:
+        wf.plan()
+    assert len(info.value.errors) == 2
+
+
+def test_a_cached_lambda_needs_an_explicit_version() -> None:
+    wf = podium.Workflow("w")
+    with pytest.raises(DefinitionError, match="pass version="):
+        wf.add_stage(lambda: 1, name="l", cache=podium.CachePolicy())
+    stage = wf.add_stage(lambda: 1, name="l", cache=podium.CachePolicy(), version="1")
+    assert stage.version == "1"
+
+
+def test_cached_stage_version_defaults_to_a_hash_of_its_source() -> None:
+    wf = podium.Workflow("w")
+    stage = wf.add_stage(noop, cache=True)
+    assert stage.version is not None and len(stage.version) == 16
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"timeout": 0}, "timeout must be > 0"),
+        ({"max_visits": 0}, "max_visits must be >= 1"),
+        ({"retry": 3}, "retry must be a podium.Retry"),
+        ({"cache": "yes"}, "cache must be a podium.CachePolicy"),
+    ],
+)
+def test_bad_stage_options_are_refused(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(DefinitionError, match=message):
+        podium.Workflow("w").add_stage(noop, **kwargs)  # type: ignore[arg-type]
+
+
+def test_policies_validate_their_numbers() -> None:
+    with pytest.raises(DefinitionError, match="attempts must be > 0"):
+        podium.Retry(attempts=0)
+    with pytest.raises(DefinitionError, match="tokens must be > 0"):
+        podium.Budget(tokens=-1)
+
+
+def test_the_decorator_returns_the_function_unchanged() -> None:
+    wf = podium.Workflow("w")
+
+    async def body(ctx: podium.Context, x: int) -> int:
+        return x
+
+    assert wf.stage(body) is body
+    stage = wf.stages["body"]
+    assert stage.context_parameter == "ctx"
+    assert list(stage.parameters) == ["x"]
+
+
+def test_variadic_parameters_are_refused() -> None:
+    async def body(**kwargs: object) -> None: ...
+
+    with pytest.raises(DefinitionError, match=r"parameter \*kwargs is not supported"):
+        podium.Workflow("w").add_stage(body)

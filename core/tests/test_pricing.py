@@ -1,0 +1,36 @@
+"""Cost comes from a dated pricing table in core, per model and token kind."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from podium.model import Usage
+from podium.pricing import PRICES_AS_OF, Pricing
+
+
+def test_every_token_kind_is_priced() -> None:
+    usage = Usage(
+        input_tokens=1_000_000,
+        output_tokens=1_000_000,
+        cache_read_tokens=1_000_000,
+        cache_write_tokens=1_000_000,
+    )
+    assert Pricing().cost("claude-sonnet-4-5", usage) == pytest.approx(3 + 15 + 0.30 + 3.75)
+
+
+def test_dated_model_ids_share_their_family_price() -> None:
+    assert Pricing().cost("claude-haiku-4-5-20251001", Usage(input_tokens=1_000_000)) == pytest.approx(1.0)
+
+
+def test_an_unknown_model_costs_nothing_and_is_warned_about_once(caplog: pytest.LogCaptureFixture) -> None:
+    pricing = Pricing()
+    with caplog.at_level(logging.WARNING, logger="podium.pricing"):
+        assert pricing.cost("mystery", Usage(input_tokens=10)) == 0.0
+        pricing.cost("mystery", Usage(input_tokens=10))
+    assert len(caplog.records) == 1
+
+
+def test_the_table_is_dated() -> None:
+    assert PRICES_AS_OF.startswith("2026-")

@@ -1,0 +1,14 @@
+"""A Podium plugin skeleton: one hook implementation to start from."""
+
+from __future__ import annotations
+
+import logging
+
+import podium
+
+_log = logging.getLogger("podium.plugins.template")
+
+
+@podium.hookimpl
+def podium_workflow_finished(run: podium.Run, result: podium.RunResult) -> None:
+    _log.info("workflow %s finished: %s", run.workflow.name, result.status)
