@@ -1,4 +1,5 @@
-"""Two engines sharing one real Redis: the second is served from the first one's fetches."""
+"""Two engines sharing one real Redis: the second is served from the first one's fetches;
+``podium cache`` sees and clears the plugin's entries by their namespace."""
 
 from __future__ import annotations
 
@@ -10,10 +11,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from aiocache import Cache
-from aiocache.base import BaseCache
 
 import podium
+from podium.cache import cache_stats, clear
 from podium_context7.testing import FakeContext7
 
 from .conftest import docs, make_config
@@ -55,27 +55,23 @@ def redis_port() -> Iterator[int]:
         process.wait(timeout=10)
 
 
-class RedisBackend:
-    """Provides the engine's cache backend for ``redis://`` URLs (real aiocache Redis)."""
-
-    @podium.hookimpl(tryfirst=True)
-    def podium_cache_backend(self, url: str) -> BaseCache | None:
-        return Cache.from_url(url) if url.startswith("redis://") else None
-
-
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 async def test_engines_sharing_a_redis_cache_share_documents_and_resolutions(
     fake: FakeContext7, redis_port: int
 ) -> None:
     url = f"redis://127.0.0.1:{redis_port}/0"
     config = make_config(fake)
-    async with podium.Engine(config=config, cache=url, plugins=[RedisBackend()]) as first:
+    async with podium.Engine(config=config, cache=url) as first:
         fetched = await docs(first, ["fastapi", "pytest"], tokens=2000)
-    async with podium.Engine(config=config, cache=url, plugins=[RedisBackend()]) as second:
+    async with podium.Engine(config=config, cache=url) as second:
         cached = await docs(second, ["fastapi", "pytest"], tokens=2000)
+        stats = await cache_stats(second)
+        cleared = await clear(second, "context7")
 
     assert fetched.requests_made == 4
     assert (cached.requests_made, cached.requests_cached) == (0, 4)
     assert [d.source for d in cached.documents] == ["cache", "cache"]
     assert [d.text for d in cached.documents] == [d.text for d in fetched.documents]
     assert fake.count() == 4
+    assert stats["namespaces"] == {"context7": {"docs": 2, "resolve": 2}}
+    assert cleared == 4

@@ -6,13 +6,13 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 import httpx
 
 from podium import Context, DocBundle, DocError, Document, Usage
-from podium.cache import digest
+from podium.cache import ResultCache, cache_key
 from podium.docs import DocSource
 from podium_context7.client import Context7Client, Meter
 from podium_context7.config import Settings, is_library_id
@@ -20,12 +20,11 @@ from podium_context7.errors import Context7Error, InvalidDocsRequest
 from podium_context7.resolve import choose, describe
 from podium_context7.snippets import Snippet, allocate, drop_duplicates, render
 
-if TYPE_CHECKING:
-    from aiocache.base import BaseCache
-
 _log = logging.getLogger("podium.context7")
 
 T = TypeVar("T")
+#: The cache namespace of every key this plugin writes.
+NAMESPACE = "context7"
 _MAX_QUERY = 500
 
 
@@ -62,18 +61,15 @@ class Context7Service:
     def __init__(
         self,
         settings: Settings,
-        cache: BaseCache | None,
+        cache: ResultCache | None,
         *,
-        cache_timeout: float = 2.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.client = Context7Client(settings, transport=transport)
         self.cache = cache
-        self.cache_timeout = cache_timeout
         self.redirects: dict[str, str] = {}
         self._inflight: dict[str, asyncio.Task[_Outcome[Any]]] = {}
-        self._cache_warned = False
 
     def __repr__(self) -> str:
         return f"<Context7Service {self.settings.public_url} api={self.settings.config.api}>"
@@ -208,7 +204,7 @@ class Context7Service:
             name,
         )
         library_id = str(chosen["id"])
-        await self._cache_set(key, library_id, self.settings.config.resolve_ttl)
+        await self._cache_set(key, library_id, self.settings.config.resolve_ttl, meter.made)
         return _Outcome(library_id, made=meter.made)
 
     # ------------------------------------------------------------------ documentation
@@ -237,7 +233,7 @@ class Context7Service:
             failure = Context7Error(name, message, status=200, code="no_snippets_found")
             return _Outcome(error=failure, made=meter.made)
         value = json.dumps({"id": final_id, "snippets": [s.to_json() for s in snippets]})
-        await self._cache_set(key, value, self.settings.config.docs_ttl)
+        await self._cache_set(key, value, self.settings.config.docs_ttl, meter.made)
         return _Outcome(_Docs(final_id, tuple(snippets)), made=meter.made)
 
     async def _redirected(self, library_id: str) -> str:
@@ -284,41 +280,30 @@ class Context7Service:
     # ------------------------------------------------------------------ cache
 
     def _key(self, kind: str, *parts: str) -> str:
+        """``podium:context7:<kind>:<sha256>`` (so ``podium cache clear --namespace context7`` works)."""
         settings = self.settings
-        return f"podium:context7:{kind}:" + digest(settings.config.api, settings.public_url, *parts)
+        return cache_key(kind, NAMESPACE, settings.config.api, settings.public_url, *parts)
 
     async def _cache_get(self, key: str, ctx: Context | None) -> Any:
+        """The cached value under ``key`` (the engine's cache degrades to a miss on errors)."""
         if self.cache is None:
             return None
-        try:
-            value = await asyncio.wait_for(self.cache.get(key), self.cache_timeout)
-        except Exception as error:
-            self._degrade("read", error)
-            return None
-        if ctx is not None and ":redirect:" not in key:
+        stored = await self.cache.read(key)
+        if ctx is not None:
             run = ctx.run
-            if value is None:
+            if stored is None:
                 run.events.emit("podium_cache_miss", run=run, stage=ctx.stage, kind="docs", key=key)
             else:
-                price = self.settings.config.price_per_request
-                saved = Usage(requests=1, cost_usd=price)
+                saved = stored[1]
                 run.events.emit(
                     "podium_cache_hit", run=run, stage=ctx.stage, kind="docs", key=key, saved=saved
                 )
-        return value
+        return None if stored is None else stored[0]
 
-    async def _cache_set(self, key: str, value: str, ttl: float) -> None:
-        if self.cache is None:
-            return
-        try:
-            await asyncio.wait_for(self.cache.set(key, value, ttl=ttl), self.cache_timeout)
-        except Exception as error:
-            self._degrade("write", error)
-
-    def _degrade(self, operation: str, error: BaseException) -> None:
-        log = _log.debug if self._cache_warned else _log.warning
-        self._cache_warned = True
-        log("Context7 cache %s failed (%r); fetching uncached", operation, error)
+    async def _cache_set(self, key: str, value: str, ttl: float, made: int = 0) -> None:
+        if self.cache is not None:
+            price = self.settings.config.price_per_request
+            await self.cache.write(key, value, Usage(requests=made, cost_usd=price * made), ttl)
 
 
 def _within_budget(
