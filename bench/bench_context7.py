@@ -128,6 +128,7 @@ async def scenario(workflows: int, concurrency: int, queries: dict[str, str]) ->
             "podium_context7": ours,
             "fewer_doc_tokens": reduction(naive, ours, "doc_tokens_in_prompts"),
             "fewer_requests": reduction(naive, ours, "requests"),
+            "wall_ratio_vs_naive": round(ours["seconds"] / max(naive["seconds"], 1e-9), 4),
         }
     return out
 
