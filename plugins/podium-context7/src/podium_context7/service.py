@@ -12,7 +12,7 @@ import attrs
 import httpx
 
 from podium import Context, DocBundle, DocError, Document, Usage
-from podium.cache import ResultCache, cache_key
+from podium.cache import ResultCache, SingleFlight, cache_key
 from podium.docs import DocSource
 from podium_context7.client import Context7Client, Meter
 from podium_context7.config import Settings, is_library_id
@@ -55,7 +55,8 @@ class Context7Service:
     """Fetches documentation for the stages of one engine through one pooled HTTP client.
 
     Identical operations in flight at once (a resolution of a name, a fetch of one
-    library for one query) run once; the others await the same task.
+    library for one query) run once, through the kernel's single-flight: the others
+    await the same task, which outlives a cancelled caller while another still waits.
     """
 
     def __init__(
@@ -69,17 +70,14 @@ class Context7Service:
         self.client = Context7Client(settings, transport=transport)
         self.cache = cache
         self.redirects: dict[str, str] = {}
-        self._inflight: dict[str, asyncio.Task[_Outcome[Any]]] = {}
+        self._flights: SingleFlight[_Outcome[Any]] = SingleFlight()
 
     def __repr__(self) -> str:
         return f"<Context7Service {self.settings.public_url} api={self.settings.config.api}>"
 
     async def aclose(self) -> None:
-        """Cancel shared operations still running and close the HTTP client."""
-        tasks = list(self._inflight.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Let shared operations still running finish (briefly), then close the HTTP client."""
+        await self._flights.drain(within=self.settings.config.timeout)
         await self.client.aclose()
 
     # ------------------------------------------------------------------ one ctx.docs call
@@ -249,13 +247,7 @@ class Context7Service:
     async def _shared(
         self, key: str, tally: _Tally, produce: Callable[[], Coroutine[Any, Any, _Outcome[T]]]
     ) -> tuple[T, DocSource]:
-        task = self._inflight.get(key)
-        leader = task is None
-        if task is None:
-            task = asyncio.get_running_loop().create_task(produce(), name=f"podium-context7:{key[-12:]}")
-            self._inflight[key] = task
-            task.add_done_callback(lambda done: self._forget(key, done))
-        outcome: _Outcome[T] = await asyncio.shield(task)
+        outcome, leader = await self._flights.do(key, produce)
         source: DocSource = outcome.source
         if leader:
             tally.made += outcome.made
@@ -269,13 +261,6 @@ class Context7Service:
             raise outcome.error
         assert outcome.value is not None
         return outcome.value, source
-
-    def _forget(self, key: str, task: asyncio.Task[Any]) -> None:
-        if self._inflight.get(key) is task:
-            del self._inflight[key]
-        if not task.cancelled() and task.exception() is not None:
-            # Every caller may have been cancelled; the error is theirs, not the loop's to report.
-            _log.debug("a shared Context7 operation failed: %r", task.exception())
 
     # ------------------------------------------------------------------ cache
 
