@@ -97,3 +97,23 @@ async def test_a_cancelled_stage_does_not_cancel_the_request_others_wait_for(fak
     assert cancelled.status is podium.RunStatus.TIMED_OUT
     assert patient["stage0"].value.ok
     assert fake.count("/v2/context") == 1
+
+
+async def test_a_request_nobody_waits_for_any_more_is_dropped_and_asked_again_later(
+    fake: FakeContext7,
+) -> None:
+    fake.delay = 0.6
+    impatient = podium.Workflow("alone", timeout=0.3)
+
+    @impatient.stage
+    async def ask(ctx: podium.Context) -> podium.DocBundle:
+        return await ctx.docs(["/tiangolo/fastapi"], query="q")
+
+    async with podium.Engine(config=make_config(fake)) as engine:
+        timed_out = await engine.run(impatient)
+        fake.delay = 0.0
+        later = await run_docs(engine, [{"libraries": ["/tiangolo/fastapi"], "query": "q"}])
+
+    assert timed_out.status is podium.RunStatus.TIMED_OUT
+    assert later["stage0"].value["/tiangolo/fastapi"].source == "network"
+    assert fake.count("/v2/context") == 2
