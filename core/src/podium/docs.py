@@ -32,7 +32,12 @@ class DocError:
 
 @attrs.frozen
 class DocBundle:
-    """The documents of one ``ctx.docs`` call, with per-library errors and counters."""
+    """The documents of one ``ctx.docs`` call, with per-library errors and counters.
+
+    ``requests_avoided`` is ``requests_cached + requests_coalesced``: requests served from
+    the cache, and requests shared with an identical one in flight (or repeated in the call).
+    ``tokens`` are the tokens delivered; ``tokens_cut`` those the budget left out.
+    """
 
     documents: tuple[Document, ...] = ()
     errors: tuple[DocError, ...] = ()
@@ -41,6 +46,8 @@ class DocBundle:
     requests_made: int = 0
     requests_avoided: int = 0
     tokens_cut: int = 0
+    requests_cached: int = 0
+    requests_coalesced: int = 0
 
     @property
     def tokens(self) -> int:

@@ -1,0 +1,79 @@
+"""The [plugins.context7] section: defaults, durations, and precise errors before anything runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import podium
+from podium_context7 import Context7Config
+from podium_context7.config import DEFAULT_BASE_URL, Settings
+
+from .conftest import docs
+
+
+def test_defaults_talk_to_context7_with_hours_and_days_of_cache() -> None:
+    settings = Settings.resolve(Context7Config(), env={})
+    assert settings.base_url == DEFAULT_BASE_URL
+    assert settings.api_key is None
+    assert settings.config.docs_ttl == 6 * 3600
+    assert settings.config.resolve_ttl == 3 * 86400
+    assert settings.config.api == "v2"
+
+
+async def test_durations_accept_units() -> None:
+    config = podium.Config(
+        {"plugins": {"context7": {"docs_ttl": "2h", "resolve_ttl": "7d", "timeout": "500ms"}}}
+    )
+    async with podium.Engine(config=config) as engine:
+        section = engine.config.section("context7")
+    assert (section.docs_ttl, section.resolve_ttl, section.timeout) == (7200, 7 * 86400, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"concurrency": 0}, "concurrency must be > 0, got 0 @ config.plugins.context7"),
+        ({"timeout": "soon"}, "config.plugins.context7.timeout"),
+        ({"api": "v3"}, "config.plugins.context7.api"),
+        ({"aliases": {"fastapi": "fastapi"}}, "aliases.fastapi = 'fastapi' is not a Context7 library id"),
+        ({"base_url": "ftp://example.org"}, "base_url must be an http(s) URL"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+async def test_bad_settings_fail_when_the_engine_starts(values: dict[str, Any], message: str) -> None:
+    engine = podium.Engine(config=podium.Config({"plugins": {"context7": values}}))
+    with pytest.raises(podium.ConfigError) as caught:
+        await engine.start()
+    assert message in str(caught.value)
+
+
+async def test_a_disabled_plugin_declines_so_the_stage_says_what_to_install() -> None:
+    config = podium.Config({"plugins": {"context7": {"enabled": False}}})
+    async with podium.Engine(config=config) as engine:
+        wf = podium.Workflow("off")
+
+        @wf.stage
+        async def ask(ctx: podium.Context) -> podium.DocBundle:
+            return await ctx.docs(["fastapi"], query="q")
+
+        result = await engine.run(wf)
+    assert "no installed plugin fetches it" in str(result["ask"].error)
+
+
+async def test_base_url_may_carry_a_path_and_trailing_slash(fake: Any) -> None:
+    config = podium.Config(
+        {"plugins": {"context7": {"base_url": fake.url + "/", "api_key": "ctx7sk-test-5ecret-a1b2c3d4e5f6"}}}
+    )
+    async with podium.Engine(config=config) as engine:
+        bundle = await docs(engine, ["/tiangolo/fastapi"])
+    assert bundle.ok
+    assert fake.requests[0].path == "/v2/context"
+
+
+async def test_settings_can_come_from_podium_environment_variables() -> None:
+    env = {"PODIUM_PLUGINS__CONTEXT7__TIMEOUT": "10s", "PODIUM_PLUGINS__CONTEXT7__CONCURRENCY": "2"}
+    async with podium.Engine(config=podium.Config.load(env=env, cwd="/")) as engine:
+        section = engine.config.section("context7")
+    assert (section.timeout, section.concurrency) == (10.0, 2)
