@@ -6,7 +6,9 @@ deterministic and takes a few seconds::
     podium run examples/feature_pipeline.py
     podium run examples/feature_pipeline.py --input ticket="Add rate limits to /login (bug)"
 
-A ticket mentioning "bug" fails the first review, so the run goes through ``fix``.
+A ticket mentioning "bug" fails the first review, so the run goes through ``fix``. The agent
+stages are cached (by default in `.podium/cache.sqlite3`): run it twice and the second run
+spends no tokens, reporting what it saved.
 """
 
 from __future__ import annotations
@@ -23,30 +25,35 @@ wf = podium.Workflow(
     max_concurrency=8,
     timeout=60,
     budget=podium.Budget(tokens=200_000, cost_usd=2.0, duration_s=120),
+    inputs={"ticket": "Add CSV export to the reports page"},
     description="Spec a ticket, implement and test it in parallel, review, then fix or ship.",
 )
 
 
-@wf.stage(timeout=30, retry=podium.Retry(attempts=3, delay=0.2))
-async def spec(ctx: podium.Context, ticket: str = "Add CSV export to the reports page") -> str:
+# Agent stages are cached by their inputs: a second run of the same ticket spends nothing.
+CACHED = podium.CachePolicy(ttl=24 * 3600)
+
+
+@wf.stage(timeout=30, retry=podium.Retry(attempts=3, delay=0.2), cache=CACHED)
+async def spec(ctx: podium.Context, ticket: str) -> str:
     """Turn the ticket into a specification."""
     reply = await ctx.agent("planner").run(f"Write a short specification for: {ticket}")
     return reply.text
 
 
-@wf.stage(needs=["spec"], timeout=30, retry=podium.Retry(attempts=3, delay=0.2))
+@wf.stage(needs=["spec"], timeout=30, retry=podium.Retry(attempts=3, delay=0.2), cache=CACHED)
 async def backend(ctx: podium.Context, spec: str) -> str:
     """Implement the server side."""
     return (await ctx.agent("coder").run(f"Implement the backend for:\n{spec}")).text
 
 
-@wf.stage(needs=["spec"], timeout=30, retry=podium.Retry(attempts=3, delay=0.2))
+@wf.stage(needs=["spec"], timeout=30, retry=podium.Retry(attempts=3, delay=0.2), cache=CACHED)
 async def frontend(ctx: podium.Context, spec: str) -> str:
     """Implement the user interface."""
     return (await ctx.agent("coder").run(f"Implement the frontend for:\n{spec}")).text
 
 
-@wf.stage(needs=["spec"], timeout=30, retry=podium.Retry(attempts=3, delay=0.2))
+@wf.stage(needs=["spec"], timeout=30, retry=podium.Retry(attempts=3, delay=0.2), cache=CACHED)
 async def tests(ctx: podium.Context, spec: str) -> str:
     """Write the tests."""
     return (await ctx.agent("tester").run(f"Write tests for:\n{spec}")).text

@@ -118,7 +118,9 @@ def run(
     if strategy:
         workflow.strategy = strategy
     values = _parse_inputs(inputs)
-    out = Console(soft_wrap=True)
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=160)  # pipes and CI logs: one line per stage, not 80 columns
     plugins: list[object] = list(loaded.plugins)
     if not (as_json or no_progress):
         plugins.append(ProgressDisplay(Console(stderr=True)))

@@ -107,29 +107,43 @@ class ProgressDisplay:
             self._live = None
 
 
+def _note(stage: StageResult) -> str:
+    """What a reader wants to know beyond the status: why, where to, what was saved."""
+    parts = []
+    if stage.reason:
+        parts.append(stage.reason)
+    if stage.route:
+        parts.append(f"→ {', '.join(stage.route)}")
+    if stage.fallback:
+        parts.append(f"fallback after {stage.attempts} attempt(s)")
+    if stage.saved.total_tokens or stage.saved.cost_usd:
+        parts.append(f"saved {stage.saved.total_tokens:,} tok, ${stage.saved.cost_usd:.4f}")
+    if stage.error is not None:
+        parts.append(repr(stage.error))
+    return "; ".join(parts)
+
+
 def summary_table(result: RunResult) -> Table:
     """The final table: one row per stage, then the run's totals."""
     table = Table(title=f"{result.workflow} · run {result.run_id} · {result.status.value}")
-    for column in ("stage", "status", "duration", "attempts", "tokens", "cost", "cached"):
+    for column in ("stage", "status", "duration", "attempts", "tokens", "cost"):
         table.add_column(
             column, justify="right" if column in ("duration", "attempts", "tokens", "cost") else "left"
         )
+    table.add_column("note", overflow="fold")
     for stage in result.stages.values():
         mark, style = _STYLE[stage.status]
-        status = stage.status.value + (f" ({stage.reason})" if stage.reason else "")
-        if stage.fallback:
-            status += " (fallback)"
         table.add_row(
             stage.name,
-            Text(f"{mark} {status}", style=style),
+            Text(f"{mark} {stage.status.value}", style=style),
             f"{stage.duration_s:.2f}s",
             str(stage.attempts) if stage.attempts else "",
             f"{stage.usage.total_tokens:,}" if stage.usage.total_tokens else "",
             f"${stage.usage.cost_usd:.4f}" if stage.usage.cost_usd else "",
-            f"saved {stage.saved.total_tokens:,} tok" if stage.cached else "",
+            _note(stage),
         )
     table.add_section()
-    saved = f"saved {result.saved.total_tokens:,} tok" if result.saved.total_tokens else ""
+    saved = result.saved
     table.add_row(
         "total",
         result.status.value,
@@ -137,7 +151,7 @@ def summary_table(result: RunResult) -> Table:
         "",
         f"{result.usage.total_tokens:,}",
         f"${result.cost_usd:.4f}",
-        saved,
+        f"saved {saved.total_tokens:,} tok, ${saved.cost_usd:.4f}" if saved.total_tokens else "",
         style="bold",
     )
     return table

@@ -165,7 +165,8 @@ class Workflow:
     :param budget: Soft limits on tokens, cost and wall time.
     :param timeout: Hard limit in seconds on the whole run; running stages are cancelled.
     :param fail_fast: On the first failure, cancel running stages and start no others.
-    :param inputs: Names of the inputs the workflow expects; checked before a run starts.
+    :param inputs: The inputs the workflow expects, checked before a run starts: names, or
+        a mapping of names to default values (used when a run does not give them).
     """
 
     def __init__(
@@ -177,7 +178,7 @@ class Workflow:
         budget: Budget | None = None,
         timeout: float | None = None,
         fail_fast: bool = False,
-        inputs: Iterable[str] | None = None,
+        inputs: Iterable[str] | Mapping[str, Any] | None = None,
         description: str = "",
     ) -> None:
         if not name or not isinstance(name, str):
@@ -193,6 +194,7 @@ class Workflow:
         self.timeout = timeout
         self.fail_fast = fail_fast
         self.inputs = tuple(inputs) if inputs is not None else None
+        self.input_defaults: dict[str, Any] = dict(inputs) if isinstance(inputs, Mapping) else {}
         self.description = description
         self.stages: dict[str, Stage] = {}
         self._plan: Plan | None = None

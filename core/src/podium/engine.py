@@ -236,7 +236,7 @@ class Engine:
             await self.start()
         if self._stopped:
             raise PodiumError("this engine has been stopped; create a new one")
-        inputs = dict(inputs or {})
+        inputs = {**workflow.input_defaults, **(inputs or {})}
         plan, strategy = self.prepare(workflow, inputs)
         return await Run(self, workflow, plan, strategy, inputs, run_id).execute()
 
@@ -252,7 +252,7 @@ class Engine:
             await self.start()
         if self._stopped:
             raise PodiumError("this engine has been stopped; create a new one")
-        inputs = dict(inputs or {})
+        inputs = {**workflow.input_defaults, **(inputs or {})}
         plan, strategy = self.prepare(workflow, inputs)
         run = Run(self, workflow, plan, strategy, inputs, run_id)
         task = asyncio.get_running_loop().create_task(run.execute(), name=f"podium-run:{run.id}")

@@ -87,6 +87,7 @@ class WorkflowSpec:
     timeout: float | None = None
     fail_fast: bool = False
     inputs: list[str] | None = None
+    defaults: dict[str, Any] = attrs.field(factory=dict)
     description: str = ""
     budget: BudgetSpec | None = None
     plugins: list[str] = attrs.field(factory=list)
@@ -216,6 +217,9 @@ def _build(spec: WorkflowFile, errors: list[str]) -> Workflow:
         inputs=w.inputs,
         description=w.description,
     )
+    if w.defaults:
+        workflow.input_defaults.update(w.defaults)
+        workflow.inputs = tuple(dict.fromkeys([*(w.inputs or ()), *w.defaults]))
     for n, stage in enumerate(spec.stages):
         where = f"stages[{n}]"
         fn = _resolve(stage.run, f"{where}.run", errors)
