@@ -427,3 +427,14 @@ async def test_podium_run_uses_a_default_engine_per_event_loop() -> None:
         assert result["one"].value == 1
     finally:
         await podium.shutdown()
+
+
+async def test_declared_input_defaults_fill_inputs_a_run_does_not_give(engine: podium.Engine) -> None:
+    wf = sequential(inputs={"ticket": "default ticket"})
+
+    @wf.stage
+    async def spec(ticket: str) -> str:
+        return ticket
+
+    assert (await engine.run(wf))["spec"].value == "default ticket"
+    assert (await engine.run(wf, {"ticket": "given"}))["spec"].value == "given"
