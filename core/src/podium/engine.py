@@ -232,13 +232,18 @@ class Engine:
         raise: they are in the result. Cancelling the caller cancels every running stage
         and propagates; to cancel and still receive the result, use :meth:`submit`.
         """
+        run = await self._new_run(workflow, inputs, run_id)
+        return await run.execute()
+
+    async def _new_run(self, workflow: Workflow, inputs: Mapping[str, Any] | None, run_id: str | None) -> Run:
+        """A validated run, not started: everything that can be wrong is checked here."""
         if not self._started:
             await self.start()
         if self._stopped:
             raise PodiumError("this engine has been stopped; create a new one")
-        inputs = {**workflow.input_defaults, **(inputs or {})}
-        plan, strategy = self.prepare(workflow, inputs)
-        return await Run(self, workflow, plan, strategy, inputs, run_id).execute()
+        values = {**workflow.input_defaults, **(inputs or {})}
+        plan, strategy = self.prepare(workflow, values)
+        return Run(self, workflow, plan, strategy, values, run_id)
 
     async def submit(
         self, workflow: Workflow, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None
@@ -248,13 +253,7 @@ class Engine:
         Definition and input errors raise here, before any stage starts. Use the handle
         to ``cancel()`` the run and still get its result (``await handle``).
         """
-        if not self._started:
-            await self.start()
-        if self._stopped:
-            raise PodiumError("this engine has been stopped; create a new one")
-        inputs = {**workflow.input_defaults, **(inputs or {})}
-        plan, strategy = self.prepare(workflow, inputs)
-        run = Run(self, workflow, plan, strategy, inputs, run_id)
+        run = await self._new_run(workflow, inputs, run_id)
         task = asyncio.get_running_loop().create_task(run.execute(), name=f"podium-run:{run.id}")
         return RunHandle(run, task)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from podium import Context, Plan, Stage, Strategy, Workflow, critical_path_priorities, hookimpl
+from podium import Context, Plan, Stage, Strategy, critical_path_priorities, hookimpl
 from podium_conditional.settings import SECTION, ClassifierRule, ConditionalSettings, Rule
 from podium_conditional.table import choose_by_rules
 
@@ -27,9 +27,6 @@ class ConditionalStrategy(Strategy):
     name = "conditional"
     honours_routes = True
     allows_loops = True
-
-    def concurrency(self, workflow: Workflow) -> int | None:
-        return workflow.max_concurrency
 
     def priorities(self, plan: Plan, estimates: Sequence[float]) -> Sequence[Any] | None:
         return critical_path_priorities(plan, estimates)

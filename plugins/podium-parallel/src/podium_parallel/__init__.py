@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from podium import Plan, Strategy, Workflow, critical_path_priorities, hookimpl
+from podium import Plan, Strategy, critical_path_priorities, hookimpl
 
 __all__ = ["ParallelStrategy"]
 
@@ -19,9 +19,6 @@ class ParallelStrategy(Strategy):
     """Event-driven dependency-graph scheduling; critical path first when a cap binds."""
 
     name = "parallel"
-
-    def concurrency(self, workflow: Workflow) -> int | None:
-        return workflow.max_concurrency
 
     def priorities(self, plan: Plan, estimates: Sequence[float]) -> Sequence[Any] | None:
         return critical_path_priorities(plan, estimates)
