@@ -146,3 +146,12 @@ def test_variadic_parameters_are_refused() -> None:
 
     with pytest.raises(DefinitionError, match=r"parameter \*kwargs is not supported"):
         podium.Workflow("w").add_stage(body)
+
+
+def test_a_cycle_in_a_long_chain_is_found_without_exhausting_the_stack() -> None:
+    wf = podium.Workflow("long")
+    wf.add_stage(noop, name="s0", needs=["s4999"])
+    for n in range(1, 5000):
+        wf.add_stage(noop, name=f"s{n}", needs=[f"s{n - 1}"])
+    with pytest.raises(DefinitionErrors, match=r"cycle in needs: s0 -> s1 -> .* -> s4999 -> s0"):
+        wf.plan()

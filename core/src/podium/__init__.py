@@ -9,7 +9,7 @@ from podium.agents import Agent, AgentCall, AgentReply, SimulatedAgent
 from podium.alerts import Alert, AlertSink
 from podium.config import Config, Secret
 from podium.context import Context
-from podium.definition import Plan, Stage, Workflow
+from podium.definition import Stage, Workflow
 from podium.docs import DocBundle, DocError, Document
 from podium.engine import Engine, run, run_sync, shutdown
 from podium.errors import (
@@ -33,6 +33,7 @@ from podium.model import (
     StageStatus,
     Usage,
 )
+from podium.plan import Plan
 from podium.plugins import create_plugin_manager
 from podium.scheduler import Run
 from podium.strategy import Strategy, critical_path_priorities

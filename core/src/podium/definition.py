@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -12,6 +11,7 @@ import attrs
 
 from podium.errors import DefinitionError, DefinitionErrors
 from podium.model import Budget, CachePolicy, Retry
+from podium.plan import Plan, build_plan, dependency_errors, suggest
 
 #: Parameter names through which a stage body receives its :class:`podium.Context`.
 CONTEXT_PARAMETERS = frozenset({"ctx", "context"})
@@ -129,30 +129,6 @@ def _inspect_parameters(stage_name: str, fn: Callable[..., Any]) -> tuple[str | 
 
 def has_default(value: Any) -> bool:
     return value is not _NOTSET
-
-
-@attrs.frozen
-class Plan:
-    """A validated workflow's graph in index form, computed once per definition."""
-
-    stages: tuple[Stage, ...]
-    index: Mapping[str, int]
-    needs: tuple[tuple[int, ...], ...]
-    needs_any: tuple[tuple[int, ...], ...]
-    dependents: tuple[tuple[int, ...], ...]
-    order: tuple[int, ...]
-
-    def descendants(self, i: int) -> list[int]:
-        """Every stage reachable from stage ``i`` (excluding it), in topological order."""
-        seen: set[int] = set()
-        stack = list(self.dependents[i])
-        while stack:
-            j = stack.pop()
-            if j not in seen:
-                seen.add(j)
-                stack.extend(self.dependents[j])
-        position = {s: n for n, s in enumerate(self.order)}
-        return sorted(seen, key=position.__getitem__)
 
 
 class Workflow:
@@ -333,42 +309,17 @@ class Workflow:
         return plan
 
     def _build_plan(self) -> Plan:
-        errors: list[str] = []
-        if not self.stages:
-            errors.append("it has no stages")
-        names = list(self.stages)
-        index = {name: i for i, name in enumerate(names)}
-        for stage in self.stages.values():
-            seen: set[str] = set()
-            for dep in stage.dependencies:
-                if dep in seen:
-                    errors.append(f"stage {stage.name!r} lists dependency {dep!r} twice")
-                seen.add(dep)
-                if dep == stage.name:
-                    errors.append(f"stage {stage.name!r} depends on itself")
-                elif dep not in index:
-                    errors.append(f"stage {stage.name!r} needs unknown stage {dep!r}{_suggest(dep, names)}")
+        source = f"workflow {self.name!r}"
+        stages = list(self.stages.values())
+        errors = ["it has no stages"] if not stages else dependency_errors(stages)
         if errors:
-            raise DefinitionErrors(errors, source=f"workflow {self.name!r}")
-        stages = tuple(self.stages.values())
-        needs = tuple(tuple(index[d] for d in s.needs) for s in stages)
-        needs_any = tuple(tuple(index[d] for d in s.needs_any) for s in stages)
-        dependents_lists: list[list[int]] = [[] for _ in stages]
-        for i, s in enumerate(stages):
-            for d in s.dependencies:
-                dependents_lists[index[d]].append(i)
-        dependents = tuple(tuple(d) for d in dependents_lists)
-        order = _topological_order(stages, needs, needs_any, dependents)
-        if order is None:
-            raise DefinitionErrors(
-                [f"cycle in needs: {' -> '.join(_find_cycle(stages, index))}"],
-                source=f"workflow {self.name!r}",
-            )
-        plan = Plan(stages, index, needs, needs_any, dependents, order)
-        errors.extend(self._route_errors(plan))
-        errors.extend(self._parameter_errors(None))
+            raise DefinitionErrors(errors, source=source)
+        plan = build_plan(stages)
+        if not isinstance(plan, Plan):
+            raise DefinitionErrors([f"cycle in needs: {' -> '.join(plan)}"], source=source)
+        errors = self._route_errors(plan) + self._parameter_errors(None)
         if errors:
-            raise DefinitionErrors(errors, source=f"workflow {self.name!r}")
+            raise DefinitionErrors(errors, source=source)
         return plan
 
     def _route_errors(self, plan: Plan) -> list[str]:
@@ -385,7 +336,7 @@ class Workflow:
                 errors.append(
                     f"stage {stage.name!r} routes to {target!r}, which is not one of its dependents "
                     f"({', '.join(sorted(allowed)) or 'none'})"
-                    + (_suggest(target, list(allowed)) if target not in self.stages else "")
+                    + (suggest(target, list(allowed)) if target not in self.stages else "")
                 )
         return errors
 
@@ -405,59 +356,6 @@ class Workflow:
                     known = sorted(inputs | deps)
                     errors.append(
                         f"stage {stage.name!r} parameter {parameter!r} matches no workflow input or "
-                        f"dependency{_suggest(parameter, known)} (inputs: {sorted(inputs) or 'none'})"
+                        f"dependency{suggest(parameter, known)} (inputs: {sorted(inputs) or 'none'})"
                     )
         return errors
-
-
-def _suggest(name: str, candidates: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _topological_order(
-    stages: Sequence[Stage],
-    needs: Sequence[tuple[int, ...]],
-    needs_any: Sequence[tuple[int, ...]],
-    dependents: Sequence[tuple[int, ...]],
-) -> tuple[int, ...] | None:
-    import heapq
-
-    remaining = [len(needs[i]) + len(needs_any[i]) for i in range(len(stages))]
-    ready = [i for i, r in enumerate(remaining) if r == 0]
-    heapq.heapify(ready)
-    order: list[int] = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(i)
-        for j in dependents[i]:
-            remaining[j] -= 1
-            if remaining[j] == 0:
-                heapq.heappush(ready, j)
-    return tuple(order) if len(order) == len(stages) else None
-
-
-def _find_cycle(stages: Sequence[Stage], index: Mapping[str, int]) -> list[str]:
-    visiting: list[str] = []
-    state: dict[str, int] = {}
-
-    def visit(name: str) -> list[str] | None:
-        state[name] = 1
-        visiting.append(name)
-        for dep in stages[index[name]].dependencies:
-            if state.get(dep) == 1:
-                return [*visiting[visiting.index(dep) :], dep]
-            if dep not in state:
-                found = visit(dep)
-                if found:
-                    return found
-        visiting.pop()
-        state[name] = 2
-        return None
-
-    for stage in stages:
-        if stage.name not in state:
-            cycle = visit(stage.name)
-            if cycle:
-                return list(reversed(cycle))
-    return []

@@ -20,11 +20,12 @@ from podium.agents import Agent, AgentRegistry
 from podium.alerts import Alert, AlertRouter, AlertSink, Severity
 from podium.cache import StageCache, redact_url
 from podium.config import Config
-from podium.definition import Plan, Workflow
+from podium.definition import Workflow
 from podium.errors import DefinitionError, PluginError, PodiumError, StrategyNotFound
 from podium.executors import Executor
 from podium.handle import RunHandle
 from podium.model import RunResult, StageResult, StageStatus
+from podium.plan import Plan
 from podium.plugins import PodiumPluginManager, create_plugin_manager
 from podium.pricing import Pricing
 from podium.scheduler import Run

@@ -34,9 +34,10 @@ from podium.strategy import Strategy
 from podium.tracking import PENDING, READY, RUNNING, SUCCEEDED, StageTracker
 
 if TYPE_CHECKING:
-    from podium.definition import Plan, Stage, Workflow
+    from podium.definition import Stage, Workflow
     from podium.docs import DocBundle
     from podium.engine import Engine
+    from podium.plan import Plan
 
 _log = logging.getLogger("podium.run")
 

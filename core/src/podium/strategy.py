@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from podium.definition import Plan, Workflow
+    from podium.definition import Workflow
+    from podium.plan import Plan
 
 
 class Strategy:

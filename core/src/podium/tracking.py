@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from podium.model import StageResult, StageStatus
 
 if TYPE_CHECKING:
-    from podium.definition import Plan, Stage
+    from podium.definition import Stage
+    from podium.plan import Plan
 
 # Stage states inside a run.
 PENDING, READY, RUNNING, SUCCEEDED, FAILED, SKIPPED = range(6)
