@@ -174,6 +174,8 @@ class Workflow:
         self.description = description
         self.stages: dict[str, Stage] = {}
         self._plan: Plan | None = None
+        # Input name sets already checked against this plan (a run re-checks nothing).
+        self._valid_inputs: set[frozenset[str]] = set()
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name!r} stages={list(self.stages)} strategy={self.strategy!r}>"
@@ -286,6 +288,7 @@ class Workflow:
         )
         self.stages[stage_name] = stage
         self._plan = None
+        self._valid_inputs.clear()
         return stage
 
     # ----------------------------------------------------------------- validation
@@ -303,9 +306,12 @@ class Workflow:
             set(inputs) if inputs is not None else (set(self.inputs) if self.inputs is not None else None)
         )
         if available is not None:
-            errors = self._parameter_errors(available)
-            if errors:
-                raise DefinitionErrors(errors, source=f"workflow {self.name!r}")
+            key = frozenset(available)
+            if key not in self._valid_inputs:
+                errors = self._parameter_errors(available)
+                if errors:
+                    raise DefinitionErrors(errors, source=f"workflow {self.name!r}")
+                self._valid_inputs.add(key)
         return plan
 
     def _build_plan(self) -> Plan:

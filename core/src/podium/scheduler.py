@@ -72,7 +72,10 @@ class Run(StageTracker):
         # Priorities only matter when more stages can be ready than may run, and estimates
         # only for a strategy that has priorities of its own.
         priority = None
-        if self._limit < n and type(strategy).priorities is not Strategy.priorities:
+        #: Whether this run's strategy orders stages by expected durations (then the run
+        #: also teaches the engine its durations; other runs skip that bookkeeping).
+        self.uses_estimates = self._limit < n and type(strategy).priorities is not Strategy.priorities
+        if self.uses_estimates:
             priority = strategy.priorities(plan, engine.estimates(workflow, plan))
         super().__init__(plan, priority)
         self.id = run_id or secrets.token_hex(8)
@@ -411,7 +414,8 @@ class Run(StageTracker):
             history=self.history,
         )
         self.result = result
-        self.engine.learn(self.workflow, self.history)
+        if self.uses_estimates:
+            self.engine.learn(self.workflow, self.history)
         self.events.emit("podium_workflow_finished", run=self, result=result)
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("run finished: %s", status, extra=self._extra())
