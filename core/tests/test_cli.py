@@ -213,3 +213,38 @@ def test_config_masks_a_password_in_the_cache_url(tmp_path: Path, monkeypatch: p
     _, out, _ = invoke("config", "--json")
     assert "hunter2" not in out
     assert "redis://:***@127.0.0.1:6379/0" in out
+
+
+async def test_the_live_progress_display_on_a_terminal_tracks_every_stage() -> None:
+    import io
+
+    from rich.console import Console
+
+    import podium
+    from podium.console import ProgressDisplay
+
+    screen = io.StringIO()
+    display = ProgressDisplay(Console(file=screen, force_terminal=True, width=100))
+    wf = podium.Workflow("live", strategy="sequential")
+
+    @wf.stage(retry=podium.Retry(attempts=2, delay=0))
+    async def flaky(ctx: podium.Context) -> str:
+        if ctx.attempt == 1:
+            raise ConnectionError("blip")
+        return "ok"
+
+    @wf.stage(needs=["flaky"])
+    async def broken(flaky: str) -> None:
+        raise ValueError("bad")
+
+    @wf.stage(needs=["broken"])
+    async def never() -> None: ...
+
+    async with podium.Engine(config=podium.Config(), plugins=[display], cache=False) as engine:
+        await engine.run(wf)
+    assert "skipped: dependency 'broken' failed" in screen.getvalue()  # drawn on the live table
+    assert display._live is None  # stopped when the run finished
+    rows = display._rows
+    assert rows["flaky"][2].startswith("succeeded")
+    assert rows["broken"][2] == "failed: ValueError('bad')"
+    assert rows["never"][2] == "skipped: dependency 'broken' failed"
