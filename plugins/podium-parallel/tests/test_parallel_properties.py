@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 from hypothesis import given
 
 import podium_parallel
 import podium_sequential
-
-
-def _load_checks() -> ModuleType:
-    """The shared property checks live in the repository's cross-package tests/ directory."""
-    name = "strategy_checks"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[3] / "tests" / "strategy_checks.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-checks = _load_checks()
-
-checks = _load_checks()
+from podium import strategy_checks as checks
 
 
 @checks.PROFILE

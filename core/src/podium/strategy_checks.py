@@ -1,14 +1,23 @@
-"""Property checks every strategy must pass, shared by the strategy plugins' test suites.
+"""Property checks every strategy must pass (hypothesis), for strategy plugins' test suites.
 
 A random workflow (:func:`workflows`) is a DAG of stages with ``needs`` and ``needs_any``
 edges, stages that fail, and (for strategies that honour them) routes picking random
-subsets of their dependents. :func:`expected` interprets it by the rules of DESIGN §4
-without any scheduling; :func:`check_run` runs it on a real engine and compares the
-outcome with that interpretation while a :class:`Recorder` watches from inside the
-stage bodies (dependencies settled at start, concurrency cap, at most one start).
+subsets of their dependents. :func:`expected` interprets it by the execution semantics
+(docs/concepts.md) without any scheduling; :func:`check_run` runs it on a real engine and
+compares the outcome with that interpretation while a :class:`Recorder` watches from
+inside the stage bodies (dependencies settled at start, concurrency cap, at most one start).
 
-The strategy test modules load this file by path (it is not a package), so each plugin's
-suite stays self-contained and no conftest is shared.
+Podium's own strategies are tested with it, and so can yours::
+
+    from hypothesis import given
+    from podium import strategy_checks as checks
+
+    @checks.PROFILE
+    @given(checks.workflows())
+    def test_my_strategy_keeps_every_promise(spec):
+        checks.check_run(spec, "mine", [my_plugin], cap=spec.cap)
+
+Needs hypothesis (``pip install 'podium[testing]'``).
 """
 
 from __future__ import annotations
@@ -88,6 +97,11 @@ def ancestors(stages: Sequence[StageSpec], name: str) -> set[str]:
     return seen
 
 
+def _picked(route: tuple[str, ...] | None, name: str) -> bool:
+    """Whether a stage's route (``None``: no route, everyone) lets ``name`` run."""
+    return route is None or name in route
+
+
 def descendants(stages: Sequence[StageSpec], name: str) -> set[str]:
     return {s.name for s in stages if name in ancestors(stages, s.name)}
 
@@ -102,8 +116,9 @@ def workflows(
     drafts: list[StageSpec] = []
     for i, name in enumerate(names):
         earlier = names[:i]
-        deps = draw(st.lists(st.sampled_from(earlier), unique=True, max_size=3)) if earlier else []
-        any_count = draw(st.integers(0, len(deps))) if deps and draw(st.booleans()) else 0
+        deps: list[str] = draw(st.lists(st.sampled_from(earlier), unique=True, max_size=3)) if earlier else []
+        some_any: bool = bool(deps) and draw(st.booleans())
+        any_count = draw(st.integers(0, len(deps))) if some_any else 0
         drafts.append(
             StageSpec(
                 name=name,
@@ -118,7 +133,8 @@ def workflows(
         routed: list[StageSpec] = []
         for spec in drafts:
             dependents = [s.name for s in drafts if spec.name in s.dependencies]
-            if dependents and draw(st.booleans()):
+            routes_here: bool = bool(dependents) and draw(st.booleans())
+            if routes_here:
                 chosen = draw(st.lists(st.sampled_from(dependents), unique=True, max_size=len(dependents)))
                 spec = StageSpec(**{**spec.__dict__, "route": tuple(chosen)})
             routed.append(spec)
@@ -168,7 +184,7 @@ def expected(spec: WorkflowSpec, *, routes: bool) -> Expected:
         ran_any = [
             k
             for k in stage.needs_any
-            if out.status[k] is StageStatus.SUCCEEDED and (out.route[k] is None or stage.name in out.route[k])
+            if out.status[k] is StageStatus.SUCCEEDED and _picked(out.route[k], stage.name)
         ]
         out.route[stage.name] = None
         if reasons:
@@ -423,6 +439,7 @@ def check_fail_fast(spec: WorkflowSpec, strategy: str, plugins: Iterable[object]
             assert got.reason in halts, got.reason
         else:
             assert starts == 0
+            assert got.reason is not None
             assert got.reason in halts or got.reason.startswith(("dependency ", "none of its needs_any")), (
                 got.reason
             )
