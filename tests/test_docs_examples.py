@@ -46,10 +46,14 @@ def test_documentation_example_runs(source: str, tmp_path: Path) -> None:
     script.write_text(source)
     namespace = runpy.run_path(str(script), run_name="docs_example")
     for name, value in list(namespace.items()):
-        if name.startswith("test_") and inspect.iscoroutinefunction(value):
+        if not name.startswith("test_") or not callable(value):
+            continue
+        if inspect.iscoroutinefunction(value):
             fixtures = fixtures_for_doc_tests()
             wanted = {p: fixtures[p] for p in inspect.signature(value).parameters}
             asyncio.run(value(**wanted))
+        else:
+            value()  # e.g. a hypothesis test, which supplies its own arguments
 
 
 def test_there_are_documentation_examples() -> None:

@@ -372,9 +372,18 @@ async def run_spec(
 
 
 def check_run(
-    spec: WorkflowSpec, strategy: str, plugins: Iterable[object], *, cap: int | None, routes: bool
+    spec: WorkflowSpec,
+    strategy: str,
+    plugins: Iterable[object],
+    *,
+    cap: int | None = None,
+    routes: bool = False,
 ) -> RunResult:
-    """Run ``spec`` and assert every scheduling property; returns the result for more checks."""
+    """Run ``spec`` and assert every scheduling property; returns the result for more checks.
+
+    ``cap`` is the concurrency the strategy must respect (``spec.cap``); ``routes`` says
+    that the strategy honours the routes of workflows drawn with ``workflows(routes=True)``.
+    """
     result, recorder = asyncio.run(run_spec(spec, strategy, plugins))
     want = expected(spec, routes=routes)
     assert not recorder.violations, recorder.violations
