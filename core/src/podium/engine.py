@@ -112,6 +112,7 @@ class Engine:
         self._durations: dict[tuple[str, str], float] = {}
         self._started = False
         self._stopped = False
+        self._submitted: set[RunHandle] = set()
 
     def __repr__(self) -> str:
         state = "started" if self._started and not self._stopped else "stopped" if self._stopped else "new"
@@ -145,10 +146,16 @@ class Engine:
         await _await_all(self.hook.podium_engine_started(engine=self), "podium_engine_started")
 
     async def stop(self) -> None:
-        """Let plugins clean up, deliver pending alerts, close the cache. Idempotent."""
+        """Cancel submitted runs still going (their handles still give their results), let
+        plugins clean up, deliver pending alerts, close the cache. Idempotent."""
         if not self._started or self._stopped:
             return
         self._stopped = True
+        running = list(self._submitted)
+        for handle in running:
+            handle.cancel("the engine is shutting down")
+        if running:
+            await asyncio.gather(*(handle.result() for handle in running), return_exceptions=True)
         await self.alerts.drain()
         await _await_all(self.hook.podium_engine_stopping(engine=self), "podium_engine_stopping")
         await self.cache.close()
@@ -256,7 +263,10 @@ class Engine:
         """
         run = await self._new_run(workflow, inputs, run_id)
         task = asyncio.get_running_loop().create_task(run.execute(), name=f"podium-run:{run.id}")
-        return RunHandle(run, task)
+        handle = RunHandle(run, task)
+        self._submitted.add(handle)
+        task.add_done_callback(lambda _: self._submitted.discard(handle))
+        return handle
 
     def raise_alert(
         self,

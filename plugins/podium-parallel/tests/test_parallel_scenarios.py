@@ -387,3 +387,26 @@ async def test_a_plain_stage_result_describes_its_single_attempt_fully() -> None
     assert result.duration_s >= 0.01
     assert result.usage == podium.Usage()
     assert result.saved == podium.Usage()
+
+
+async def test_stopping_the_engine_cancels_submitted_runs_and_their_handles_keep_the_results() -> None:
+    wf = podium.Workflow("submitted", strategy="parallel")
+
+    @wf.stage
+    async def quick() -> str:
+        return "done"
+
+    @wf.stage(needs=["quick"])
+    async def slow(quick: str) -> None:
+        await asyncio.sleep(60)
+
+    engine = podium.Engine(config=podium.Config(), cache=False)
+    await engine.start()
+    handle = await engine.submit(wf)
+    await asyncio.sleep(0.05)
+    await engine.stop()
+    result = await handle
+    assert result.status is podium.RunStatus.CANCELLED
+    assert result["quick"].value == "done"
+    assert result["slow"].reason == "the engine is shutting down"
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("podium")]
