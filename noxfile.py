@@ -47,6 +47,24 @@ def _editable(requirements: list[str]) -> list[str]:
     return args
 
 
+def _everything() -> list[str]:
+    """Install arguments for core and every plugin with their test requirements, each once."""
+    requirements = ["core[redis,memcached]"]
+    for plugin in PLUGINS:
+        requirements += [f"plugins/{plugin}", *_test_requirements(plugin)]
+    args: list[str] = []
+    for requirement in dict.fromkeys(requirements):
+        name = requirement.split("[")[0].split(">")[0].split("=")[0].strip()
+        if name in PLUGINS:
+            requirement = f"plugins/{name}"
+        if requirement.startswith(("core", "plugins/")):
+            if requirement not in args:
+                args += ["-e", requirement]
+        elif requirement not in args:
+            args.append(requirement)
+    return args
+
+
 def _pytest(session: nox.Session, *paths: str) -> None:
     # pytest exits 5 when it collected no test: nox fails the session on it, as it should.
     session.run("pytest", *paths, *session.posargs)
@@ -55,12 +73,8 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Every test suite with core and all plugins installed in one environment."""
-    args = ["-e", "core[redis,memcached]"]
-    for plugin in PLUGINS:
-        args += ["-e", f"plugins/{plugin}"]
-        args += _editable(_test_requirements(plugin))
     # The tutorial's plugin is installed the way users install plugins: a real pip install.
-    session.install(*DEV, *args)
+    session.install(*DEV, *_everything())
     session.install("./docs/examples/podium-hello")
     _pytest(session, "core/tests", *[f"plugins/{p}/tests" for p in PLUGINS], "tests")
 
@@ -83,10 +97,7 @@ def plugin(session: nox.Session, name: str) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) and mypy over core and every plugin."""
-    args = ["-e", "core[redis,memcached]"]
-    for plugin in PLUGINS:
-        args += ["-e", f"plugins/{plugin}", *_editable(_test_requirements(plugin))]
-    session.install("ruff>=0.6", "mypy>=1.11", *DEV, *args)
+    session.install("ruff>=0.6", "mypy>=1.11", *DEV, *_everything())
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
@@ -104,10 +115,7 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Run every benchmark; each prints JSON and writes it under bench/results/."""
-    args = ["-e", "core[redis,memcached]"]
-    for plugin in PLUGINS:
-        args += ["-e", f"plugins/{plugin}", *_editable(_test_requirements(plugin))]
-    session.install(*args)
+    session.install(*_everything())
     for script in sorted((ROOT / "bench").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
 
