@@ -37,7 +37,7 @@ from podium.cache_backends import (
 )
 from podium.config import Secret, redact_url
 from podium.errors import CacheKeyError
-from podium.result_cache import CacheCounters, Outcome, ResultCache, StageCache
+from podium.result_cache import CacheCounters, Outcome, ResultCache
 from podium.singleflight import SingleFlight
 
 if TYPE_CHECKING:
@@ -273,7 +273,6 @@ __all__ = [
     "Outcome",
     "ResultCache",
     "SingleFlight",
-    "StageCache",
     "agent_key",
     "cache_key",
     "cache_stats",

@@ -18,7 +18,7 @@ from typing import Any
 
 from podium.agents import Agent, AgentRegistry
 from podium.alerts import Alert, AlertRouter, AlertSink, Severity
-from podium.cache import StageCache, redact_url
+from podium.cache import ResultCache, redact_url
 from podium.config import Config
 from podium.definition import Workflow
 from podium.errors import DefinitionError, PluginError, PodiumError, StrategyNotFound
@@ -108,7 +108,7 @@ class Engine:
         self._cache_url: str | None = (
             None if cache is False else (cache if isinstance(cache, str) else settings.cache)
         )
-        self.cache = StageCache(None)
+        self.cache = ResultCache(None)
         self._durations: dict[tuple[str, str], float] = {}
         self._started = False
         self._stopped = False
@@ -141,7 +141,7 @@ class Engine:
                     f"no installed plugin provides the cache backend for {redact_url(self._cache_url)!r} "
                     "(built in: memory://, sqlite:///path, redis://host:port/db, memcached://host:port)"
                 )
-            self.cache = StageCache(backend, url=self._cache_url, timeout=self.config.settings.cache_timeout)
+            self.cache = ResultCache(backend, url=self._cache_url, timeout=self.config.settings.cache_timeout)
         self._started = True
         await _await_all(self.hook.podium_engine_started(engine=self), "podium_engine_started")
 

@@ -336,7 +336,3 @@ def _ttl_for(backend: BaseCache, ttl: float | None) -> float | int | None:
     if backend_kind(backend) == "memcached":
         return max(1, int(-(-ttl // 1)))
     return ttl
-
-
-#: The engine's cache. Stage caching is :meth:`ResultCache.get_or_run` with :func:`stage_key`.
-StageCache = ResultCache

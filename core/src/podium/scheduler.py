@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from podium.context import Context
 from podium.definition import has_default
 from podium.events import STAGE_TASK_EVENTS, Events, hook_facts
-from podium.execution import bare_failure, is_bare, run_stage
+from podium.execution import bare_failure, is_bare, run_stage, succeeded
 from podium.model import (
     ZERO_USAGE,
     RunResult,
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 _log = logging.getLogger("podium.run")
 
 _FAILED = StageStatus.FAILED
-_SUCCEEDED = StageStatus.SUCCEEDED
 _OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
 
 
@@ -304,24 +303,15 @@ class Run(StageTracker):
             ctx, started_at, t0 = bare
             error = task.exception()
             if error is None:  # the common case, inlined: it is the hot path
-                # Positional: attrs' keyword call costs three times as much, per stage.
-                # (name, status, value, error, reason, attempts, started_at, finished_at,
-                #  duration_s, usage, saved, route, visits, fallback)
-                result = StageResult(
+                result = succeeded(
                     stage.name,
-                    _SUCCEEDED,
                     task.result(),
-                    None,
-                    None,
                     1,
                     started_at,
-                    datetime.now(UTC),
-                    time.perf_counter() - t0,
+                    t0,
                     ZERO_USAGE if ctx is None else ctx.usage,
                     ZERO_USAGE if ctx is None else ctx.saved,
-                    None,
                     visit,
-                    False,
                 )
                 # The hot path, inlined: a success without a route settles plainly, and
                 # the loop needs pumping only when stages wait or nothing runs any more.
