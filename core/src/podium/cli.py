@@ -27,7 +27,7 @@ from podium.graph import to_dot, to_mermaid
 from podium.loader import load_target
 from podium.logs import configure_logging
 from podium.model import RunResult
-from podium.plugins import create_plugin_manager
+from podium.plugins import configured_plugin_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -191,9 +191,7 @@ def plugins(ctx: click.Context, as_json: bool, show_all: bool, hook_name: str | 
     settings = _load_config(ctx).settings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # failures are listed below, not warned about
-        pm = create_plugin_manager(
-            autoload=settings.autoload, allow=settings.load_plugins, disable=settings.disable
-        )
+        pm = configured_plugin_manager(settings, enforce_required=False)
     if hook_name and not hasattr(pm.hook, hook_name):
         raise PodiumError(f"no hook named {hook_name!r}")
     rows: list[dict[str, Any]] = []

@@ -18,7 +18,7 @@ from podium.cache import ResultCache, cache_stats, check_namespace, clear, cli_c
 from podium.cache_backends import backend_kind
 from podium.config import Config
 from podium.errors import PodiumError
-from podium.plugins import create_plugin_manager
+from podium.plugins import configured_plugin_manager
 
 T = TypeVar("T")
 
@@ -34,12 +34,7 @@ def _with_cache(ctx: click.Context, url: str | None, action: Callable[[ResultCac
         config = _config(ctx, url)
         chosen = cli_cache_url(config)
         settings = config.settings
-        pm = create_plugin_manager(
-            autoload=settings.autoload,
-            allow=settings.load_plugins,
-            disable=settings.disable,
-            required=settings.required_plugins,
-        )
+        pm = configured_plugin_manager(settings)
         backend = pm.hook.podium_cache_backend(url=chosen, config=config)
         if backend is None:
             raise PodiumError(f"no installed plugin provides the cache backend for {redact_url(chosen)!r}")

@@ -26,7 +26,7 @@ from podium.executors import Executor
 from podium.handle import RunHandle
 from podium.model import RunResult, StageResult, StageStatus
 from podium.plan import Plan
-from podium.plugins import PodiumPluginManager, create_plugin_manager
+from podium.plugins import PodiumPluginManager, configured_plugin_manager
 from podium.pricing import Pricing
 from podium.scheduler import Run
 from podium.strategy import Strategy
@@ -89,12 +89,7 @@ class Engine:
     ) -> None:
         self.config = config if config is not None else Config.load()
         settings = self.config.settings
-        self.pm = plugin_manager or create_plugin_manager(
-            autoload=settings.autoload,
-            allow=settings.load_plugins,
-            disable=settings.disable,
-            required=settings.required_plugins,
-        )
+        self.pm = plugin_manager or configured_plugin_manager(settings)
         for plugin in plugins:
             if not self.pm.is_registered(plugin):  # e.g. also installed through its entry point
                 self.pm.register(plugin)

@@ -12,8 +12,7 @@ import logging
 import os
 import warnings
 from collections.abc import Iterable, Mapping
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -21,6 +20,9 @@ import pluggy
 from podium import hookspecs
 from podium.errors import PluginError
 from podium.markers import PROJECT_NAME
+
+if TYPE_CHECKING:
+    from podium.config import Settings
 
 _log = logging.getLogger("podium.plugins")
 
@@ -170,5 +172,12 @@ def _version(distribution: str) -> str | None:
         return None
 
 
-def plugin_name(plugin: ModuleType | object) -> str:
-    return getattr(plugin, "__name__", type(plugin).__name__)
+def configured_plugin_manager(settings: Settings, *, enforce_required: bool = True) -> PodiumPluginManager:
+    """:func:`create_plugin_manager` with the configuration's autoload, allow, disable and
+    required lists (``enforce_required=False`` lists a missing required plugin instead)."""
+    return create_plugin_manager(
+        autoload=settings.autoload,
+        allow=settings.load_plugins,
+        disable=settings.disable,
+        required=settings.required_plugins if enforce_required else (),
+    )

@@ -55,7 +55,7 @@ class HookRecorder:
     def __init__(self, pm: PodiumPluginManager) -> None:
         self.calls: list[HookCall] = []
         self._pm = pm
-        self._listener = pm.register(_listener(), name="podium-hook-recorder")
+        pm.register(_listener(), name="podium-hook-recorder")
         self._undo = pm.add_hookcall_monitoring(self._before, lambda *args: None)
 
     def _before(self, hook_name: str, hook_impls: Any, kwargs: Mapping[str, Any]) -> None:
