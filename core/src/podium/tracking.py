@@ -133,7 +133,9 @@ class StageTracker:
                         queue.append(j)
                         continue
                 if waiting[j] == 0:
-                    reason = self._no_branch_reason(j) if needs_any[j] else None
+                    # A join: a need that failed (possible here only after a loop back reset
+                    # the join) explains the skip before the branches do.
+                    reason = (self._need_reason(j) or self._no_branch_reason(j)) if needs_any[j] else None
                     if reason is None:
                         state[j] = READY
                         heapq.heappush(ready, rank[j])
@@ -212,25 +214,29 @@ class StageTracker:
         the stage now, whatever the loop brings. Otherwise the stage waits for the loop's
         stages as usual, or is ready at once when it waits for none.
         """
-        plan = self.plan
-        state = self._state
-        for k in plan.needs[s]:
-            if state[k] not in SETTLED:
-                continue
-            result = self.results[plan.stages[k].name]
-            if result.status not in _OK:
-                self._skip_and_propagate(s, _reason_from(result))
+        reason = self._need_reason(s)
+        if reason is None:
+            if self._waiting[s] > 0:
                 return
-            if result.route is not None and plan.stages[s].name not in result.route:
-                self._skip_and_propagate(s, _route_reason(result))
-                return
-        if self._waiting[s] > 0:
-            return
-        reason = self._no_branch_reason(s)
+            reason = self._no_branch_reason(s)
         if reason is not None:
             self._skip_and_propagate(s, reason)
         else:
             self._make_ready(s)
+
+    def _need_reason(self, j: int) -> str | None:
+        """Why ``j`` cannot run because a settled need failed or routed elsewhere, or ``None``."""
+        plan = self.plan
+        state = self._state
+        for k in plan.needs[j]:
+            if state[k] not in SETTLED:
+                continue
+            result = self.results[plan.stages[k].name]
+            if result.status not in _OK:
+                return _reason_from(result)
+            if result.route is not None and plan.stages[j].name not in result.route:
+                return _route_reason(result)
+        return None
 
 
 def _reason_from(result: StageResult) -> str:

@@ -221,3 +221,28 @@ async def test_a_loop_back_to_a_stage_that_is_always_skipped_is_still_bounded() 
     error = result["insists"].error
     assert isinstance(error, RoutingError)
     assert "which already had 3 visit(s) (max_visits=3)" in str(error)
+
+
+async def test_a_join_reset_by_a_loop_is_skipped_for_its_failed_need_not_for_its_branches() -> None:
+    wf = podium.Workflow("loop-join", strategy="conditional")
+    seen: list[int] = []
+
+    @wf.stage
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    @wf.stage(max_visits=2, route=lambda _: "head" if len(seen) < 2 else "branch")
+    async def head() -> None:
+        seen.append(1)
+
+    @wf.stage(needs=["head", "broken"])
+    async def branch() -> None: ...
+
+    @wf.stage(needs=["broken"], needs_any=["branch"])
+    async def join(broken: None, branch: None = None) -> None: ...
+
+    async with engine() as started:
+        result = await started.run(wf)
+    assert result["head"].visits == 2
+    assert result["branch"].reason == "dependency 'broken' failed"
+    assert result["join"].reason == "dependency 'broken' failed"
