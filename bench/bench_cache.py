@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import podium
 from podium import CachePolicy, Config, Engine, SimulatedAgent, StageStatus, Workflow
-from podium.cache import clear
+from podium.cli.cache import clear
 
 RESULTS = Path(__file__).parent / "results" / "cache.json"
 STAGES_PER_RUN = 100

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import podium
-from podium.plugins import create_plugin_manager
+from podium.contract.plugins import create_plugin_manager
 from podium.testing import HookRecorder
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"

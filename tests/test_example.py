@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from podium.cli import main
+from podium.cli.main import main
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

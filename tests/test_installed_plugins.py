@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 import podium
-from podium.cli import main
-from podium.plugins import create_plugin_manager
+from podium.cli.main import main
+from podium.contract.plugins import create_plugin_manager
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = sorted(

@@ -11,8 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from podium import CachePolicy, Config, Engine, Workflow
-from podium.cache import CLI_DEFAULT_CACHE_URL, cli_cache_url
-from podium.cli_cache import cache
+from podium.cli.cache import CLI_DEFAULT_CACHE_URL, cache, cli_cache_url
 
 
 def populate(url: str, namespaces: dict[str, int]) -> None:

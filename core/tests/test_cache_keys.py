@@ -19,7 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import podium
-from podium.cache import (
+from podium.foundation.errors import CacheKeyError
+from podium.values.keys import (
     agent_key,
     cache_key,
     canonical,
@@ -27,7 +28,6 @@ from podium.cache import (
     digest,
     namespace_prefix,
 )
-from podium.errors import CacheKeyError
 
 
 @attrs.frozen
@@ -123,7 +123,7 @@ def test_keys_are_stable_across_processes() -> None:
     # String hashing is salted per process, so set iteration order differs between them.
     tags = ", ".join(repr(f"tag-{n}") for n in range(20))
     code = (
-        "from podium.cache import agent_key;"
+        "from podium import agent_key;"
         f"print(agent_key('anthropic', 'claude-haiku-4-5', 'hi', {{'tags': {{{tags}}}}}))"
     )
     keys = {

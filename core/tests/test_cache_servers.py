@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 
 from podium import CachePolicy, Config, Engine, SimulatedAgent, StageStatus, Workflow
-from podium.cache import CacheBackendError, cache_stats, clear, redact_url
+from podium.backends.urls import CacheBackendError
+from podium.cli.cache import cache_stats, clear
+from podium.foundation.redaction import redact_url
 
 REDIS = ("127.0.0.1", 6379)
 MEMCACHED = ("127.0.0.1", 11211)

@@ -9,9 +9,8 @@ from aiocache import SimpleMemoryCache
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from podium import Usage
-from podium.cache import ResultCache, SingleFlight, agent_key
-from podium.singleflight import Abandoned
+from podium import ResultCache, SingleFlight, Usage, agent_key
+from podium.foundation.singleflight import Abandoned
 
 SPENT = Usage(input_tokens=100, output_tokens=20, requests=1, cost_usd=0.01)
 

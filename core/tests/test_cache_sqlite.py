@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from podium import CachePolicy, Config, Engine, SimulatedAgent, StageStatus, Workflow
-from podium.cache import cache_stats, clear, open_backend
-from podium.cache_backends import sqlite_path
-from podium.sqlite_cache import DEFAULT_PATH, SQLiteCache
+from podium.backends.sqlite import DEFAULT_PATH, SQLiteCache
+from podium.backends.urls import open_backend, sqlite_path
+from podium.cli.cache import cache_stats, clear
 
 
 @pytest.fixture

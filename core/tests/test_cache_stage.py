@@ -12,8 +12,8 @@ import pytest
 
 import podium
 from podium import CachePolicy, Config, Engine, SimulatedAgent, StageStatus, Workflow
-from podium.cache import cache_stats, clear
-from podium.errors import CacheKeyError
+from podium.cli.cache import cache_stats, clear
+from podium.foundation.errors import CacheKeyError
 
 
 def make_engine(agent: SimulatedAgent | None = None, **settings: Any) -> Engine:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from podium.cli import main
+from podium.cli.main import main
 
 PIPELINE = """
 import podium
@@ -126,8 +126,8 @@ def test_plugins_json_lists_builtins_and_installed_plugins_with_hooks() -> None:
     code, out, _ = invoke("plugins", "--json")
     assert code == 0
     plugins = {p["name"]: p for p in json.loads(out)["plugins"]}
-    assert plugins["podium.defaults.execution"]["builtin"] is True
-    assert "podium_execute_stage" in plugins["podium.defaults.execution"]["hooks"]
+    assert plugins["podium.engine.defaults.execution"]["builtin"] is True
+    assert "podium_execute_stage" in plugins["podium.engine.defaults.execution"]["hooks"]
     sequential = plugins["sequential"]
     assert sequential["distribution"] == "podium-sequential"
     assert sequential["version"]
@@ -137,7 +137,7 @@ def test_plugins_json_lists_builtins_and_installed_plugins_with_hooks() -> None:
 def test_plugins_can_be_filtered_by_hook() -> None:
     _, out, _ = invoke("plugins", "--json", "--hook", "podium_route")
     names = [p["name"] for p in json.loads(out)["plugins"]]
-    assert "podium.defaults.routing" in names
+    assert "podium.engine.defaults.routing" in names
     assert "sequential" not in names
 
 
@@ -221,7 +221,7 @@ async def test_the_live_progress_display_on_a_terminal_tracks_every_stage() -> N
     from rich.console import Console
 
     import podium
-    from podium.console import ProgressDisplay
+    from podium.cli.console import ProgressDisplay
 
     screen = io.StringIO()
     display = ProgressDisplay(Console(file=screen, force_terminal=True, width=100))

@@ -8,8 +8,8 @@ import attrs
 import pytest
 
 import podium
-from podium.config import Config, Secret, parse_duration
-from podium.errors import ConfigError
+from podium.definition.config import Config, Secret, parse_duration
+from podium.foundation.errors import ConfigError
 
 
 def write(path: Path, text: str) -> Path:

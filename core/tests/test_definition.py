@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import podium
-from podium.errors import DefinitionError, DefinitionErrors
+from podium.foundation.errors import DefinitionError, DefinitionErrors
 
 
 async def noop() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import podium
 from podium import RunStatus, StageStatus
-from podium.errors import StageTimeout, StrategyNotFound
+from podium.foundation.errors import StageTimeout, StrategyNotFound
 
 
 def sequential(name: str = "w", **options: object) -> podium.Workflow:

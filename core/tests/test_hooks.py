@@ -11,8 +11,8 @@ import pytest
 from aiocache import Cache
 
 import podium
-from podium.alerts import Alert
 from podium.testing import HookRecorder
+from podium.values.alerts import Alert
 
 
 class Routing(podium.Strategy):

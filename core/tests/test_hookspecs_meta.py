@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from podium import hookspecs
-from podium.plugins import PodiumPluginManager
+from podium.contract import hookspecs
+from podium.contract.plugins import PodiumPluginManager
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = sorted(name for name, fn in vars(hookspecs).items() if name.startswith("podium_") and callable(fn))

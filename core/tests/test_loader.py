@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import podium
-from podium.errors import DefinitionError
-from podium.loader import load_target, load_toml
+from podium.definition.loader import load_target, load_toml
+from podium.foundation.errors import DefinitionError
 
 STAGES = """
 import podium

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import podium
-from podium.errors import PluginError
-from podium.plugins import DEFAULT_PLUGINS, create_plugin_manager
+from podium.contract.plugins import DEFAULT_PLUGINS, create_plugin_manager
+from podium.foundation.errors import PluginError
 
 GOOD = """
 import podium
@@ -44,7 +44,7 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_builtins_are_registered_as_ordinary_plugins() -> None:
     pm = create_plugin_manager(autoload=False, env={})
     assert all(pm.has_plugin(name) for name in DEFAULT_PLUGINS)
-    assert pm.infos["podium.defaults.execution"].builtin
+    assert pm.infos["podium.engine.defaults.execution"].builtin
 
 
 def test_an_installed_plugin_is_discovered_with_its_distribution_and_version(installed: Path) -> None:

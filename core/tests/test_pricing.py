@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from podium.model import Usage
-from podium.pricing import PRICES_AS_OF, Pricing
+from podium.values.model import Usage
+from podium.values.pricing import PRICES_AS_OF, Pricing
 
 
 def test_every_token_kind_is_priced() -> None:

@@ -5,14 +5,13 @@ The public API is exactly ``__all__``; everything else is internal.
 
 import logging
 
-from podium.agents import Agent, AgentCall, AgentReply, SimulatedAgent
-from podium.alerts import Alert, AlertSink
-from podium.config import Config, Secret
-from podium.context import Context
-from podium.definition import Stage, Workflow
-from podium.docs import DocBundle, DocError, Document
-from podium.engine import Engine, run, run_sync, shutdown
-from podium.errors import (
+from podium.contract.plugins import create_plugin_manager
+from podium.definition.config import Config
+from podium.definition.plan import Plan
+from podium.definition.strategy import Strategy, critical_path_priorities
+from podium.definition.workflow import Stage, Workflow
+from podium.engine.engine import Engine, run, run_sync, shutdown
+from podium.foundation.errors import (
     ConfigError,
     DefinitionError,
     PluginError,
@@ -22,8 +21,17 @@ from podium.errors import (
     StrategyNotFound,
     WorkflowTimeout,
 )
-from podium.markers import hookimpl, hookspec
-from podium.model import (
+from podium.foundation.markers import hookimpl, hookspec
+from podium.foundation.redaction import Secret
+from podium.foundation.singleflight import SingleFlight
+from podium.running.agents import Agent, AgentCall, AgentReply, SimulatedAgent
+from podium.running.context import Context
+from podium.running.result_cache import ResultCache
+from podium.running.scheduler import Run
+from podium.values.alerts import Alert, AlertSink
+from podium.values.docs import DocBundle, DocError, Document
+from podium.values.keys import agent_key, cache_key, canonical
+from podium.values.model import (
     Budget,
     CachePolicy,
     Retry,
@@ -33,10 +41,6 @@ from podium.model import (
     StageStatus,
     Usage,
 )
-from podium.plan import Plan
-from podium.plugins import create_plugin_manager
-from podium.scheduler import Run
-from podium.strategy import Strategy, critical_path_priorities
 
 __version__ = "0.1.0"
 
@@ -63,6 +67,7 @@ __all__ = [
     "Plan",
     "PluginError",
     "PodiumError",
+    "ResultCache",
     "Retry",
     "RoutingError",
     "Run",
@@ -70,6 +75,7 @@ __all__ = [
     "RunStatus",
     "Secret",
     "SimulatedAgent",
+    "SingleFlight",
     "Stage",
     "StageResult",
     "StageStatus",
@@ -80,6 +86,9 @@ __all__ = [
     "Workflow",
     "WorkflowTimeout",
     "__version__",
+    "agent_key",
+    "cache_key",
+    "canonical",
     "create_plugin_manager",
     "critical_path_priorities",
     "hookimpl",

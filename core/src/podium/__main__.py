@@ -1,5 +1,5 @@
 """``python -m podium``: the command line, where the ``podium`` script is not on PATH."""
 
-from podium.cli import main
+from podium.cli.main import main
 
 main(prog_name="podium")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 import podium
-from podium.cache import cache_stats, clear
+from podium.cli.cache import cache_stats, clear
 from podium_context7.testing import FakeContext7
 
 from .conftest import docs, make_config

@@ -11,9 +11,8 @@ from typing import Any, Generic, TypeVar
 import attrs
 import httpx
 
-from podium import Context, DocBundle, DocError, Document, Usage
-from podium.cache import ResultCache, SingleFlight, cache_key
-from podium.docs import DocSource
+from podium import Context, DocBundle, DocError, Document, ResultCache, SingleFlight, Usage, cache_key
+from podium.values.docs import DocSource
 from podium_context7.client import Context7Client, Meter
 from podium_context7.config import Settings, is_library_id
 from podium_context7.errors import Context7Error, InvalidDocsRequest

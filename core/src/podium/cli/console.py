@@ -1,0 +1,200 @@
+"""What the CLI shows: live progress while a workflow runs, and the final summary table.
+
+The progress display is an ordinary plugin object the CLI registers on its engine.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import attrs
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from podium.definition.workflow import Stage
+from podium.foundation.markers import hookimpl
+from podium.running.scheduler import Run
+from podium.values.model import RunResult, StageResult, StageStatus, Usage
+
+_STYLE = {
+    StageStatus.SUCCEEDED: ("✓", "green"),
+    StageStatus.CACHED: ("⚡", "cyan"),
+    StageStatus.FAILED: ("✗", "red"),
+    StageStatus.SKIPPED: ("-", "yellow"),
+    StageStatus.CANCELLED: ("⊘", "magenta"),
+}
+
+
+class ProgressDisplay:
+    """Shows each stage's state as the run goes: a live table on a terminal, lines elsewhere."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._rows: dict[str, tuple[str, str, str]] = {}
+        self._started: dict[str, float] = {}
+        self._live: Live | None = None
+
+    def _render(self) -> Table:
+        table = Table(show_header=False, box=None, padding=(0, 1))
+        for name, (mark, style, detail) in self._rows.items():
+            table.add_row(Text(mark, style=style), name, Text(detail, style="dim"))
+        return table
+
+    def _update(self, name: str, mark: str, style: str, detail: str, line: bool = True) -> None:
+        self._rows[name] = (mark, style, detail)
+        if self._live is not None:
+            self._live.update(self._render())
+        elif line:
+            self.console.print(Text.assemble((f"{mark} ", style), name, (f"  {detail}", "dim")))
+
+    @hookimpl
+    def podium_workflow_started(self, run: Run) -> None:
+        for stage in run.workflow.stages.values():
+            self._rows[stage.name] = ("·", "dim", "waiting")
+        self.console.print(
+            f"[bold]{run.workflow.name}[/bold] run {run.id} "
+            f"({run.strategy.name}, {len(run.workflow.stages)} stages)"
+        )
+        if self.console.is_terminal:
+            self._live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+            self._live.start()
+
+    @hookimpl
+    def podium_stage_started(self, stage: Stage) -> None:
+        self._started[stage.name] = time.perf_counter()
+        self._update(stage.name, "▶", "blue", "running", line=True)
+
+    @hookimpl
+    def podium_stage_retried(self, stage: Stage, attempt: int, error: BaseException, delay: float) -> None:
+        self._update(stage.name, "↻", "yellow", f"attempt {attempt} failed ({error}); retry in {delay:.1f}s")
+
+    @hookimpl
+    def podium_stage_finished(self, stage: Stage, result: StageResult) -> None:
+        self._finished(stage, result)
+
+    @hookimpl
+    def podium_stage_failed(self, stage: Stage, result: StageResult) -> None:
+        self._finished(stage, result)
+
+    @hookimpl
+    def podium_stage_skipped(self, stage: Stage, result: StageResult) -> None:
+        self._finished(stage, result)
+
+    @hookimpl
+    def podium_stage_cancelled(self, stage: Stage, result: StageResult) -> None:
+        self._finished(stage, result)
+
+    def _finished(self, stage: Stage, result: StageResult) -> None:
+        mark, style = _STYLE[result.status]
+        if result.status is StageStatus.SKIPPED:
+            detail = f"skipped: {result.reason}"
+        elif result.status is StageStatus.FAILED:
+            detail = f"failed: {result.error!r}"
+        else:
+            detail = f"{result.status.value} in {result.duration_s:.2f}s"
+            if result.route:
+                detail += f" → {', '.join(result.route)}"
+        self._update(stage.name, mark, style, detail)
+
+    @hookimpl
+    def podium_workflow_finished(self, run: Run, result: RunResult) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+
+def _note(stage: StageResult) -> str:
+    """What a reader wants to know beyond the status: why, where to, what was saved."""
+    parts = []
+    if stage.reason:
+        parts.append(stage.reason)
+    if stage.route:
+        parts.append(f"→ {', '.join(stage.route)}")
+    if stage.fallback:
+        parts.append(f"fallback after {stage.attempts} attempt(s)")
+    if stage.saved.total_tokens or stage.saved.cost_usd:
+        parts.append(f"saved {stage.saved.total_tokens:,} tok, ${stage.saved.cost_usd:.4f}")
+    if stage.error is not None:
+        parts.append(repr(stage.error))
+    return "; ".join(parts)
+
+
+def summary_table(result: RunResult) -> Table:
+    """The final table: one row per stage, then the run's totals."""
+    table = Table(title=f"{result.workflow} · run {result.run_id} · {result.status.value}")
+    for column in ("stage", "status", "duration", "attempts", "tokens", "cost"):
+        table.add_column(
+            column, justify="right" if column in ("duration", "attempts", "tokens", "cost") else "left"
+        )
+    table.add_column("note", overflow="fold")
+    for stage in result.stages.values():
+        mark, style = _STYLE[stage.status]
+        table.add_row(
+            stage.name,
+            Text(f"{mark} {stage.status.value}", style=style),
+            f"{stage.duration_s:.2f}s",
+            str(stage.attempts) if stage.attempts else "",
+            f"{stage.usage.total_tokens:,}" if stage.usage.total_tokens else "",
+            f"${stage.usage.cost_usd:.4f}" if stage.usage.cost_usd else "",
+            _note(stage),
+        )
+    table.add_section()
+    saved = result.saved
+    table.add_row(
+        "total",
+        result.status.value,
+        f"{result.duration_s:.2f}s",
+        "",
+        f"{result.usage.total_tokens:,}",
+        f"${result.cost_usd:.4f}",
+        f"saved {saved.total_tokens:,} tok, ${saved.cost_usd:.4f}" if saved.total_tokens else "",
+        style="bold",
+    )
+    return table
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
+def usage_dict(usage: Usage) -> dict[str, Any]:
+    return {**attrs.asdict(usage), "total_tokens": usage.total_tokens}
+
+
+def result_dict(result: RunResult) -> dict[str, Any]:
+    """A JSON-serializable description of a run (``podium run --json``)."""
+    return {
+        "run_id": result.run_id,
+        "workflow": result.workflow,
+        "status": result.status.value,
+        "ok": result.ok,
+        "duration_s": round(result.duration_s, 6),
+        "usage": usage_dict(result.usage),
+        "saved": usage_dict(result.saved),
+        "cost_usd": result.cost_usd,
+        "stages": [
+            {
+                "name": s.name,
+                "status": s.status.value,
+                "value": _jsonable(s.value),
+                "error": repr(s.error) if s.error else None,
+                "reason": s.reason,
+                "attempts": s.attempts,
+                "duration_s": round(s.duration_s, 6),
+                "usage": usage_dict(s.usage),
+                "saved": usage_dict(s.saved),
+                "route": list(s.route) if s.route is not None else None,
+                "visits": s.visits,
+                "fallback": s.fallback,
+            }
+            for s in result.stages.values()
+        ],
+    }

@@ -1,0 +1,42 @@
+"""Render a workflow's graph as Mermaid or Graphviz DOT."""
+
+from __future__ import annotations
+
+import re
+
+from podium.definition.workflow import Workflow
+
+
+def _mermaid_id(name: str) -> str:
+    return re.sub(r"\W", "_", name)
+
+
+def to_mermaid(workflow: Workflow) -> str:
+    """A Mermaid flowchart: solid arrows for ``needs``, dotted for ``needs_any``, labels for routes."""
+    workflow.plan()
+    lines = ["flowchart TD"]
+    for stage in workflow.stages.values():
+        label = stage.name + (" ⤳" if stage.route is not None else "")
+        lines.append(f'    {_mermaid_id(stage.name)}["{label}"]')
+    for stage in workflow.stages.values():
+        for dep in stage.needs:
+            lines.append(f"    {_mermaid_id(dep)} --> {_mermaid_id(stage.name)}")
+        for dep in stage.needs_any:
+            lines.append(f"    {_mermaid_id(dep)} -.-> {_mermaid_id(stage.name)}")
+    return "\n".join(lines) + "\n"
+
+
+def to_dot(workflow: Workflow) -> str:
+    """A Graphviz digraph: dashed edges for ``needs_any``, diamonds for routing stages."""
+    workflow.plan()
+    lines = [f'digraph "{workflow.name}" {{', "    rankdir=TB;", "    node [shape=box];"]
+    for stage in workflow.stages.values():
+        shape = " shape=diamond" if stage.route is not None else ""
+        lines.append(f'    "{stage.name}" [label="{stage.name}"{shape}];')
+    for stage in workflow.stages.values():
+        for dep in stage.needs:
+            lines.append(f'    "{dep}" -> "{stage.name}";')
+        for dep in stage.needs_any:
+            lines.append(f'    "{dep}" -> "{stage.name}" [style=dashed];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Contract: the hook specifications and the plugin manager that loads implementations."""

@@ -1,0 +1,276 @@
+"""Finding workflows: in a ``.py`` file, at ``module:attribute``, or declared in a TOML file.
+
+A TOML workflow names its stage functions as ``module:function``; the file is checked
+entirely (structure, then every reference) and every error is reported with its path
+before anything runs::
+
+    [workflow]
+    name = "feature"
+    strategy = "sequential"
+    timeout = "2m"
+    budget = { tokens = 200000, cost_usd = 2.0 }
+
+    [[stages]]
+    name = "spec"
+    run = "feature_pipeline:spec"
+    timeout = "30s"
+    retry = { attempts = 3, delay = 0.5 }
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from podium.definition.config import make_config_converter, structure
+from podium.definition.workflow import Workflow
+from podium.foundation.errors import ConfigError, DefinitionError, DefinitionErrors
+from podium.values.model import Budget, CachePolicy, Retry
+
+
+@attrs.define
+class RetrySpec:
+    attempts: int = 3
+    delay: float = 0.5
+    backoff: float = 2.0
+    max_delay: float = 30.0
+    jitter: bool = True
+
+
+@attrs.define
+class CacheSpec:
+    ttl: float | None = None
+    version: str | None = None
+    namespace: str = ""
+    read: bool = True
+    write: bool = True
+    refresh: bool = False
+
+
+@attrs.define
+class BudgetSpec:
+    tokens: int | None = None
+    cost_usd: float | None = None
+    duration_s: float | None = None
+
+
+@attrs.define
+class StageSpec:
+    name: str
+    run: str
+    needs: list[str] = attrs.field(factory=list)
+    needs_any: list[str] = attrs.field(factory=list)
+    timeout: float | None = None
+    retry: RetrySpec | None = None
+    cache: CacheSpec | None = None
+    route: str | None = None
+    routes: dict[str, str] | None = None
+    fallback: Any = None
+    on_error: str | None = None
+    version: str | None = None
+    executor: str | None = None
+    estimate: float | None = None
+    max_visits: int = 1
+
+
+@attrs.define
+class WorkflowSpec:
+    name: str
+    strategy: str | None = None
+    max_concurrency: int | None = None
+    timeout: float | None = None
+    fail_fast: bool = False
+    inputs: list[str] | None = None
+    defaults: dict[str, Any] = attrs.field(factory=dict)
+    description: str = ""
+    budget: BudgetSpec | None = None
+    plugins: list[str] = attrs.field(factory=list)
+
+
+@attrs.define
+class WorkflowFile:
+    workflow: WorkflowSpec
+    stages: list[StageSpec]
+
+
+@attrs.frozen
+class Target:
+    """A loaded workflow and the modules beside it that implement hooks (registered as plugins).
+
+    Like a ``conftest.py``, a workflow file may implement ``podium_*`` hooks, e.g. to
+    register the agents its stages use.
+    """
+
+    workflow: Workflow
+    plugins: tuple[Any, ...] = ()
+
+
+def _hook_modules(*modules: Any) -> tuple[Any, ...]:
+    return tuple(m for m in modules if any(name.startswith("podium_") for name in vars(m)))
+
+
+def load_target(target: str) -> Target:
+    """The workflow named by ``target``: ``file.py[:name]``, ``file.toml`` or ``module:attr``."""
+    if target.endswith(".toml"):
+        workflow, modules = _load_toml(target)
+        return Target(workflow, _hook_modules(*modules))
+    path_part, _, attribute = target.partition(":")
+    if path_part.endswith(".py"):
+        module = _import_file(Path(path_part))
+        return Target(_pick_workflow(module.__dict__, attribute or None, path_part), _hook_modules(module))
+    if attribute:
+        try:
+            module = importlib.import_module(path_part)
+        except ImportError as exc:
+            raise DefinitionError(f"{target}: cannot import module {path_part!r}: {exc}") from None
+        return Target(_pick_workflow(module.__dict__, attribute, target), _hook_modules(module))
+    raise DefinitionError(
+        f"{target!r} is not a workflow target: give a .py file, a .toml file or module:attribute"
+    )
+
+
+def _import_file(path: Path) -> Any:
+    if not path.is_file():
+        raise DefinitionError(f"{path}: no such file")
+    directory = str(path.resolve().parent)
+    if directory not in sys.path:
+        # Stage functions referenced by module name must import from beside the file.
+        sys.path.insert(0, directory)
+    module_name = f"podium_target_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise DefinitionError(f"{path}: cannot be imported as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pick_workflow(namespace: dict[str, Any], attribute: str | None, where: str) -> Workflow:
+    if attribute:
+        value = namespace.get(attribute)
+        if not isinstance(value, Workflow):
+            raise DefinitionError(f"{where}: {attribute!r} is not a podium.Workflow")
+        return value
+    found = {name: value for name, value in namespace.items() if isinstance(value, Workflow)}
+    if len(found) == 1:
+        return next(iter(found.values()))
+    if not found:
+        raise DefinitionError(f"{where}: defines no podium.Workflow")
+    raise DefinitionError(
+        f"{where}: defines several workflows ({', '.join(sorted(found))}); name one as {where}:NAME"
+    )
+
+
+def load_toml(path: str | Path) -> Workflow:
+    """Build a workflow from a TOML file; every error is reported at once with its path."""
+    return _load_toml(path)[0]
+
+
+def _load_toml(path: str | Path) -> tuple[Workflow, list[Any]]:
+    path = Path(path)
+    if not path.is_file():
+        raise DefinitionError(f"{path}: no such file")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise DefinitionError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        spec: WorkflowFile = structure(
+            make_config_converter(), data, WorkflowFile, "", str(path), "workflow file"
+        )
+    except ConfigError as exc:
+        raise DefinitionError(str(exc)) from None
+    directory = str(path.resolve().parent)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    errors: list[str] = []
+    workflow = _build(spec, errors)
+    modules = []
+    for n, name in enumerate(spec.workflow.plugins):
+        try:
+            modules.append(importlib.import_module(name))
+        except ImportError as exc:
+            errors.append(f"cannot import plugin module {name!r} ({exc}) @ workflow.plugins[{n}]")
+    if errors:
+        raise DefinitionErrors(errors, source=str(path))
+    workflow.plan()
+    return workflow, modules
+
+
+def _build(spec: WorkflowFile, errors: list[str]) -> Workflow:
+    w = spec.workflow
+    budget = Budget(w.budget.tokens, w.budget.cost_usd, w.budget.duration_s) if w.budget else None
+    workflow = Workflow(
+        w.name,
+        strategy=w.strategy,
+        max_concurrency=w.max_concurrency,
+        budget=budget,
+        timeout=w.timeout,
+        fail_fast=w.fail_fast,
+        inputs=w.inputs,
+        description=w.description,
+    )
+    if w.defaults:
+        workflow.input_defaults.update(w.defaults)
+        workflow.inputs = tuple(dict.fromkeys([*(w.inputs or ()), *w.defaults]))
+    for n, stage in enumerate(spec.stages):
+        where = f"stages[{n}]"
+        fn = _resolve(stage.run, f"{where}.run", errors)
+        route: Any = _resolve(stage.route, f"{where}.route", errors) if stage.route else stage.routes
+        on_error = _resolve(stage.on_error, f"{where}.on_error", errors) if stage.on_error else None
+        if fn is None:
+            continue
+        options: dict[str, Any] = {}
+        if stage.fallback is not None:
+            options["fallback"] = stage.fallback
+        try:
+            workflow.add_stage(
+                fn,
+                name=stage.name,
+                needs=stage.needs,
+                needs_any=stage.needs_any,
+                timeout=stage.timeout,
+                retry=Retry(**attrs.asdict(stage.retry)) if stage.retry else None,
+                cache=CachePolicy(**attrs.asdict(stage.cache)) if stage.cache else None,
+                route=route,
+                on_error=on_error,
+                version=stage.version,
+                executor=stage.executor,
+                estimate=stage.estimate,
+                max_visits=stage.max_visits,
+                **options,
+            )
+        except DefinitionError as exc:
+            errors.append(f"{exc} @ {where}")
+    return workflow
+
+
+def _resolve(reference: str | None, where: str, errors: list[str]) -> Any:
+    if reference is None:
+        return None
+    module_name, _, attribute = reference.partition(":")
+    if not module_name or not attribute:
+        errors.append(f"expected 'module:function', got {reference!r} @ {where}")
+        return None
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        errors.append(f"cannot import module {module_name!r} ({exc}) @ {where}")
+        return None
+    value = module
+    for part in attribute.split("."):
+        if not hasattr(value, part):
+            errors.append(f"module {module_name!r} has no attribute {attribute!r} @ {where}")
+            return None
+        value = getattr(value, part)
+    if not callable(value):
+        errors.append(f"{reference!r} is not callable @ {where}")
+        return None
+    return value

@@ -1,0 +1,131 @@
+"""A workflow's graph in index form (:class:`Plan`), built once per definition and checked.
+
+Index form — stages as integers, dependencies as tuples of integers — is what the
+scheduler walks per stage, so it never hashes a name on the hot path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import heapq
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:
+    from podium.definition.workflow import Stage
+
+
+@attrs.frozen
+class Plan:
+    """A validated workflow's graph in index form, computed once per definition."""
+
+    stages: tuple[Stage, ...]
+    index: Mapping[str, int]
+    needs: tuple[tuple[int, ...], ...]
+    needs_any: tuple[tuple[int, ...], ...]
+    dependents: tuple[tuple[int, ...], ...]
+    order: tuple[int, ...]
+
+    def descendants(self, i: int) -> list[int]:
+        """Every stage reachable from stage ``i`` (excluding it), in topological order."""
+        seen: set[int] = set()
+        stack = list(self.dependents[i])
+        while stack:
+            j = stack.pop()
+            if j not in seen:
+                seen.add(j)
+                stack.extend(self.dependents[j])
+        position = {s: n for n, s in enumerate(self.order)}
+        return sorted(seen, key=position.__getitem__)
+
+
+def suggest(name: str, candidates: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def dependency_errors(stages: Sequence[Stage]) -> list[str]:
+    """Unknown, repeated and self dependencies, each named (unknown ones with a suggestion)."""
+    names = [stage.name for stage in stages]
+    known = set(names)
+    errors = []
+    for stage in stages:
+        seen: set[str] = set()
+        for dep in stage.dependencies:
+            if dep in seen:
+                errors.append(f"stage {stage.name!r} lists dependency {dep!r} twice")
+            seen.add(dep)
+            if dep == stage.name:
+                errors.append(f"stage {stage.name!r} depends on itself")
+            elif dep not in known:
+                errors.append(f"stage {stage.name!r} needs unknown stage {dep!r}{suggest(dep, names)}")
+    return errors
+
+
+def build_plan(stages: Sequence[Stage]) -> Plan | list[str]:
+    """The plan of stages whose dependencies all exist, or the cycle that prevents one."""
+    index = {stage.name: i for i, stage in enumerate(stages)}
+    needs = tuple(tuple(index[d] for d in s.needs) for s in stages)
+    needs_any = tuple(tuple(index[d] for d in s.needs_any) for s in stages)
+    dependents_lists: list[list[int]] = [[] for _ in stages]
+    for i, stage in enumerate(stages):
+        for dep in stage.dependencies:
+            dependents_lists[index[dep]].append(i)
+    dependents = tuple(tuple(d) for d in dependents_lists)
+    order = _topological_order(needs, needs_any, dependents)
+    if order is None:
+        return _find_cycle(needs, needs_any, [s.name for s in stages])
+    return Plan(tuple(stages), index, needs, needs_any, dependents, order)
+
+
+def _topological_order(
+    needs: Sequence[tuple[int, ...]],
+    needs_any: Sequence[tuple[int, ...]],
+    dependents: Sequence[tuple[int, ...]],
+) -> tuple[int, ...] | None:
+    # Kahn's algorithm with a heap: among stages ready together, declaration order.
+    remaining = [len(needs[i]) + len(needs_any[i]) for i in range(len(needs))]
+    ready = [i for i, r in enumerate(remaining) if r == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for j in dependents[i]:
+            remaining[j] -= 1
+            if remaining[j] == 0:
+                heapq.heappush(ready, j)
+    return tuple(order) if len(order) == len(needs) else None
+
+
+def _find_cycle(
+    needs: Sequence[tuple[int, ...]], needs_any: Sequence[tuple[int, ...]], names: Sequence[str]
+) -> list[str]:
+    """One cycle, as names from its first stage back to it (iterative: no recursion limit)."""
+    state = [0] * len(names)  # 0 unvisited, 1 on the current path, 2 done
+    for start in range(len(names)):
+        if state[start]:
+            continue
+        path: list[int] = []
+        stack: list[tuple[int, int]] = [(start, 0)]
+        while stack:
+            node, edge = stack.pop()
+            if edge == 0:
+                state[node] = 1
+                path.append(node)
+            deps = needs[node] + needs_any[node]
+            if edge < len(deps):
+                stack.append((node, edge + 1))
+                dep = deps[edge]
+                if state[dep] == 1:
+                    cycle = [*path[path.index(dep) :], dep]
+                    return [names[i] for i in reversed(cycle)]
+                if state[dep] == 0:
+                    stack.append((dep, 0))
+            else:
+                state[node] = 2
+                path.pop()
+    return []

@@ -1,0 +1,367 @@
+"""The definition API: :class:`Workflow`, its stages, and their validation."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, overload
+
+import attrs
+
+from podium.definition.plan import Plan, build_plan, dependency_errors, suggest
+from podium.foundation.errors import DefinitionError, DefinitionErrors
+from podium.values.model import Budget, CachePolicy, Retry
+
+#: Parameter names through which a stage body receives its :class:`podium.Context`.
+CONTEXT_PARAMETERS = frozenset({"ctx", "context"})
+
+_NOTSET: Any = object()
+RouteSpec = Callable[[Any], "str | Sequence[str] | None"] | Mapping[Any, "str | Sequence[str]"]
+
+
+def _names(value: str | Iterable[str] | None, what: str, stage: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    names = tuple(value)
+    for name in names:
+        if not isinstance(name, str):
+            raise DefinitionError(f"stage {stage!r}: {what} must name stages, got {name!r}")
+    return names
+
+
+def source_version(fn: Callable[..., Any]) -> str | None:
+    """A short hash of a function's source code, or ``None`` when it has no usable source."""
+    if getattr(fn, "__name__", "") == "<lambda>":
+        return None
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):
+        return None
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+@attrs.define(eq=False, repr=False)
+class Stage:
+    """One step of a workflow: an async (or plain) function and how it is run.
+
+    Built by :meth:`Workflow.stage`; the fields are read by strategies and plugins.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    needs: tuple[str, ...] = ()
+    needs_any: tuple[str, ...] = ()
+    timeout: float | None = None
+    retry: Retry | None = None
+    cache: CachePolicy | None = None
+    route: RouteSpec | None = None
+    on_error: Callable[[BaseException], Any] | None = None
+    fallback: Any = _NOTSET
+    version: str | None = None
+    executor: str = "inline"
+    estimate: float | None = None
+    max_visits: int = 1
+    description: str = ""
+    #: Position in declaration order; ties in scheduling are broken by it.
+    index: int = -1
+    #: Name of the parameter receiving the Context, if the body takes one.
+    context_parameter: str | None = None
+    #: Parameters filled from workflow inputs or upstream results, with their defaults.
+    parameters: dict[str, Any] = attrs.field(factory=dict)
+    #: Whether ``fn`` is a coroutine function (else it runs on the ``thread`` executor).
+    is_async: bool = True
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        return self.needs + self.needs_any
+
+    @property
+    def has_fallback(self) -> bool:
+        return self.fallback is not _NOTSET or self.on_error is not None
+
+    @property
+    def route_targets(self) -> frozenset[str] | None:
+        """The targets a mapping route can name, known at definition time; else ``None``."""
+        if isinstance(self.route, Mapping):
+            targets: set[str] = set()
+            for target in self.route.values():
+                targets.update(_names(target, "route", self.name))
+            return frozenset(targets)
+        return None
+
+    def __repr__(self) -> str:
+        return f"<Stage {self.name!r} needs={list(self.dependencies)}>"
+
+
+def _inspect_parameters(stage_name: str, fn: Callable[..., Any]) -> tuple[str | None, dict[str, Any]]:
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise DefinitionError(f"stage {stage_name!r}: cannot read the signature of {fn!r}") from exc
+    context_parameter = None
+    parameters: dict[str, Any] = {}
+    for parameter in signature.parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            raise DefinitionError(
+                f"stage {stage_name!r}: parameter *{parameter.name} is not supported; "
+                "name each input or dependency explicitly"
+            )
+        if parameter.kind is parameter.POSITIONAL_ONLY:
+            raise DefinitionError(
+                f"stage {stage_name!r}: positional-only parameter {parameter.name!r}; "
+                "stage arguments are passed by name"
+            )
+        annotation = parameter.annotation
+        is_context = (
+            parameter.name in CONTEXT_PARAMETERS
+            or (isinstance(annotation, str) and annotation.rsplit(".", 1)[-1] == "Context")
+            or getattr(annotation, "__name__", None) == "Context"
+        )
+        if is_context and context_parameter is None:
+            context_parameter = parameter.name
+            continue
+        parameters[parameter.name] = _NOTSET if parameter.default is parameter.empty else parameter.default
+    return context_parameter, parameters
+
+
+def has_default(value: Any) -> bool:
+    return value is not _NOTSET
+
+
+class Workflow:
+    """A named set of stages with dependencies, run by a strategy plugin.
+
+    :param name: Identifies the workflow in results, cache keys, metrics and the run store.
+    :param strategy: Name of a registered strategy (``sequential``, ``parallel``,
+        ``conditional``, ...); ``None`` takes the configured default.
+    :param max_concurrency: At most this many stages run at once (``None``: no limit).
+    :param budget: Soft limits on tokens, cost and wall time.
+    :param timeout: Hard limit in seconds on the whole run; running stages are cancelled.
+    :param fail_fast: On the first failure, cancel running stages and start no others.
+    :param inputs: The inputs the workflow expects, checked before a run starts: names, or
+        a mapping of names to default values (used when a run does not give them).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        strategy: str | None = None,
+        max_concurrency: int | None = None,
+        budget: Budget | None = None,
+        timeout: float | None = None,
+        fail_fast: bool = False,
+        inputs: Iterable[str] | Mapping[str, Any] | None = None,
+        description: str = "",
+    ) -> None:
+        if not name or not isinstance(name, str):
+            raise DefinitionError(f"a workflow needs a non-empty name, got {name!r}")
+        if max_concurrency is not None and max_concurrency < 1:
+            raise DefinitionError(f"workflow {name!r}: max_concurrency must be >= 1, got {max_concurrency}")
+        if timeout is not None and timeout <= 0:
+            raise DefinitionError(f"workflow {name!r}: timeout must be > 0, got {timeout}")
+        self.name = name
+        self.strategy = strategy
+        self.max_concurrency = max_concurrency
+        self.budget = budget
+        self.timeout = timeout
+        self.fail_fast = fail_fast
+        self.inputs = tuple(inputs) if inputs is not None else None
+        self.input_defaults: dict[str, Any] = dict(inputs) if isinstance(inputs, Mapping) else {}
+        self.description = description
+        self.stages: dict[str, Stage] = {}
+        self._plan: Plan | None = None
+        # Input name sets already checked against this plan (a run re-checks nothing).
+        self._valid_inputs: set[frozenset[str]] = set()
+
+    def __repr__(self) -> str:
+        return f"<Workflow {self.name!r} stages={list(self.stages)} strategy={self.strategy!r}>"
+
+    @overload
+    def stage(self, fn: Callable[..., Any], /) -> Callable[..., Any]: ...
+
+    @overload
+    def stage(
+        self,
+        *,
+        name: str | None = None,
+        needs: str | Iterable[str] | None = None,
+        needs_any: str | Iterable[str] | None = None,
+        timeout: float | None = None,
+        retry: Retry | None = None,
+        cache: CachePolicy | bool | None = None,
+        route: RouteSpec | None = None,
+        on_error: Callable[[BaseException], Any] | None = None,
+        fallback: Any = _NOTSET,
+        version: str | None = None,
+        executor: str | None = None,
+        estimate: float | None = None,
+        max_visits: int = 1,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+
+    def stage(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:  # type: ignore[misc]
+        """Declare a stage; usable bare (``@wf.stage``) or with options (``@wf.stage(needs=...)``).
+
+        The decorated function is returned unchanged, so it stays callable and testable.
+        """
+        if fn is not None:
+            self.add_stage(fn, **options)
+            return fn
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_stage(fn, **options)
+            return fn
+
+        return decorate
+
+    def add_stage(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        needs: str | Iterable[str] | None = None,
+        needs_any: str | Iterable[str] | None = None,
+        timeout: float | None = None,
+        retry: Retry | None = None,
+        cache: CachePolicy | bool | None = None,
+        route: RouteSpec | None = None,
+        on_error: Callable[[BaseException], Any] | None = None,
+        fallback: Any = _NOTSET,
+        version: str | None = None,
+        executor: str | None = None,
+        estimate: float | None = None,
+        max_visits: int = 1,
+        description: str | None = None,
+    ) -> Stage:
+        """Add a stage programmatically (the decorator and the TOML loader use this)."""
+        if not callable(fn):
+            raise DefinitionError(f"workflow {self.name!r}: a stage must be a function, got {fn!r}")
+        stage_name = name or getattr(fn, "__name__", None)
+        if not stage_name or stage_name == "<lambda>":
+            raise DefinitionError(f"workflow {self.name!r}: give the stage for {fn!r} a name=")
+        if stage_name in self.stages:
+            raise DefinitionError(f"workflow {self.name!r}: duplicate stage name {stage_name!r}")
+        if timeout is not None and timeout <= 0:
+            raise DefinitionError(f"stage {stage_name!r}: timeout must be > 0, got {timeout}")
+        if max_visits < 1:
+            raise DefinitionError(f"stage {stage_name!r}: max_visits must be >= 1, got {max_visits}")
+        if retry is not None and not isinstance(retry, Retry):
+            raise DefinitionError(f"stage {stage_name!r}: retry must be a podium.Retry, got {retry!r}")
+        policy = CachePolicy() if cache is True else (cache or None)
+        if policy is not None and not isinstance(policy, CachePolicy):
+            raise DefinitionError(f"stage {stage_name!r}: cache must be a podium.CachePolicy, got {cache!r}")
+        if route is not None and not (callable(route) or isinstance(route, Mapping)):
+            raise DefinitionError(f"stage {stage_name!r}: route must be a function or a mapping")
+        stage_version = version or (policy.version if policy else None)
+        if policy is not None and stage_version is None:
+            stage_version = source_version(fn)
+            if stage_version is None:
+                raise DefinitionError(
+                    f"stage {stage_name!r} is cached but its function has no readable source "
+                    "(a lambda, a notebook cell or a builtin): pass version='...' to the stage"
+                )
+        context_parameter, parameters = _inspect_parameters(stage_name, fn)
+        is_async = inspect.iscoroutinefunction(fn)
+        stage = Stage(
+            name=stage_name,
+            fn=fn,
+            needs=_names(needs, "needs", stage_name),
+            needs_any=_names(needs_any, "needs_any", stage_name),
+            timeout=timeout,
+            retry=retry,
+            cache=policy,
+            route=route,
+            on_error=on_error,
+            fallback=fallback,
+            version=stage_version,
+            executor=executor or ("inline" if is_async else "thread"),
+            estimate=estimate,
+            max_visits=max_visits,
+            description=description if description is not None else (inspect.getdoc(fn) or "").split("\n")[0],
+            index=len(self.stages),
+            context_parameter=context_parameter,
+            parameters=parameters,
+            is_async=is_async,
+        )
+        self.stages[stage_name] = stage
+        self._plan = None
+        self._valid_inputs.clear()
+        return stage
+
+    # ----------------------------------------------------------------- validation
+
+    def plan(self) -> Plan:
+        """The validated graph; raises :class:`DefinitionErrors` listing every problem."""
+        if self._plan is None:
+            self._plan = self._build_plan()
+        return self._plan
+
+    def validate(self, inputs: Mapping[str, Any] | Iterable[str] | None = None) -> Plan:
+        """Check the definition (and, when given, that ``inputs`` cover every parameter)."""
+        plan = self.plan()
+        available = (
+            set(inputs) if inputs is not None else (set(self.inputs) if self.inputs is not None else None)
+        )
+        if available is not None:
+            key = frozenset(available)
+            if key not in self._valid_inputs:
+                errors = self._parameter_errors(available)
+                if errors:
+                    raise DefinitionErrors(errors, source=f"workflow {self.name!r}")
+                self._valid_inputs.add(key)
+        return plan
+
+    def _build_plan(self) -> Plan:
+        source = f"workflow {self.name!r}"
+        stages = list(self.stages.values())
+        errors = ["it has no stages"] if not stages else dependency_errors(stages)
+        if errors:
+            raise DefinitionErrors(errors, source=source)
+        plan = build_plan(stages)
+        if not isinstance(plan, Plan):
+            raise DefinitionErrors([f"cycle in needs: {' -> '.join(plan)}"], source=source)
+        errors = self._route_errors(plan) + self._parameter_errors(None)
+        if errors:
+            raise DefinitionErrors(errors, source=source)
+        return plan
+
+    def _route_errors(self, plan: Plan) -> list[str]:
+        errors = []
+        for i, stage in enumerate(plan.stages):
+            targets = stage.route_targets
+            if targets is None:
+                continue
+            allowed = {plan.stages[j].name for j in plan.dependents[i]}
+            for target in sorted(targets - allowed):
+                t = plan.index.get(target)
+                if t is not None and plan.stages[t].max_visits > 1 and (t == i or i in plan.descendants(t)):
+                    continue  # a bounded loop back to an earlier stage (or to itself)
+                errors.append(
+                    f"stage {stage.name!r} routes to {target!r}, which is not one of its dependents "
+                    f"({', '.join(sorted(allowed)) or 'none'})"
+                    + (suggest(target, list(allowed)) if target not in self.stages else "")
+                )
+        return errors
+
+    def _parameter_errors(self, inputs: set[str] | None) -> list[str]:
+        errors = []
+        for stage in self.stages.values():
+            deps = set(stage.dependencies)
+            for parameter, default in stage.parameters.items():
+                if parameter in deps or has_default(default):
+                    continue
+                if parameter in self.stages:
+                    errors.append(
+                        f"stage {stage.name!r} takes parameter {parameter!r}, the name of a stage it "
+                        f"does not depend on: add needs=[{parameter!r}]"
+                    )
+                elif inputs is not None and parameter not in inputs:
+                    known = sorted(inputs | deps)
+                    errors.append(
+                        f"stage {stage.name!r} parameter {parameter!r} matches no workflow input or "
+                        f"dependency{suggest(parameter, known)} (inputs: {sorted(inputs) or 'none'})"
+                    )
+        return errors

@@ -1,0 +1,28 @@
+"""Built-in stage execution: hand the body to the stage's executor."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from podium.definition.workflow import Stage
+from podium.foundation.markers import hookimpl
+from podium.running.context import Context
+from podium.values.executors import Executor, InlineExecutor, ThreadExecutor
+
+
+@hookimpl(trylast=True)
+def podium_register_executors(register: Callable[[str, Executor], None]) -> None:
+    register("inline", InlineExecutor())
+    register("thread", ThreadExecutor())
+
+
+@hookimpl(trylast=True)
+def podium_execute_stage(stage: Stage, ctx: Context, kwargs: Mapping[str, Any]) -> Awaitable[Any]:
+    if stage.executor == "inline" and stage.is_async:
+        # The hot path: an async body is just called; no executor indirection.
+        awaitable: Awaitable[Any] = stage.fn(**kwargs)
+        return awaitable
+    # Engine.prepare has checked that the executor is registered.
+    executor: Executor = ctx.engine.executors[stage.executor]
+    return executor.submit(stage.fn, kwargs)

@@ -1,0 +1,375 @@
+"""The :class:`Engine`: plugins, registries, cache and configuration for running workflows.
+
+An engine is an async context manager made to live inside an existing asyncio
+application: it never owns or replaces the event loop, never configures logging and
+never prints. :func:`run` and :func:`run_sync` use a default engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import inspect
+import logging
+import weakref
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from podium.contract.plugins import PodiumPluginManager, configured_plugin_manager
+from podium.definition.config import Config
+from podium.definition.plan import Plan
+from podium.definition.strategy import Strategy
+from podium.definition.workflow import Workflow
+from podium.foundation.errors import DefinitionError, PluginError, PodiumError, StrategyNotFound
+from podium.foundation.redaction import redact_url
+from podium.running.agents import Agent, AgentRegistry
+from podium.running.handle import RunHandle
+from podium.running.result_cache import ResultCache
+from podium.running.scheduler import Run
+from podium.values.alerts import Alert, AlertRouter, AlertSink, Severity
+from podium.values.executors import Executor
+from podium.values.model import RunResult, StageResult, StageStatus
+from podium.values.pricing import Pricing
+
+_log = logging.getLogger("podium.engine")
+
+#: Which package provides each strategy the project ships, for error messages.
+STRATEGY_PACKAGES = {
+    "sequential": "podium-sequential",
+    "parallel": "podium-parallel",
+    "conditional": "podium-conditional",
+    "dask": "podium-dask",
+}
+
+#: Weight of the newest duration in a stage's moving average (for critical-path priorities).
+_EMA_WEIGHT = 0.3
+
+
+class Registry(Mapping[str, Any]):
+    """Named things registered by plugins (strategies, executors); duplicates are errors."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, Any] = {}
+
+    def add(self, name: str, item: Any) -> None:
+        if name in self._items and self._items[name] is not item:
+            raise PluginError(f"two plugins register the {self.kind} {name!r}")
+        self._items[name] = item
+
+    def __getitem__(self, name: str) -> Any:
+        return self._items[name]
+
+    def __iter__(self) -> Any:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class Engine:
+    """Runs workflows with the installed plugins. Use as ``async with Engine() as engine``.
+
+    :param config: The configuration (default: :meth:`Config.load` from the working directory).
+    :param plugin_manager: A prepared manager (default: built from the configuration).
+    :param plugins: Extra plugin objects to register (modules or instances with hooks).
+    :param agents: Agents to register by name, besides those plugins register.
+    :param cache: A cache URL overriding the configuration (``"memory://"``,
+        ``"redis://..."``), or ``None`` to keep the configured one, or ``False`` for none.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: Config | None = None,
+        plugin_manager: PodiumPluginManager | None = None,
+        plugins: Iterable[object] = (),
+        agents: Mapping[str, Agent] | None = None,
+        cache: str | bool | None = None,
+    ) -> None:
+        self.config = config if config is not None else Config.load()
+        settings = self.config.settings
+        self.pm = plugin_manager or configured_plugin_manager(settings)
+        for plugin in plugins:
+            if not self.pm.is_registered(plugin):  # e.g. also installed through its entry point
+                self.pm.register(plugin)
+        self.hook = self.pm.hook
+        self.strategies: Registry = Registry("strategy")
+        self.executors: Registry = Registry("executor")
+        self.agents = AgentRegistry()
+        self._extra_agents = dict(agents or {})
+        self.alerts = AlertRouter(lambda alert: self.hook.podium_alert_raised(alert=alert))
+        self.pricing = Pricing(settings.pricing)
+        self._cache_url: str | None = (
+            None if cache is False else (cache if isinstance(cache, str) else settings.cache)
+        )
+        self.cache = ResultCache(None)
+        self._durations: dict[tuple[str, str], float] = {}
+        self._started = False
+        self._stopped = False
+        self._submitted: set[RunHandle] = set()
+
+    def __repr__(self) -> str:
+        state = "started" if self._started and not self._stopped else "stopped" if self._stopped else "new"
+        return f"<Engine {state} strategies={sorted(self.strategies)}>"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Collect registrations, open the cache, let plugins set up. Idempotent."""
+        if self._started:
+            return
+        self.register_plugins()
+        if self._cache_url:
+            backend = self.hook.podium_cache_backend(url=self._cache_url, config=self.config)
+            if backend is None:
+                raise PodiumError(
+                    f"no installed plugin provides the cache backend for {redact_url(self._cache_url)!r} "
+                    "(built in: memory://, sqlite:///path, redis://host:port/db, memcached://host:port)"
+                )
+            self.cache = ResultCache(backend, url=self._cache_url, timeout=self.config.settings.cache_timeout)
+        self._started = True
+        await _await_all(self.hook.podium_engine_started(engine=self), "podium_engine_started")
+
+    async def stop(self) -> None:
+        """Cancel submitted runs still going (their handles still give their results), let
+        plugins clean up, deliver pending alerts, close the cache. Idempotent."""
+        if not self._started or self._stopped:
+            return
+        self._stopped = True
+        running = list(self._submitted)
+        for handle in running:
+            handle.cancel("the engine is shutting down")
+        if running:
+            await asyncio.gather(*(handle.result() for handle in running), return_exceptions=True)
+        await self.alerts.drain()
+        await _await_all(self.hook.podium_engine_stopping(engine=self), "podium_engine_stopping")
+        await self.cache.close()
+
+    def register_plugins(self) -> None:
+        """Ask every plugin for its config sections, strategies, executors, agents, sinks."""
+
+        def register_config_section(name: str, cls: type) -> None:
+            self.config.register_section(name, cls)
+
+        self.hook.podium_register_config_sections(register=register_config_section)
+        self.config.validate_sections()
+
+        def register_strategy(strategy: Strategy) -> None:
+            if not isinstance(strategy, Strategy) or not strategy.name:
+                raise PluginError(f"{strategy!r} is not a named podium.Strategy")
+            self.strategies.add(strategy.name, strategy)
+
+        def register_executor(name: str, executor: Executor) -> None:
+            self.executors.add(name, executor)
+
+        def register_sink(sink: AlertSink) -> None:
+            self.alerts.sinks.append(sink)
+
+        self.hook.podium_register_strategies(register=register_strategy)
+        self.hook.podium_register_executors(register=register_executor)
+        self.hook.podium_register_agents(register=self.agents.register, config=self.config)
+        self.hook.podium_register_alert_sinks(register=register_sink, config=self.config)
+        for name, agent in self._extra_agents.items():
+            self.agents.register(name, agent)
+
+    # ------------------------------------------------------------------ running
+
+    def strategy_for(self, workflow: Workflow) -> Strategy:
+        """The strategy a workflow names (or the configured default), with a helpful error."""
+        name = workflow.strategy or self.config.settings.strategy
+        if name not in self.strategies:
+            installed = ", ".join(sorted(self.strategies)) or "none"
+            close = difflib.get_close_matches(name, list(STRATEGY_PACKAGES) + list(self.strategies), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close and close[0] != name else ""
+            package = STRATEGY_PACKAGES.get(name)
+            install = f" Install it with: pip install {package}." if package else ""
+            raise StrategyNotFound(
+                f"workflow {workflow.name!r} uses strategy {name!r}, which no installed plugin "
+                f"provides (installed: {installed}).{hint}{install}"
+            )
+        strategy: Strategy = self.strategies[name]
+        return strategy
+
+    def prepare(self, workflow: Workflow, inputs: Mapping[str, Any] | None) -> tuple[Plan, Strategy]:
+        """Validate a workflow (for a run with ``inputs``, when given); raises before anything runs."""
+        plan = workflow.validate(inputs)
+        strategy = self.strategy_for(workflow)
+        if not strategy.honours_routes:
+            routed = [s.name for s in workflow.stages.values() if s.route is not None]
+            if routed:
+                raise DefinitionError(
+                    f"workflow {workflow.name!r} declares routes on {', '.join(map(repr, routed))}, but its "
+                    f"strategy {strategy.name!r} does not honour routes: use strategy='conditional'"
+                )
+        if not strategy.allows_loops:
+            looping = [s.name for s in workflow.stages.values() if s.max_visits > 1]
+            if looping:
+                raise DefinitionError(
+                    f"workflow {workflow.name!r}: stages {', '.join(map(repr, looping))} allow loops "
+                    f"(max_visits > 1), which strategy {strategy.name!r} does not support"
+                )
+        for stage in workflow.stages.values():
+            if stage.executor not in self.executors:
+                raise DefinitionError(
+                    f"stage {stage.name!r} uses executor {stage.executor!r}, which is not registered "
+                    f"(registered: {', '.join(sorted(self.executors))})"
+                )
+        return plan, strategy
+
+    async def run(
+        self, workflow: Workflow, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None
+    ) -> RunResult:
+        """Run ``workflow`` with ``inputs`` and return its :class:`RunResult`.
+
+        Definition and input errors raise before any stage starts. Stage failures do not
+        raise: they are in the result. Cancelling the caller cancels every running stage
+        and propagates; to cancel and still receive the result, use :meth:`submit`.
+        """
+        run = await self._new_run(workflow, inputs, run_id)
+        return await run.execute()
+
+    async def _new_run(self, workflow: Workflow, inputs: Mapping[str, Any] | None, run_id: str | None) -> Run:
+        """A validated run, not started: everything that can be wrong is checked here."""
+        if not self._started:
+            await self.start()
+        if self._stopped:
+            raise PodiumError("this engine has been stopped; create a new one")
+        values = {**workflow.input_defaults, **(inputs or {})}
+        plan, strategy = self.prepare(workflow, values)
+        return Run(self, workflow, plan, strategy, values, run_id)
+
+    async def submit(
+        self, workflow: Workflow, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None
+    ) -> RunHandle:
+        """Start ``workflow`` in a task and return a :class:`~podium.handle.RunHandle`.
+
+        Definition and input errors raise here, before any stage starts. Use the handle
+        to ``cancel()`` the run and still get its result (``await handle``).
+        """
+        run = await self._new_run(workflow, inputs, run_id)
+        task = asyncio.get_running_loop().create_task(run.execute(), name=f"podium-run:{run.id}")
+        handle = RunHandle(run, task)
+        self._submitted.add(handle)
+        task.add_done_callback(lambda _: self._submitted.discard(handle))
+        return handle
+
+    def raise_alert(
+        self,
+        name: str,
+        message: str,
+        *,
+        severity: Severity = "warning",
+        run: Run | None = None,
+        value: float | None = None,
+        threshold: float | None = None,
+    ) -> bool:
+        """Raise an alert to every sink (de-duplicated); returns whether it was sent."""
+        alert = Alert(
+            name=name,
+            message=message,
+            severity=severity,
+            workflow=run.workflow.name if run else None,
+            run_id=run.id if run else None,
+            value=value,
+            threshold=threshold,
+        )
+        return self.alerts.raise_alert(alert)
+
+    # ------------------------------------------------------------------ duration estimates
+
+    def estimates(self, workflow: Workflow, plan: Plan) -> list[float]:
+        """Expected seconds per stage: declared ``estimate``, else the moving average, else 1."""
+        durations = self._durations
+        return [
+            s.estimate if s.estimate is not None else durations.get((workflow.name, s.name), 1.0)
+            for s in plan.stages
+        ]
+
+    def learn(self, workflow: Workflow, results: Sequence[StageResult]) -> None:
+        """Fold the durations of stages that ran into their moving averages."""
+        for result in results:
+            if result.status is not StageStatus.SUCCEEDED:
+                continue
+            key = (workflow.name, result.name)
+            previous = self._durations.get(key)
+            self._durations[key] = (
+                result.duration_s
+                if previous is None
+                else previous + _EMA_WEIGHT * (result.duration_s - previous)
+            )
+
+
+async def _await_all(outcomes: Sequence[Awaitable[None] | None], hook_name: str) -> None:
+    for outcome in outcomes:
+        if outcome is None or not inspect.isawaitable(outcome):
+            continue
+        try:
+            await outcome
+        except Exception:
+            if hook_name == "podium_engine_started":
+                raise
+            _log.exception("a plugin's %s failed; continuing", hook_name)
+
+
+_default_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Engine] = weakref.WeakKeyDictionary()
+
+
+async def default_engine() -> Engine:
+    """The engine :func:`run` uses: one per event loop, started on first use."""
+    loop = asyncio.get_running_loop()
+    engine = _default_engines.get(loop)
+    if engine is None or engine._stopped:
+        engine = Engine()
+        _default_engines[loop] = engine
+        await engine.start()
+    return engine
+
+
+async def shutdown() -> None:
+    """Stop this event loop's default engine (flushes plugins, closes the cache)."""
+    engine = _default_engines.pop(asyncio.get_running_loop(), None)
+    if engine is not None:
+        await engine.stop()
+
+
+async def run(
+    workflow: Workflow,
+    inputs: Mapping[str, Any] | None = None,
+    *,
+    engine: Engine | None = None,
+    run_id: str | None = None,
+) -> RunResult:
+    """Run a workflow on ``engine`` or on this event loop's default engine."""
+    engine = engine or await default_engine()
+    return await engine.run(workflow, inputs, run_id=run_id)
+
+
+def run_sync(
+    workflow: Workflow,
+    inputs: Mapping[str, Any] | None = None,
+    *,
+    config: Config | None = None,
+    agents: Mapping[str, Agent] | None = None,
+    plugins: Iterable[object] = (),
+) -> RunResult:
+    """Run a workflow from synchronous code on a fresh event loop and engine."""
+
+    async def main() -> RunResult:
+        async with Engine(config=config, agents=agents, plugins=plugins) as engine:
+            return await engine.run(workflow, inputs)
+
+    return asyncio.run(main())
+
+
+__all__ = ["Engine", "default_engine", "run", "run_sync", "shutdown"]

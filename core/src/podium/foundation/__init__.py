@@ -1,0 +1,1 @@
+"""Foundations: exceptions, hook markers, secret redaction, single-flight. Import nothing above."""

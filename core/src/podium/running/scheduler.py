@@ -1,0 +1,412 @@
+"""The one scheduling loop every strategy shares: event-driven, with skips, routes and loops.
+
+A stage starts the moment its last dependency settles (not level by level), as long as
+the strategy's concurrency allows; among ready stages the strategy's priority decides.
+Completion is handled in task done-callbacks, so launching a dependent costs no extra
+trip through the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import secrets
+import time
+from collections.abc import Coroutine, Mapping
+from datetime import UTC, datetime
+from heapq import heappop
+from typing import TYPE_CHECKING, Any
+
+from podium.definition.strategy import Strategy
+from podium.definition.workflow import has_default
+from podium.running.context import Context
+from podium.running.events import STAGE_TASK_EVENTS, Events, hook_facts
+from podium.running.execution import bare_failure, is_bare, run_stage, succeeded
+from podium.running.tracking import PENDING, READY, RUNNING, SUCCEEDED, StageTracker
+from podium.values.model import (
+    ZERO_USAGE,
+    RunResult,
+    RunStatus,
+    StageResult,
+    StageStatus,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from podium.definition.plan import Plan
+    from podium.definition.workflow import Stage, Workflow
+    from podium.engine.engine import Engine
+    from podium.values.docs import DocBundle
+
+_log = logging.getLogger("podium.run")
+
+_FAILED = StageStatus.FAILED
+_OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
+
+
+class Run(StageTracker):
+    """One run of a workflow: its live state, read by plugins through lifecycle hooks.
+
+    Public attributes: ``id``, ``workflow``, ``inputs``, ``engine``, ``strategy``,
+    ``started_at``, ``results`` (latest result per stage so far), ``history`` (every
+    result in the order they settled, one per visit), ``usage``, ``saved``, and
+    ``result`` (the :class:`RunResult`, once the run has ended).
+    """
+
+    _loop: asyncio.AbstractEventLoop
+
+    def __init__(
+        self,
+        engine: Engine,
+        workflow: Workflow,
+        plan: Plan,
+        strategy: Strategy,
+        inputs: Mapping[str, Any],
+        run_id: str | None = None,
+    ) -> None:
+        n = len(plan.stages)
+        limit = strategy.concurrency(workflow)
+        self._limit = limit if limit is not None else n + 1
+        # Priorities only matter when more stages can be ready than may run, and estimates
+        # only for a strategy that has priorities of its own.
+        priority = None
+        #: Whether this run's strategy orders stages by expected durations (then the run
+        #: also teaches the engine its durations; other runs skip that bookkeeping).
+        self.uses_estimates = self._limit < n and type(strategy).priorities is not Strategy.priorities
+        if self.uses_estimates:
+            priority = strategy.priorities(plan, engine.estimates(workflow, plan))
+        super().__init__(plan, priority)
+        self.id = run_id or secrets.token_hex(8)
+        self.engine = engine
+        self.workflow = workflow
+        self.strategy = strategy
+        self.inputs = dict(inputs)
+        self.usage: Usage = ZERO_USAGE
+        self.saved: Usage = ZERO_USAGE
+        self.started_at = datetime.now(UTC)
+        active, direct = hook_facts(engine)
+        self.events = Events(engine.hook, active)
+        self.routes = strategy.honours_routes
+        #: Whether the built-in ``podium_execute_stage`` is the only one (then an inline
+        #: async stage body is called directly, saving a hook call per stage).
+        self.direct_execution = direct
+        #: Indexes of the stages a route may loop back to (``max_visits`` > 1, loops allowed).
+        self.loopable = (
+            frozenset(i for i, s in enumerate(plan.stages) if s.max_visits > 1)
+            if strategy.allows_loops
+            else frozenset()
+        )
+        # Stages whose body can be the task itself (see podium.execution.is_bare).
+        self._bare = (
+            [is_bare(stage) for stage in plan.stages]
+            if self.direct_execution and not self.routes and not self.events.active & STAGE_TASK_EVENTS
+            else None
+        )
+        self._t0 = time.perf_counter()
+        self._running: dict[int, asyncio.Task[Any]] = {}
+        # Tasks of visits made stale by a loop back: cancelled, awaited before the run ends.
+        self._superseded: dict[asyncio.Task[Any], tuple[str, int]] = {}
+        self._halt_reason: str | None = None
+        self._budget_breach: str | None = None
+        self._status: RunStatus | None = None
+        self._done: asyncio.Future[None] | None = None
+        #: The final result, set when the run ends (also when it was cancelled).
+        self.result: RunResult | None = None
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} of {self.workflow.name!r}>"
+
+    # ------------------------------------------------------------------ public helpers
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def visits(self, stage: str) -> int:
+        """How many times ``stage`` has started in this run."""
+        return self._visits[self.plan.index[stage]]
+
+    def rounds(self, stage: str) -> int:
+        """How many rounds ``stage`` has been part of: 1 plus the routes that looped back to it."""
+        return 1 + self._loop_backs[self.plan.index[stage]]
+
+    def cancel(self, reason: str = "cancelled by the caller") -> None:
+        """Stop the run: running stages are cancelled, nothing new starts.
+
+        The run then ends normally with status ``cancelled``; every stage that finished
+        keeps its result. Cancelling a run that has ended does nothing.
+        """
+        if self.result is not None or self._status is not None:
+            return
+        self._status = RunStatus.CANCELLED
+        self._halt(reason)
+        if self._done is not None:
+            self._pump()
+
+    def add_usage(self, usage: Usage) -> None:
+        self.usage = self.usage + usage
+        self.check_budget()
+
+    def add_saved(self, saved: Usage) -> None:
+        self.saved = self.saved + saved
+
+    def check_budget(self) -> str | None:
+        """Check the budget now; on the first breach stop starting stages and alert."""
+        budget = self.workflow.budget
+        if budget is None or self._budget_breach is not None:
+            return self._budget_breach
+        reason = budget.breach(self.usage, self.usage.cost_usd, self.elapsed_s)
+        if reason is not None:
+            self._budget_breach = reason
+            _log.warning("budget exceeded: %s", reason, extra=self._extra())
+            self.events.emit(
+                "podium_budget_exceeded", run=self, budget=budget, usage=self.usage, reason=reason
+            )
+            self.engine.raise_alert(
+                "budget_exceeded",
+                f"workflow {self.workflow.name!r} run {self.id}: budget exceeded ({reason})",
+                run=self,
+            )
+        return reason
+
+    def emit_doc_fetch(self, stage: Stage | None, bundle: DocBundle) -> None:
+        self.events.emit("podium_doc_fetch_finished", run=self, stage=stage, bundle=bundle)
+
+    def arguments(self, stage: Stage) -> dict[str, Any]:
+        """The keyword arguments of a stage body: upstream values and workflow inputs by name."""
+        kwargs: dict[str, Any] = {}
+        if not stage.parameters:
+            return kwargs
+        results = self.results
+        inputs = self.inputs
+        dependencies: tuple[str, ...] | frozenset[str] = stage.dependencies
+        if len(dependencies) > 8:  # a wide join: one set beats a scan per parameter
+            dependencies = frozenset(dependencies)
+        for name, default in stage.parameters.items():
+            if name in dependencies:
+                result = results.get(name)
+                if (
+                    result is not None
+                    and result.status in _OK
+                    and (result.route is None or stage.name in result.route)
+                ):
+                    kwargs[name] = result.value
+                else:  # a needs_any branch that did not run, or whose route went elsewhere
+                    kwargs[name] = default if has_default(default) else None
+            elif name in inputs:
+                kwargs[name] = inputs[name]
+            elif has_default(default):
+                kwargs[name] = default
+        return kwargs
+
+    def _extra(self, stage: str | None = None) -> dict[str, Any]:
+        return {"run_id": self.id, "workflow": self.workflow.name, "stage": stage}
+
+    # ------------------------------------------------------------------ the loop
+
+    async def execute(self) -> RunResult:
+        """Run to completion and return the result (also after a timeout or :meth:`cancel`).
+
+        When the task awaiting this is cancelled from outside, the running stages are
+        cancelled and awaited (no task is left behind), the result is recorded in
+        :attr:`result` and announced by ``podium_workflow_finished``, and the
+        cancellation propagates.
+        """
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._done = loop.create_future()
+        self.events.emit("podium_workflow_started", run=self)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("run started", extra=self._extra())
+        for i in self.plan.order:
+            if self._waiting[i] == 0 and self._state[i] == PENDING:
+                self._make_ready(i)
+        self._pump()
+        timeout = self.workflow.timeout
+        cancelled = False
+        try:
+            if timeout is None:
+                await self._done
+            else:
+                async with asyncio.timeout(timeout):
+                    await self._done
+        except TimeoutError:
+            cancelled = await self._stop(f"workflow timed out after {timeout}s", RunStatus.TIMED_OUT)
+        except asyncio.CancelledError:
+            await self._stop("the run was cancelled", RunStatus.CANCELLED)
+            cancelled = True
+        result = self._finish()
+        if cancelled:
+            raise asyncio.CancelledError
+        return result
+
+    def _pump(self) -> None:
+        """Start ready stages while the cap allows; resolve the run when nothing is left."""
+        ready = self._ready
+        running = self._running
+        if self._halt_reason is not None:
+            while ready:
+                self._skip_and_propagate(self._pop_ready(), self._halt_reason)
+        budgeted = self.workflow.budget is not None
+        limit = self._limit
+        by_rank = self._by_rank
+        while ready and len(running) < limit:
+            if budgeted and self.check_budget() is not None:
+                reason = f"budget exceeded: {self._budget_breach}"
+                while ready:
+                    self._skip_and_propagate(self._pop_ready(), reason)
+                break
+            self._launch(by_rank[heappop(ready)])
+        if not running and not ready and not self._superseded:
+            done = self._done
+            if done is not None and not done.done():
+                done.set_result(None)
+
+    def _launch(self, i: int) -> None:
+        stage = self.plan.stages[i]
+        self._state[i] = RUNNING
+        visit = self._visits[i] = self._visits[i] + 1
+        body: Coroutine[Any, Any, Any] | None = None
+        bare: tuple[Context | None, datetime, float] | None = None
+        if self._bare is not None and self._bare[i]:
+            kwargs = self.arguments(stage)
+            ctx = None
+            if stage.context_parameter is not None:
+                ctx = kwargs[stage.context_parameter] = Context(self, stage, visit)
+            try:
+                body = stage.fn(**kwargs)
+                bare = (ctx, datetime.now(UTC), time.perf_counter())
+            except Exception:  # calling it failed outright: let run_stage report that
+                body = None
+        if body is None:
+            body = run_stage(self, stage, visit)
+        task = self._loop.create_task(body, name=f"podium:{stage.name}")
+        self._running[i] = task
+        task.add_done_callback(functools.partial(self._on_done, i, bare))
+
+    def _on_done(
+        self, i: int, bare: tuple[Context | None, datetime, float] | None, task: asyncio.Task[Any]
+    ) -> None:
+        stage = self.plan.stages[i]
+        superseded = self._superseded.pop(task, None) if self._superseded else None
+        if superseded is None:
+            if self._running.get(i) is not task:
+                return
+            del self._running[i]
+        visit = self._visits[i] if superseded is None else superseded[1]
+        if task.cancelled():
+            reason = superseded[0] if superseded is not None else self._halt_reason or "cancelled"
+            result = StageResult(stage.name, StageStatus.CANCELLED, reason=reason, visits=visit)
+            self.events.emit("podium_stage_cancelled", run=self, stage=stage, result=result)
+        elif bare is not None:
+            ctx, started_at, t0 = bare
+            error = task.exception()
+            if error is None:  # the common case, inlined: it is the hot path
+                result = succeeded(
+                    stage.name,
+                    task.result(),
+                    1,
+                    started_at,
+                    t0,
+                    ZERO_USAGE if ctx is None else ctx.usage,
+                    ZERO_USAGE if ctx is None else ctx.saved,
+                    visit,
+                )
+                # The hot path, inlined: a success without a route settles plainly, and
+                # the loop needs pumping only when stages wait or nothing runs any more.
+                self.results[result.name] = result
+                self.history.append(result)
+                self._state[i] = SUCCEEDED
+                if self.plan.dependents[i]:
+                    self._propagate(i, result)
+                if self._ready or not self._running:
+                    self._pump()
+                return
+            result = bare_failure(self, stage, visit, ctx, started_at, t0, error)
+        else:
+            exc = task.exception()
+            if exc is not None:  # BaseException escaping a stage body, e.g. KeyboardInterrupt
+                result = StageResult(stage.name, StageStatus.FAILED, error=exc, visits=visit)
+            else:
+                result = task.result()
+        if superseded is not None:
+            self.history.append(result)  # a stale visit: kept in the history, not as the latest
+        else:
+            self._settle(i, result)
+            if result.status is _FAILED and self.workflow.fail_fast and self._halt_reason is None:
+                self._halt(f"fail_fast: stage {stage.name!r} failed")
+        self._pump()
+
+    def _emit_skipped(self, stage: Stage, result: StageResult) -> None:
+        self.events.emit("podium_stage_skipped", run=self, stage=stage, result=result)
+
+    def _supersede(self, i: int, reason: str) -> None:
+        task = self._running.pop(i)
+        self._superseded[task] = (reason, self._visits[i])
+        task.cancel()
+
+    def _halt(self, reason: str) -> None:
+        """Start nothing more and cancel what runs (fail_fast, timeout, cancellation)."""
+        self._halt_reason = reason
+        for task in list(self._running.values()):
+            task.cancel()
+
+    async def _stop(self, reason: str, status: RunStatus) -> bool:
+        """Halt and wait for every stage task to end; returns whether we were cancelled meanwhile."""
+        if self._status is None:
+            self._status = status
+        if self._halt_reason is None:
+            self._halt(reason)
+        interrupted = False
+        while True:
+            tasks = [t for t in (*self._running.values(), *self._superseded) if not t.done()]
+            if not tasks:
+                return interrupted
+            try:
+                await asyncio.wait(tasks)
+            except asyncio.CancelledError:
+                # Cancelled again while cleaning up: still wait, leaving stage tasks behind is worse.
+                interrupted = True
+                for task in tasks:
+                    task.cancel()
+
+    def _finish(self) -> RunResult:
+        finished_at = datetime.now(UTC)
+        reason = self._halt_reason or (
+            f"budget exceeded: {self._budget_breach}" if self._budget_breach else "not reached"
+        )
+        state = self._state
+        if PENDING in state or READY in state:
+            for i in self.plan.order:
+                if state[i] in (PENDING, READY):
+                    self._skip_and_propagate(i, reason)
+        status = self._status
+        if status is None:
+            if self._budget_breach is not None:
+                status = RunStatus.BUDGET_EXCEEDED
+            elif any(r.status in (StageStatus.FAILED, StageStatus.CANCELLED) for r in self.results.values()):
+                status = RunStatus.FAILED
+            else:
+                status = RunStatus.SUCCEEDED
+        results = self.results
+        ordered = {s.name: results[s.name] for s in self.plan.stages if s.name in results}
+        result = RunResult(
+            run_id=self.id,
+            workflow=self.workflow.name,
+            status=status,
+            stages=ordered,
+            started_at=self.started_at,
+            finished_at=finished_at,
+            duration_s=self.elapsed_s,
+            usage=self.usage,
+            saved=self.saved,
+            history=self.history,
+        )
+        self.result = result
+        if self.uses_estimates:
+            self.engine.learn(self.workflow, self.history)
+        self.events.emit("podium_workflow_finished", run=self, result=result)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("run finished: %s", status, extra=self._extra())
+        return result
