@@ -29,17 +29,22 @@ DEV = ["pytest>=8.3", "pytest-asyncio>=0.24", "pytest-cov>=5", "hypothesis>=6.10
 
 
 def _test_requirements(plugin: str) -> list[str]:
-    """A plugin's ``test`` extra names sibling plugins and libraries its tests need."""
-    data = tomllib.loads((ROOT / "plugins" / plugin / "pyproject.toml").read_text())
-    extras = data["project"].get("optional-dependencies", {})
-    return list(extras.get("test", []))
+    """A plugin's ``test`` extra (sibling plugins and libraries its tests need), and the
+    sibling plugins it depends on at run time (installed from this checkout, not an index)."""
+    project = tomllib.loads((ROOT / "plugins" / plugin / "pyproject.toml").read_text())["project"]
+    siblings = [r for r in project.get("dependencies", []) if _name(r) in PLUGINS]
+    return [*siblings, *project.get("optional-dependencies", {}).get("test", [])]
+
+
+def _name(requirement: str) -> str:
+    return requirement.split("[")[0].split(">")[0].split("=")[0].strip()
 
 
 def _editable(requirements: list[str]) -> list[str]:
     """Turn sibling distributions (podium-*) into editable installs of their directories."""
     args: list[str] = []
     for requirement in requirements:
-        name = requirement.split("[")[0].split(">")[0].split("=")[0].strip()
+        name = _name(requirement)
         if name in PLUGINS:
             args += ["-e", f"plugins/{name}"]
         else:
@@ -54,7 +59,7 @@ def _everything() -> list[str]:
         requirements += [f"plugins/{plugin}", *_test_requirements(plugin)]
     args: list[str] = []
     for requirement in dict.fromkeys(requirements):
-        name = requirement.split("[")[0].split(">")[0].split("=")[0].strip()
+        name = _name(requirement)
         if name in PLUGINS:
             requirement = f"plugins/{name}"
         if requirement.startswith(("core", "plugins/")):

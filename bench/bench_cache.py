@@ -122,15 +122,15 @@ def seed_workflow() -> Workflow:
 
     @wf.stage(cache=CachePolicy(), version="1")
     async def spec(ctx: podium.Context, ticket: str) -> str:
-        return (await ctx.agent("planner").run(f"Write a spec for: {ticket}")).text
+        return (await ctx.agent("planner").complete(f"Write a spec for: {ticket}")).text
 
     @wf.stage(needs="spec", cache=CachePolicy(), version="1")
     async def implement(ctx: podium.Context, spec: str) -> str:
-        return (await ctx.agent("coder").run(f"Implement this spec:\n{spec}")).text
+        return (await ctx.agent("coder").complete(f"Implement this spec:\n{spec}")).text
 
     @wf.stage(needs="implement", cache=CachePolicy(), version="1")
     async def review(ctx: podium.Context, implement: str) -> str:
-        return (await ctx.agent("reviewer").run(f"Review this change:\n{implement}")).text
+        return (await ctx.agent("reviewer").complete(f"Review this change:\n{implement}")).text
 
     return wf
 

@@ -58,7 +58,7 @@ def workflow(name: str, fetch: Any, queries: dict[str, str], ledger: list[int]) 
         async def body(ctx: podium.Context, _stage: str = stage) -> str:
             text = await fetch(ctx, queries[_stage])
             ledger.append(estimate_tokens(text) if text else 0)
-            reply = await ctx.agent("coder").run(f"{text}\n\nTask for {_stage}: do the work.")
+            reply = await ctx.agent("coder").complete(f"{text}\n\nTask for {_stage}: do the work.")
             return reply.text
 
         wf.add_stage(body, name=stage, needs=[previous] if previous else None)
@@ -95,7 +95,7 @@ async def measure(mode: str, count: int, concurrency: int, queries: dict[str, st
 
             async def batched(ctx: podium.Context, query: str) -> str:
                 bundle = await ctx.docs(list(LIBRARIES), query=query, tokens=BUDGET)
-                assert bundle.ok, bundle.errors
+                assert bundle.ok, bundle.failures
                 return bundle.text
 
             wf = workflow(f"feature-{mode}", naive if mode == "naive" else batched, queries, ledger)

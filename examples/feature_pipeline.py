@@ -37,26 +37,26 @@ CACHED = podium.CachePolicy(ttl=24 * 3600)
 @wf.stage(timeout=30, retry=podium.Retry(attempts=3, delay=0.2), cache=CACHED)
 async def spec(ctx: podium.Context, ticket: str) -> str:
     """Turn the ticket into a specification."""
-    reply = await ctx.agent("planner").run(f"Write a short specification for: {ticket}")
+    reply = await ctx.agent("planner").complete(f"Write a short specification for: {ticket}")
     return reply.text
 
 
 @wf.stage(needs=["spec"], timeout=30, retry=podium.Retry(attempts=3, delay=0.2), cache=CACHED)
 async def backend(ctx: podium.Context, spec: str) -> str:
     """Implement the server side."""
-    return (await ctx.agent("coder").run(f"Implement the backend for:\n{spec}")).text
+    return (await ctx.agent("coder").complete(f"Implement the backend for:\n{spec}")).text
 
 
 @wf.stage(needs=["spec"], timeout=30, retry=podium.Retry(attempts=3, delay=0.2), cache=CACHED)
 async def frontend(ctx: podium.Context, spec: str) -> str:
     """Implement the user interface."""
-    return (await ctx.agent("coder").run(f"Implement the frontend for:\n{spec}")).text
+    return (await ctx.agent("coder").complete(f"Implement the frontend for:\n{spec}")).text
 
 
 @wf.stage(needs=["spec"], timeout=30, retry=podium.Retry(attempts=3, delay=0.2), cache=CACHED)
 async def tests(ctx: podium.Context, spec: str) -> str:
     """Write the tests."""
-    return (await ctx.agent("tester").run(f"Write tests for:\n{spec}")).text
+    return (await ctx.agent("tester").complete(f"Write tests for:\n{spec}")).text
 
 
 def verdict(review: str) -> str:
@@ -68,13 +68,13 @@ def verdict(review: str) -> str:
 async def review(ctx: podium.Context, ticket: str, backend: str, frontend: str, tests: str) -> str:
     """Review the three pieces together."""
     prompt = f"Review this change for {ticket!r}:\n{backend}\n{frontend}\n{tests}"
-    return (await ctx.agent("reviewer").run(prompt)).text
+    return (await ctx.agent("reviewer").complete(prompt)).text
 
 
 @wf.stage(needs=["review"], timeout=30)
 async def fix(ctx: podium.Context, review: str) -> str:
     """Address the review's findings."""
-    return (await ctx.agent("coder").run(f"Fix these findings:\n{review}")).text
+    return (await ctx.agent("coder").complete(f"Fix these findings:\n{review}")).text
 
 
 @wf.stage(needs=["review"])

@@ -44,7 +44,7 @@ def test_podium_plugins_lists_the_tutorial_plugin_installed_with_pip() -> None:
     assert plugins["hello"]["hooks"] == [
         "podium_register_agents",
         "podium_register_config_sections",
-        "podium_stage_finished",
+        "podium_stage_ended",
     ]
 
 
@@ -55,11 +55,11 @@ async def test_the_tutorial_plugins_hooks_are_called_with_its_configuration() ->
 
     @wf.stage
     async def greet(ctx: podium.Context) -> str:
-        return (await ctx.agent("hello").run("world")).text
+        return (await ctx.agent("hello").complete("world")).text
 
     config = podium.Config({"plugins": {"hello": {"greeting": "Bonjour"}}})
     async with podium.Engine(config=config) as engine:
         result = await engine.run(wf)
     assert result["greet"].value == "Bonjour, world!"
     assert result["greet"].usage.total_tokens == 1 + 2
-    assert podium_hello.finished["greet"] >= 1
+    assert podium_hello.succeeded["greet"] >= 1

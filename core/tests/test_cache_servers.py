@@ -69,7 +69,7 @@ def workflow(agent_name: str = "a", namespace: str = "") -> Workflow:
 
     @wf.stage(cache=CachePolicy(namespace=namespace, ttl=30.5))
     async def answer(ctx, question: str) -> str:  # type: ignore[no-untyped-def]
-        return (await ctx.agent(agent_name).run(question)).text
+        return (await ctx.agent(agent_name).complete(question)).text
 
     return wf
 

@@ -75,7 +75,7 @@ SCRIPT = textwrap.dedent(
 
     @wf.stage(cache=CachePolicy())
     async def summarize(ctx, text: str) -> str:
-        return (await ctx.agent("a").run("summarize " + text)).text
+        return (await ctx.agent("a").complete("summarize " + text)).text
 
     async def main() -> None:
         agent = SimulatedAgent("summary", input_tokens=50, output_tokens=10)
@@ -181,7 +181,7 @@ async def test_a_simulated_agent_workflow_hits_on_repeat(tmp_path: Path) -> None
 
     @wf.stage(cache=CachePolicy())
     async def ask(ctx, q: str) -> str:  # type: ignore[no-untyped-def]
-        return (await ctx.agent("a").run(q)).text
+        return (await ctx.agent("a").complete(q)).text
 
     async with Engine(
         config=Config({"cache": f"sqlite:///{tmp_path}/r.sqlite3"}), agents={"a": agent}

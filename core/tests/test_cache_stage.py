@@ -32,7 +32,7 @@ def agent_workflow(policy: CachePolicy | None = None, name: str = "docs") -> Wor
 
     @wf.stage(cache=policy or CachePolicy())
     async def write(ctx: podium.Context, topic: str) -> str:
-        reply = await ctx.agent("writer").run(f"write about {topic}")
+        reply = await ctx.agent("writer").complete(f"write about {topic}")
         return reply.text
 
     return wf
@@ -391,7 +391,7 @@ async def test_context_set_when_a_cached_stage_starts_reaches_its_body_and_its_f
             span.set(f"span-{stage.name}")
 
         @podium.hookimpl
-        def podium_stage_finished(self, stage: podium.Stage) -> None:
+        def podium_stage_ended(self, stage: podium.Stage) -> None:
             seen["finished"] = span.get()
 
     wf = Workflow("traced")

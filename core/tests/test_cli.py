@@ -21,7 +21,7 @@ def podium_register_agents(register):
 
 @wf.stage
 async def draft(ctx: podium.Context, topic: str) -> str:
-    return (await ctx.agent("writer").run(topic)).text
+    return (await ctx.agent("writer").complete(topic)).text
 
 @wf.stage(needs=["draft"])
 async def polish(draft: str, fail: bool = False) -> str:

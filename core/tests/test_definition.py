@@ -73,18 +73,6 @@ def test_a_parameter_naming_a_stage_without_needs_says_to_add_it() -> None:
         wf.plan()
 
 
-def test_a_mapping_route_to_a_stage_that_is_not_a_dependent_names_both() -> None:
-    wf = podium.Workflow("w", strategy="conditional")
-    wf.add_stage(noop, name="review", route={True: "ship", False: "deploy"})
-    wf.add_stage(noop, name="ship", needs=["review"])
-    wf.add_stage(noop, name="deploy")
-    with pytest.raises(
-        DefinitionErrors,
-        match="stage 'review' routes to 'deploy', which is not one of its dependents \\(ship\\)",
-    ):
-        wf.plan()
-
-
 def test_every_error_is_listed_at_once() -> None:
     wf = podium.Workflow("w")
     wf.add_stage(noop, name="a", needs=["x"])

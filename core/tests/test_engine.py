@@ -205,7 +205,7 @@ async def test_cancelling_the_caller_cancels_every_stage_and_leaves_no_task(engi
 
     class Observer:
         @podium.hookimpl
-        def podium_workflow_finished(self, result: podium.RunResult) -> None:
+        def podium_workflow_ended(self, result: podium.RunResult) -> None:
             finished.append(result)
 
     engine.pm.register(Observer())
@@ -224,7 +224,7 @@ async def test_usage_and_cost_are_totalled_per_stage_and_per_run(engine: podium.
 
     @wf.stage
     async def ask(ctx: podium.Context) -> str:
-        reply = await ctx.agent("echo").run("hello")
+        reply = await ctx.agent("echo").complete("hello")
         ctx.record_usage(model="claude-haiku-4-5", input_tokens=1000, output_tokens=0)
         return reply.text
 
@@ -320,7 +320,9 @@ async def test_routes_under_a_strategy_that_ignores_them_are_refused(engine: pod
     @wf.stage(needs=["a"])
     async def b() -> None: ...
 
-    with pytest.raises(podium.DefinitionError, match="does not honour routes: use strategy='conditional'"):
+    with pytest.raises(
+        podium.DefinitionError, match="declare routes, which strategy 'sequential' does not honour"
+    ):
         await engine.run(wf)
 
 
@@ -343,7 +345,7 @@ async def test_a_missing_input_fails_before_any_stage_runs(engine: podium.Engine
 async def test_a_broken_observer_never_costs_a_stage_its_result(engine: podium.Engine) -> None:
     class Broken:
         @podium.hookimpl
-        def podium_stage_finished(self) -> None:
+        def podium_stage_ended(self) -> None:
             raise RuntimeError("observer bug")
 
     engine.pm.register(Broken())
@@ -364,7 +366,7 @@ async def test_a_cached_stage_is_served_from_the_cache_with_its_savings(engine: 
     @wf.stage(cache=podium.CachePolicy(ttl=60))
     async def ask(ctx: podium.Context, question: str) -> str:
         calls.append(question)
-        return (await ctx.agent("echo").run(question)).text
+        return (await ctx.agent("echo").complete(question)).text
 
     first = await engine.run(wf, {"question": "why"})
     second = await engine.run(wf, {"question": "why"})
@@ -396,11 +398,11 @@ async def test_lifecycle_events_are_fired_in_order(
     assert events == [
         "podium_workflow_started",
         "podium_stage_started",
-        "podium_stage_finished",
+        "podium_stage_ended",
         "podium_stage_started",
-        "podium_stage_failed",
-        "podium_stage_skipped",
-        "podium_workflow_finished",
+        "podium_stage_ended",
+        "podium_stage_ended",
+        "podium_workflow_ended",
     ]
 
 

@@ -15,11 +15,41 @@ from podium.testing import HookRecorder
 from podium.values.alerts import Alert
 
 
+class ForwardRouter:
+    """The smallest router a third-party strategy could write: ``podium_route`` decides."""
+
+    def __init__(self, run: podium.RunState) -> None:
+        self.run = run
+
+    def routes(self, stage: podium.Stage) -> bool:
+        return bool(self.run.plan.dependents[self.run.plan.index[stage.name]])
+
+    async def choose(self, stage: podium.Stage, value: Any, ctx: podium.Context) -> Sequence[str] | None:
+        plan = self.run.plan
+        candidates = [plan.stages[j].name for j in plan.dependents[plan.index[stage.name]]]
+        chosen = self.run.hook.podium_route(stage=stage, value=value, ctx=ctx, candidates=candidates)
+        if chosen is None:
+            return None
+        targets = [chosen] if isinstance(chosen, str) else list(chosen)
+        for target in targets:
+            if target not in candidates:
+                raise podium.RoutingError(
+                    f"stage {stage.name!r} routed to {target!r}, which is not one of its dependents "
+                    f"({', '.join(candidates)})"
+                )
+        return targets
+
+
 class Routing(podium.Strategy):
-    """A strategy that honours routes, for kernel-level routing tests."""
+    """A strategy that routes forward only, for kernel-level routing tests."""
 
     name = "routing-test"
-    honours_routes = True
+
+    def check(self, workflow: podium.Workflow, plan: podium.Plan) -> list[str]:
+        return []
+
+    def router(self, run: podium.RunState) -> ForwardRouter:
+        return ForwardRouter(run)
 
 
 class RoutingPlugin:
@@ -307,7 +337,7 @@ async def test_a_route_to_a_stage_that_is_not_a_dependent_fails_the_routing_stag
     assert "routed to 'elsewhere', which is not one of its dependents (child)" in str(result["decide"].error)
 
 
-async def test_podium_fetch_docs_provides_documentation_and_podium_doc_fetch_finished_reports_it() -> None:
+async def test_podium_fetch_docs_provides_documentation_and_podium_doc_fetch_ended_reports_it() -> None:
     finished: list[podium.DocBundle] = []
 
     class Docs:
@@ -322,7 +352,7 @@ async def test_podium_fetch_docs_provides_documentation_and_podium_doc_fetch_fin
             return fetch()
 
         @podium.hookimpl
-        def podium_doc_fetch_finished(self, bundle: podium.DocBundle) -> None:
+        def podium_doc_fetch_ended(self, bundle: podium.DocBundle) -> None:
             finished.append(bundle)
 
     wf = workflow()
@@ -348,7 +378,7 @@ async def test_ctx_docs_without_a_provider_names_the_package_to_install() -> Non
     assert "pip install podium-context7" in str(result["read"].error)
 
 
-async def test_podium_agent_call_started_and_podium_agent_call_finished_carry_model_and_usage() -> None:
+async def test_podium_agent_call_started_and_podium_agent_call_ended_carry_model_and_usage() -> None:
     calls: list[tuple[str, str, int]] = []
 
     class Plugin:
@@ -357,14 +387,14 @@ async def test_podium_agent_call_started_and_podium_agent_call_finished_carry_mo
             calls.append(("started", call.model, 0))
 
         @podium.hookimpl
-        def podium_agent_call_finished(self, call: podium.AgentCall) -> None:
+        def podium_agent_call_ended(self, call: podium.AgentCall) -> None:
             calls.append(("finished", call.model, call.usage.total_tokens))
 
     wf = workflow()
 
     @wf.stage
     async def ask(ctx: podium.Context) -> str:
-        return (await ctx.agent("bot").run("hi")).text
+        return (await ctx.agent("bot").complete("hi")).text
 
     agent = podium.SimulatedAgent("yo", model="claude-haiku-4-5", input_tokens=3, output_tokens=4)
     await run(wf, Plugin(), agents={"bot": agent})
@@ -376,7 +406,7 @@ async def test_an_unknown_agent_suggests_the_closest_name() -> None:
 
     @wf.stage
     async def ask(ctx: podium.Context) -> None:
-        await ctx.agent("revewer").run("hi")
+        await ctx.agent("revewer").complete("hi")
 
     result, _ = await run(wf, agents={"reviewer": podium.SimulatedAgent()})
     assert "no agent named 'revewer' (did you mean 'reviewer'?)" in str(result["ask"].error)
@@ -401,7 +431,7 @@ async def test_podium_stage_retried_reports_attempt_error_and_delay(
     assert isinstance(call.kwargs["error"], ConnectionError)
 
 
-async def test_podium_stage_cancelled_and_podium_stage_skipped_explain_themselves(
+async def test_podium_stage_ended_explains_cancelled_and_skipped_stages(
     podium_hook_recorder: HookRecorder, podium_engine: Any
 ) -> None:
     wf = workflow()
@@ -416,10 +446,10 @@ async def test_podium_stage_cancelled_and_podium_stage_skipped_explain_themselve
 
     async with podium_engine() as engine:
         await engine.run(wf)
-    (cancelled,) = podium_hook_recorder.of("podium_stage_cancelled")
-    (skipped,) = podium_hook_recorder.of("podium_stage_skipped")
-    assert cancelled.kwargs["result"].reason == "workflow timed out after 0.05s"
-    assert skipped.kwargs["result"].reason == "dependency 'stuck' was cancelled"
+    cancelled, skipped = (call.kwargs["result"] for call in podium_hook_recorder.of("podium_stage_ended"))
+    assert cancelled.status is podium.StageStatus.CANCELLED and skipped.status is podium.StageStatus.SKIPPED
+    assert cancelled.reason == "workflow timed out after 0.05s"
+    assert skipped.reason == "dependency 'stuck' was cancelled"
 
 
 async def test_podium_register_strategies_makes_a_strategy_available_by_name() -> None:
@@ -443,22 +473,22 @@ async def test_podium_register_agents_makes_agents_available_to_stages() -> None
 
     @wf.stage
     async def ask(ctx: podium.Context) -> str:
-        return (await ctx.agent("helper").run("hi")).text
+        return (await ctx.agent("helper").complete("hi")).text
 
     result, _ = await run(wf, Plugin())
     assert result["ask"].value == "at your service"
 
 
-async def test_podium_workflow_started_and_podium_workflow_finished_bracket_a_run() -> None:
+async def test_podium_workflow_started_and_podium_workflow_ended_bracket_a_run() -> None:
     seen: list[str] = []
 
     class Plugin:
         @podium.hookimpl
-        def podium_workflow_started(self, run: podium.Run) -> None:
+        def podium_workflow_started(self, run: podium.RunState) -> None:
             seen.append(f"started {run.workflow.name} {len(run.results)}")
 
         @podium.hookimpl
-        def podium_workflow_finished(self, run: podium.Run, result: podium.RunResult) -> None:
+        def podium_workflow_ended(self, run: podium.RunState, result: podium.RunResult) -> None:
             seen.append(f"finished {result.status} {len(result)}")
 
     wf = workflow()
@@ -491,21 +521,14 @@ async def test_podium_stage_started_runs_inside_the_stage_task_so_context_reache
     assert current.get() == "none"  # nothing leaks out of the stage's task
 
 
-async def test_podium_stage_finished_podium_stage_failed_and_podium_stage_skipped_report_results() -> None:
+async def test_podium_stage_ended_reports_each_outcome_with_its_result() -> None:
     seen: list[tuple[str, str]] = []
 
     class Plugin:
         @podium.hookimpl
-        def podium_stage_finished(self, result: podium.StageResult) -> None:
-            seen.append(("finished", result.name))
-
-        @podium.hookimpl
-        def podium_stage_failed(self, result: podium.StageResult) -> None:
-            seen.append(("failed", f"{result.name}: {result.error}"))
-
-        @podium.hookimpl
-        def podium_stage_skipped(self, result: podium.StageResult) -> None:
-            seen.append(("skipped", f"{result.name}: {result.reason}"))
+        def podium_stage_ended(self, result: podium.StageResult) -> None:
+            detail = {"failed": result.error, "skipped": result.reason}.get(result.status.value)
+            seen.append((result.status.value, result.name + (f": {detail}" if detail else "")))
 
     wf = workflow()
 
@@ -521,7 +544,7 @@ async def test_podium_stage_finished_podium_stage_failed_and_podium_stage_skippe
 
     await run(wf, Plugin())
     assert seen == [
-        ("finished", "good"),
+        ("succeeded", "good"),
         ("failed", "bad: nope"),
         ("skipped", "child: dependency 'bad' failed"),
     ]

@@ -92,7 +92,7 @@ async def test_a_discovered_plugins_hooks_are_called(installed: Path) -> None:
 
     @wf.stage
     async def greet(ctx: podium.Context) -> str:
-        return (await ctx.agent("greeter").run("hi")).text
+        return (await ctx.agent("greeter").complete("hi")).text
 
     async with podium.Engine(config=podium.Config(), plugin_manager=pm) as engine:
         assert (await engine.run(wf))["greet"].value == "hello from a plugin"

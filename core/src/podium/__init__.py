@@ -8,7 +8,6 @@ import logging
 from podium.contract.plugins import create_plugin_manager
 from podium.definition.config import Config
 from podium.definition.plan import Plan
-from podium.definition.strategy import Strategy, critical_path_priorities
 from podium.definition.workflow import Stage, Workflow
 from podium.engine.engine import Engine, run, run_sync, shutdown
 from podium.foundation.errors import (
@@ -27,9 +26,10 @@ from podium.foundation.singleflight import SingleFlight
 from podium.running.agents import Agent, AgentCall, AgentReply, SimulatedAgent
 from podium.running.context import Context
 from podium.running.result_cache import ResultCache
-from podium.running.scheduler import Run
+from podium.running.scheduler import RunState
+from podium.running.strategy import Router, Strategy
 from podium.values.alerts import Alert, AlertSink
-from podium.values.docs import DocBundle, DocError, Document
+from podium.values.docs import DocBundle, DocFailure, Document
 from podium.values.keys import agent_key, cache_key, canonical
 from podium.values.model import (
     Budget,
@@ -61,7 +61,7 @@ __all__ = [
     "Context",
     "DefinitionError",
     "DocBundle",
-    "DocError",
+    "DocFailure",
     "Document",
     "Engine",
     "Plan",
@@ -69,9 +69,10 @@ __all__ = [
     "PodiumError",
     "ResultCache",
     "Retry",
+    "Router",
     "RoutingError",
-    "Run",
     "RunResult",
+    "RunState",
     "RunStatus",
     "Secret",
     "SimulatedAgent",
@@ -90,7 +91,6 @@ __all__ = [
     "cache_key",
     "canonical",
     "create_plugin_manager",
-    "critical_path_priorities",
     "hookimpl",
     "hookspec",
     "run",

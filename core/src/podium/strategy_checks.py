@@ -222,27 +222,15 @@ class Observer:
         self.events.append(("started", stage.name))
 
     @podium.hookimpl
-    def podium_stage_finished(self, stage: podium.Stage) -> None:
-        self.events.append(("finished", stage.name))
-
-    @podium.hookimpl
-    def podium_stage_failed(self, stage: podium.Stage) -> None:
-        self.events.append(("failed", stage.name))
-
-    @podium.hookimpl
-    def podium_stage_skipped(self, stage: podium.Stage) -> None:
-        self.events.append(("skipped", stage.name))
-
-    @podium.hookimpl
-    def podium_stage_cancelled(self, stage: podium.Stage) -> None:
-        self.events.append(("cancelled", stage.name))
+    def podium_stage_ended(self, stage: podium.Stage, result: podium.StageResult) -> None:
+        self.events.append((result.status.value, stage.name))
 
 
 OBSERVER = Observer()
 
 #: The events each final status announces, when a plugin listens.
 ANNOUNCED = {
-    StageStatus.SUCCEEDED: ["started", "finished"],
+    StageStatus.SUCCEEDED: ["started", "succeeded"],
     StageStatus.FAILED: ["started", "failed"],
     StageStatus.SKIPPED: ["skipped"],
 }

@@ -11,7 +11,7 @@ import podium
 import podium_template
 
 
-async def test_podium_workflow_finished_is_logged(
+async def test_podium_workflow_ended_is_logged(
     podium_engine: Callable[..., podium.Engine], caplog: pytest.LogCaptureFixture
 ) -> None:
     wf = podium.Workflow("demo", strategy="sequential")

@@ -167,7 +167,8 @@ async def test_a_mapping_route_to_a_stage_that_is_not_a_dependent_fails_at_defin
     with pytest.raises(
         DefinitionError, match="'decide' routes to 'elsewhere', which is not one of its dependents"
     ):
-        wf.plan()
+        async with engine() as e:
+            e.prepare(wf, None)
 
 
 async def test_a_function_route_to_a_stage_that_is_not_a_dependent_fails_the_stage_at_run_time() -> None:
@@ -200,7 +201,9 @@ async def test_routes_under_a_strategy_that_ignores_them_are_a_definition_error(
     wf = review_workflow("approved")
     wf.strategy = "parallel"
     async with Engine(config=Config(), plugin_manager=pm) as e:
-        with pytest.raises(DefinitionError, match="use strategy='conditional'"):
+        with pytest.raises(
+            DefinitionError, match="'review' declare routes, which strategy 'parallel' does not"
+        ):
             await e.run(wf)
 
 

@@ -33,7 +33,7 @@ async def test_documentation_tokens_count_toward_the_agent_prompt(fake: FakeCont
     @wf.stage
     async def plan(ctx: podium.Context) -> str:
         bundle = await ctx.docs(["fastapi", "pytest"], query="testing dependencies", tokens=1200)
-        reply = await ctx.agent("planner").run(f"{bundle.text}\n\nPlan the change.")
+        reply = await ctx.agent("planner").complete(f"{bundle.text}\n\nPlan the change.")
         return reply.text
 
     async with podium.Engine(config=make_config(fake), agents={"planner": agent}) as engine:
@@ -48,8 +48,8 @@ async def test_doc_fetch_finished_carries_the_bundle_and_its_counters(fake: Fake
 
     class Listener:
         @podium.hookimpl
-        def podium_doc_fetch_finished(
-            self, run: podium.Run, stage: podium.Stage, bundle: podium.DocBundle
+        def podium_doc_fetch_ended(
+            self, run: podium.RunState, stage: podium.Stage, bundle: podium.DocBundle
         ) -> None:
             seen.append((stage.name, bundle))
 

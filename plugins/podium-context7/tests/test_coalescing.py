@@ -54,7 +54,7 @@ async def test_callers_joining_a_failing_request_share_its_error(fake: FakeConte
     async with podium.Engine(config=make_config(fake)) as engine:
         results = await asyncio.gather(*(run_docs(engine, [call], name=f"wf{n}") for n in range(3)))
 
-    errors = [r["stage0"].value.errors[0].code for r in results]
+    errors = [r["stage0"].value.failures[0].code for r in results]
     assert errors == ["library_not_finalized"] * 3
     assert fake.count("/v2/context") == 1
 

@@ -35,7 +35,7 @@ async def test_client_errors_name_the_library_and_the_message_and_are_not_retrie
 
     bundle = await docs(engine, ["/tiangolo/fastapi", "/pytest-dev/pytest"])
 
-    [error] = bundle.errors
+    [error] = bundle.failures
     assert (error.library, error.status, error.code) == ("/tiangolo/fastapi", status, code)
     assert error.message == f"the service says {code}"
     assert fake.count("/v2/context", "/tiangolo/fastapi") == 1
@@ -52,14 +52,14 @@ async def test_a_search_error_is_the_error_of_that_library_only(
 
     bundle = await docs(engine, ["nosuch", "pytest"])
 
-    assert [(e.library, e.code) for e in bundle.errors] == [("nosuch", "no_libraries_found")]
+    assert [(e.library, e.code) for e in bundle.failures] == [("nosuch", "no_libraries_found")]
     assert bundle["pytest"].tokens > 0
 
 
 async def test_a_search_without_results_is_a_clear_error(engine: podium.Engine) -> None:
     bundle = await docs(engine, ["left-pad-for-cobol"])
 
-    [error] = bundle.errors
+    [error] = bundle.failures
     assert error.code == "no_libraries_found"
     assert "no library matches 'left-pad-for-cobol'" in error.message
 
@@ -106,7 +106,7 @@ async def test_persistent_429_gives_up_after_the_configured_retries(fake: FakeCo
     async with podium.Engine(config=make_config(fake, retries=2)) as engine:
         bundle = await docs(engine, ["/tiangolo/fastapi"])
 
-    [error] = bundle.errors
+    [error] = bundle.failures
     assert (error.status, error.code, error.message) == (429, "rate_limit_exceeded", "slow down")
     assert fake.count("/v2/context") == 3
     assert bundle.requests_made == 3
@@ -121,7 +121,7 @@ async def test_a_retry_after_beyond_the_limit_fails_at_once(
 
     bundle = await docs(engine, ["/tiangolo/fastapi"])
 
-    [error] = bundle.errors
+    [error] = bundle.failures
     assert error.status == 429
     assert "Monthly quota exhausted" in error.message
     assert "asks to wait 86400s" in error.message
@@ -156,7 +156,7 @@ async def test_persistent_server_errors_become_the_libraries_error(fake: FakeCon
     async with podium.Engine(config=make_config(fake, retries=1)) as engine:
         bundle = await docs(engine, ["/tiangolo/fastapi"])
 
-    assert [(e.status, e.code, e.message) for e in bundle.errors] == [(500, "internal_error", "boom")]
+    assert [(e.status, e.code, e.message) for e in bundle.failures] == [(500, "internal_error", "boom")]
     assert fake.count("/v2/context") == 2
 
 
@@ -168,7 +168,7 @@ async def test_timeouts_are_retried_then_reported(fake: FakeContext7) -> None:
         fake.script(Reply(200, body="{}", delay=0.6), path="/v2/context", times=10)
         failed = await docs(engine, ["/pytest-dev/pytest"])
 
-    [error] = failed.errors
+    [error] = failed.failures
     assert (error.status, error.code) == (None, "timeout")
     assert "no answer within 0.3s" in error.message
 
@@ -180,7 +180,7 @@ async def test_network_failures_are_reported_per_library() -> None:
     async with podium.Engine(config=config) as engine:
         bundle = await docs(engine, ["/tiangolo/fastapi"])
 
-    [error] = bundle.errors
+    [error] = bundle.failures
     assert error.code == "network_error"
     assert bundle.requests_made == 2
 
@@ -218,7 +218,7 @@ async def test_a_chain_of_redirects_is_not_followed(engine: podium.Engine, fake:
 
     bundle = await docs(engine, ["/tiangolo/fastapi"])
 
-    [error] = bundle.errors
+    [error] = bundle.failures
     assert (error.status, error.code) == (301, "library_redirected")
     assert "not following a chain" in error.message
     assert fake.count("/v2/context") == 2
@@ -231,7 +231,7 @@ async def test_202_is_not_ready_and_never_cached(engine: podium.Engine, fake: Fa
     fake.libraries["/tiangolo/fastapi"].state = "finalized"
     second = await docs(engine, ["/tiangolo/fastapi"])
 
-    [error] = first.errors
+    [error] = first.failures
     assert (error.status, error.code) == (202, "library_not_finalized")
     assert "not ready" in error.message
     assert second.ok
@@ -246,7 +246,7 @@ async def test_an_empty_body_is_not_ready_and_never_cached(engine: podium.Engine
     fake.empty.clear()
     second = await docs(engine, ["/tiangolo/fastapi"])
 
-    [error] = first.errors
+    [error] = first.failures
     assert error.code == "not_ready"
     assert second.ok
     assert fake.count("/v2/context") == 2
@@ -260,7 +260,7 @@ async def test_invalid_json_is_reported_not_raised(engine: podium.Engine, fake: 
 
     bundle = await docs(engine, ["/tiangolo/fastapi", "/pytest-dev/pytest"])
 
-    assert [(e.library, e.code) for e in bundle.errors] == [("/tiangolo/fastapi", "bad_response")]
+    assert [(e.library, e.code) for e in bundle.failures] == [("/tiangolo/fastapi", "bad_response")]
     assert bundle["/pytest-dev/pytest"].tokens > 0
 
 
@@ -269,7 +269,7 @@ async def test_a_non_json_error_page_keeps_its_text(engine: podium.Engine, fake:
 
     bundle = await docs(engine, ["/tiangolo/fastapi"])
 
-    assert [(e.status, e.message) for e in bundle.errors] == [(403, "Forbidden by corporate proxy")]
+    assert [(e.status, e.message) for e in bundle.failures] == [(403, "Forbidden by corporate proxy")]
 
 
 async def test_a_stage_with_partial_documentation_still_succeeds(
@@ -281,7 +281,7 @@ async def test_a_stage_with_partial_documentation_still_succeeds(
     @wf.stage
     async def plan(ctx: podium.Context) -> str:
         bundle = await ctx.docs(["/tiangolo/fastapi", "/pytest-dev/pytest"], query="fixtures", tokens=1000)
-        return f"{len(bundle.documents)} document(s), {len(bundle.errors)} error(s)"
+        return f"{len(bundle.documents)} document(s), {len(bundle.failures)} error(s)"
 
     result = await engine.run(wf)
 

@@ -58,7 +58,7 @@ async def test_a_redirect_naming_no_library_is_an_error(engine: podium.Engine, f
 
     bundle = await docs(engine, ["/tiangolo/fastapi"])
 
-    [error] = bundle.errors
+    [error] = bundle.failures
     assert (error.status, error.code) == (301, "library_redirected")
     assert "names no library" in error.message
 
@@ -71,6 +71,6 @@ async def test_a_library_without_snippets_is_reported_and_not_cached(
     first = await docs(engine, ["/empty/lib"])
     second = await docs(engine, ["/empty/lib"])
 
-    assert [e.code for e in first.errors] == ["no_snippets_found"]
-    assert [e.code for e in second.errors] == ["no_snippets_found"]
+    assert [e.code for e in first.failures] == ["no_snippets_found"]
+    assert [e.code for e in second.failures] == ["no_snippets_found"]
     assert fake.count("/v2/context") == 2

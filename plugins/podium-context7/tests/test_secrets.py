@@ -32,19 +32,22 @@ async def test_the_key_never_appears_in_logs_errors_reprs_or_cache_keys(
             repr(service.client),
             repr(service.settings),
             repr(bundle),
-            *(str(Context7Error(e.library, e.message, status=e.status, code=e.code)) for e in bundle.errors),
+            *(
+                str(Context7Error(e.library, e.message, status=e.status, code=e.code))
+                for e in bundle.failures
+            ),
             *map(str, engine.cache.backend._cache),  # type: ignore[union-attr]
             *map(str, engine.cache.backend._cache.values()),  # type: ignore[union-attr]
             *(f"{key} = {value}" for key, value, _ in engine.config.describe()),
         ]
 
-    assert {e.library for e in bundle.errors} == {"/pytest-dev/pytest", "sqlalchemy"}
+    assert {e.library for e in bundle.failures} == {"/pytest-dev/pytest", "sqlalchemy"}
     assert fake.requests[0].headers["authorization"] == f"Bearer {API_KEY}"
     assert caplog.records, "the failures were logged"
     assert API_KEY not in caplog.text
     for text in seen:
         assert API_KEY not in text
-    assert "Invalid API key: ********" in str(bundle.errors)
+    assert "Invalid API key: ********" in str(bundle.failures)
 
 
 async def test_the_key_and_url_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,19 +15,18 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import podium
-from podium import DocBundle, DocError, Document, hookimpl
+from podium import DocBundle, DocFailure, Document, hookimpl
+from podium_conditional import ConditionalStrategy
 from podium_otel import OtelPlugin, OtelSettings
 
 #: A strategy name of the tests' own, so the real ``parallel`` plugin can be installed beside them.
 FANOUT = "otel-test-fanout"
 
 
-class FanOutStrategy(podium.Strategy):
+class FanOutStrategy(ConditionalStrategy):
     """Every ready stage starts at once (``max_concurrency`` None); routes and loops are honoured."""
 
     name = FANOUT
-    honours_routes = True
-    allows_loops = True
 
 
 class FanOutPlugin:
@@ -49,8 +48,8 @@ class DocsPlugin:
                 documents=tuple(
                     Document(lib, f"/docs/{lib}", f"{lib} docs", 120) for lib in libraries if lib != "missing"
                 ),
-                errors=tuple(
-                    DocError(lib, "library not found", 404) for lib in libraries if lib == "missing"
+                failures=tuple(
+                    DocFailure(lib, "library not found", 404) for lib in libraries if lib == "missing"
                 ),
                 query=query,
                 budget=tokens,

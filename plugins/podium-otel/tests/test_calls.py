@@ -25,7 +25,7 @@ async def test_agent_call_spans_follow_the_genai_semantic_conventions(
 
     @wf.stage
     async def answer(ctx: podium.Context) -> str:
-        return (await ctx.agent("writer").run("question", max_tokens=512, temperature=0.2)).text
+        return (await ctx.agent("writer").complete("question", max_tokens=512, temperature=0.2)).text
 
     async with make_engine(agents=agents()) as engine:
         result = await engine.run(wf)
@@ -52,7 +52,7 @@ async def test_a_failed_agent_call_span_records_the_error(telemetry: Any, make_e
 
     @wf.stage
     async def answer(ctx: podium.Context) -> str:
-        return (await ctx.agent("flaky").run("question")).text
+        return (await ctx.agent("flaky").complete("question")).text
 
     async with make_engine(agents={"flaky": SimulatedAgent(fail_on=[1])}) as engine:
         await engine.run(wf)
@@ -72,7 +72,7 @@ async def test_capture_content_records_prompts_replies_and_doc_queries(
     @wf.stage
     async def answer(ctx: podium.Context) -> str:
         await ctx.docs(["fastapi"], query="routing")
-        return (await ctx.agent("writer").run("x" * 50)).text
+        return (await ctx.agent("writer").complete("x" * 50)).text
 
     async with make_engine(
         agents=agents(), extra=[docs_plugin], capture_content=True, content_max_chars=10
@@ -190,7 +190,7 @@ async def test_prompt_cache_tokens_are_recorded_on_the_agent_span(telemetry: Any
 
     @wf.stage
     async def ask(ctx: podium.Context) -> str:
-        return (await ctx.agent("claude").run("long shared prefix")).text
+        return (await ctx.agent("claude").complete("long shared prefix")).text
 
     async with make_engine(agents={"claude": CachingAgent()}) as engine:
         await engine.run(wf)

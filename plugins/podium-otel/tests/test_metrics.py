@@ -25,12 +25,12 @@ def priced_workflow() -> podium.Workflow:
 
     @wf.stage(cache=CachePolicy(), version="1")
     async def summarize(ctx: podium.Context) -> str:
-        return (await ctx.agent("big").run("summarize")).text
+        return (await ctx.agent("big").complete("summarize")).text
 
     @wf.stage(needs=["summarize"])
     async def classify(ctx: podium.Context, summarize: str) -> str:
-        await ctx.agent("small").run("classify")
-        return (await ctx.agent("small").run("classify again")).text
+        await ctx.agent("small").complete("classify")
+        return (await ctx.agent("small").complete("classify again")).text
 
     @wf.stage(needs=["summarize"])
     async def check(summarize: str) -> str:
@@ -115,7 +115,7 @@ async def test_failed_agent_calls_are_counted_with_their_error_type(telemetry: A
 
     @wf.stage
     async def ask(ctx: podium.Context) -> str:
-        return (await ctx.agent("flaky").run("q")).text
+        return (await ctx.agent("flaky").complete("q")).text
 
     async with make_engine(agents={"flaky": SimulatedAgent(fail_on=[1])}) as engine:
         await engine.run(wf)
@@ -145,7 +145,7 @@ async def test_alerts_are_counted_by_name_and_severity(telemetry: Any, make_engi
 
     @wf.stage
     async def spend(ctx: podium.Context) -> str:
-        return (await ctx.agent("big").run("go")).text
+        return (await ctx.agent("big").complete("go")).text
 
     async with make_engine(agents=priced_agents()) as engine:
         await engine.run(wf)
@@ -195,7 +195,7 @@ async def test_a_sampled_out_run_makes_no_spans_but_is_measured_and_keeps_its_tr
     @wf.stage
     async def first(ctx: podium.Context) -> str:
         trace_ids.append(trace.get_current_span().get_span_context().trace_id)
-        return (await ctx.agent("big").run("go")).text
+        return (await ctx.agent("big").complete("go")).text
 
     @wf.stage(needs=["first"])
     async def second(first: str) -> str:

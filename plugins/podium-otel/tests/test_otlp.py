@@ -102,7 +102,7 @@ async def run_exporting(otel: dict[str, Any]) -> None:
 
     @wf.stage
     async def ask(ctx: podium.Context) -> str:
-        return (await ctx.agent("writer").run("hello")).text
+        return (await ctx.agent("writer").complete("hello")).text
 
     config = podium.Config({"plugins": {"otel": {"exporter": "otlp", "service_name": "shop", **otel}}})
     async with podium.Engine(config=config, agents={"writer": podium.SimulatedAgent("hi")}) as engine:

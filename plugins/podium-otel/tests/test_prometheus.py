@@ -27,17 +27,17 @@ def busy_workflow() -> podium.Workflow:
 
     @wf.stage(cache=CachePolicy(), version="1")
     async def research(ctx: podium.Context) -> str:
-        return (await ctx.agent("writer").run("research")).text
+        return (await ctx.agent("writer").complete("research")).text
 
     @wf.stage(needs=["research"], retry=Retry(attempts=2, delay=0, jitter=False))
     async def draft(ctx: podium.Context, research: str) -> str:
         await ctx.docs(["fastapi", "pytest"], query="testing", tokens=1000)
-        reply = await ctx.agent("flaky").run("draft")  # fails on the first call only
+        reply = await ctx.agent("flaky").complete("draft")  # fails on the first call only
         return reply.text
 
     @wf.stage(needs=["draft"])
     async def spend(ctx: podium.Context, draft: str) -> str:
-        return (await ctx.agent("verbose").run("expand")).text
+        return (await ctx.agent("verbose").complete("expand")).text
 
     @wf.stage(needs=["spend"])
     async def broken(spend: str) -> None:

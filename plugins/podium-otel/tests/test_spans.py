@@ -31,7 +31,7 @@ def review_workflow() -> podium.Workflow:
         if ctx.attempt == 1:
             await both_running.wait()
             raise ConnectionError("provider overloaded")
-        return (await ctx.agent("writer").run(f"write the {plan}")).text
+        return (await ctx.agent("writer").complete(f"write the {plan}")).text
 
     @wf.stage(needs=["plan"], cache=CachePolicy(), version="1")
     async def research(plan: str) -> str:
@@ -40,7 +40,7 @@ def review_workflow() -> podium.Workflow:
     @wf.stage(needs=["plan"])
     async def lint(ctx: podium.Context, plan: str) -> str:
         await both_running.wait()
-        await ctx.agent("writer").run("check the style of the secret plan")
+        await ctx.agent("writer").complete("check the style of the secret plan")
         raise ValueError("style check failed")
 
     @wf.stage(needs=["lint"])
@@ -49,7 +49,7 @@ def review_workflow() -> podium.Workflow:
 
     @wf.stage(needs=["draft", "research"])
     async def review(ctx: podium.Context, draft: str, research: str) -> str:
-        return (await ctx.agent("reviewer").run(f"review {draft} with {research}")).text
+        return (await ctx.agent("reviewer").complete(f"review {draft} with {research}")).text
 
     return wf
 
@@ -288,7 +288,7 @@ async def test_a_budget_breach_is_an_event_and_an_alert_on_the_run_span(
 
     @wf.stage
     async def first(ctx: podium.Context) -> str:
-        return (await ctx.agent("writer").run("go")).text
+        return (await ctx.agent("writer").complete("go")).text
 
     @wf.stage(needs=["first"])
     async def second(first: str) -> str:
@@ -315,7 +315,7 @@ async def test_a_stage_killed_by_a_base_exception_leaves_no_span_open(
 
     @wf.stage
     async def doomed(ctx: podium.Context) -> None:
-        await ctx.agent("writer").run("start")
+        await ctx.agent("writer").complete("start")
         raise Abort
 
     async with make_engine(agents=agents()) as engine:

@@ -14,13 +14,13 @@ from podium import Config, Engine, RunResult, RunStatus, StageStatus, create_plu
 
 
 class Finished:
-    """Observer plugin keeping the results announced by ``podium_workflow_finished``."""
+    """Observer plugin keeping the results announced by ``podium_workflow_ended``."""
 
     def __init__(self) -> None:
         self.results: list[RunResult] = []
 
     @hookimpl
-    def podium_workflow_finished(self, result: RunResult) -> None:
+    def podium_workflow_ended(self, result: RunResult) -> None:
         self.results.append(result)
 
 

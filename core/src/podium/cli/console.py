@@ -17,7 +17,7 @@ from rich.text import Text
 
 from podium.definition.workflow import Stage
 from podium.foundation.markers import hookimpl
-from podium.running.scheduler import Run
+from podium.running.scheduler import RunState
 from podium.values.model import RunResult, StageResult, StageStatus, Usage
 
 _STYLE = {
@@ -52,7 +52,7 @@ class ProgressDisplay:
             self.console.print(Text.assemble((f"{mark} ", style), name, (f"  {detail}", "dim")))
 
     @hookimpl
-    def podium_workflow_started(self, run: Run) -> None:
+    def podium_workflow_started(self, run: RunState) -> None:
         for stage in run.workflow.stages.values():
             self._rows[stage.name] = ("·", "dim", "waiting")
         self.console.print(
@@ -73,22 +73,7 @@ class ProgressDisplay:
         self._update(stage.name, "↻", "yellow", f"attempt {attempt} failed ({error}); retry in {delay:.1f}s")
 
     @hookimpl
-    def podium_stage_finished(self, stage: Stage, result: StageResult) -> None:
-        self._finished(stage, result)
-
-    @hookimpl
-    def podium_stage_failed(self, stage: Stage, result: StageResult) -> None:
-        self._finished(stage, result)
-
-    @hookimpl
-    def podium_stage_skipped(self, stage: Stage, result: StageResult) -> None:
-        self._finished(stage, result)
-
-    @hookimpl
-    def podium_stage_cancelled(self, stage: Stage, result: StageResult) -> None:
-        self._finished(stage, result)
-
-    def _finished(self, stage: Stage, result: StageResult) -> None:
+    def podium_stage_ended(self, stage: Stage, result: StageResult) -> None:
         mark, style = _STYLE[result.status]
         if result.status is StageStatus.SKIPPED:
             detail = f"skipped: {result.reason}"
@@ -101,7 +86,7 @@ class ProgressDisplay:
         self._update(stage.name, mark, style, detail)
 
     @hookimpl
-    def podium_workflow_finished(self, run: Run, result: RunResult) -> None:
+    def podium_workflow_ended(self, run: RunState, result: RunResult) -> None:
         if self._live is not None:
             self._live.stop()
             self._live = None

@@ -50,12 +50,12 @@ if TYPE_CHECKING:
     from aiocache.base import BaseCache
 
     from podium.definition.config import Config
-    from podium.definition.strategy import Strategy
     from podium.definition.workflow import Stage
     from podium.engine.engine import Engine
     from podium.running.agents import Agent, AgentCall
     from podium.running.context import Context
-    from podium.running.scheduler import Run
+    from podium.running.scheduler import RunState
+    from podium.running.strategy import Strategy
     from podium.values.alerts import Alert, AlertSink
     from podium.values.docs import DocBundle
     from podium.values.executors import Executor
@@ -177,7 +177,9 @@ def podium_execute_stage(
 
 
 @hookspec(firstresult=True)
-def podium_cache_key(stage: Stage, kwargs: Mapping[str, Any], policy: CachePolicy, run: Run) -> str | None:
+def podium_cache_key(
+    stage: Stage, kwargs: Mapping[str, Any], policy: CachePolicy, run: RunState
+) -> str | None:
     """Compute the cache key of a stage call.
 
     :param stage: The stage; ``stage.version`` identifies its code.
@@ -223,8 +225,9 @@ def podium_route(
     :return: A stage name or a sequence of names, an awaitable of one, or ``None`` to
         decline (then every dependent runs).
 
-    The built-in implementation calls the stage's own ``route=`` function. Only called
-    for strategies that honour routes (``conditional``).
+    The built-in implementation calls the stage's own ``route=`` function. Called by
+    the routers of strategies that route (see :class:`podium.Router`), for the stages
+    they route.
 
     Stops at the first non-None result.
     """
@@ -254,7 +257,7 @@ def podium_fetch_docs(
 
 
 @hookspec
-def podium_workflow_started(run: Run) -> None:
+def podium_workflow_started(run: RunState) -> None:
     """A workflow run started; ``run.id``, ``run.workflow`` and ``run.inputs`` are set.
 
     Called on the caller's task before the first stage starts. Return value ignored.
@@ -262,8 +265,8 @@ def podium_workflow_started(run: Run) -> None:
 
 
 @hookspec
-def podium_workflow_finished(run: Run, result: RunResult) -> None:
-    """A workflow run ended, whatever its status (including cancelled and timed out).
+def podium_workflow_ended(run: RunState, result: RunResult) -> None:
+    """A workflow run ended, whatever its status (succeeded, failed, cancelled, timed out...).
 
     :param result: The final :class:`podium.RunResult`, with every stage's result.
 
@@ -272,7 +275,7 @@ def podium_workflow_finished(run: Run, result: RunResult) -> None:
 
 
 @hookspec
-def podium_stage_started(run: Run, stage: Stage, ctx: Context) -> None:
+def podium_stage_started(run: RunState, stage: Stage, ctx: Context) -> None:
     """A stage is about to run its first attempt (after its cache lookup missed).
 
     Called inside the stage's task: context variables set here reach the body.
@@ -281,39 +284,25 @@ def podium_stage_started(run: Run, stage: Stage, ctx: Context) -> None:
 
 
 @hookspec
-def podium_stage_finished(run: Run, stage: Stage, result: StageResult) -> None:
-    """A stage succeeded (``result.status`` is ``succeeded`` or ``cached``).
+def podium_stage_ended(run: RunState, stage: Stage, result: StageResult) -> None:
+    """A stage visit ended; ``result.status`` says how.
 
-    Called inside the stage's task. Return value ignored.
-    """
+    :param result: The :class:`podium.StageResult`: ``succeeded`` or ``cached`` (with its
+        value), ``failed`` (``result.error`` holds the exception), ``skipped``
+        (``result.reason`` says why: a failed dependency, a route, a budget) or
+        ``cancelled`` (workflow timeout, ``fail_fast``, the caller, or a loop that made
+        the visit stale).
 
-
-@hookspec
-def podium_stage_failed(run: Run, stage: Stage, result: StageResult) -> None:
-    """A stage failed after its last attempt; ``result.error`` holds the exception.
-
-    Called inside the stage's task. Return value ignored.
-    """
-
-
-@hookspec
-def podium_stage_skipped(run: Run, stage: Stage, result: StageResult) -> None:
-    """A stage will not run; ``result.reason`` says why (failed dependency, route, budget).
-
+    Called once per visit: inside the stage's task for a stage that ran (succeeded,
+    cached, failed), from the scheduler for one that was skipped or cancelled.
     Return value ignored.
     """
 
 
 @hookspec
-def podium_stage_cancelled(run: Run, stage: Stage, result: StageResult) -> None:
-    """A running stage was cancelled (workflow timeout, ``fail_fast``, caller cancelled).
-
-    Return value ignored.
-    """
-
-
-@hookspec
-def podium_stage_retried(run: Run, stage: Stage, attempt: int, error: BaseException, delay: float) -> None:
+def podium_stage_retried(
+    run: RunState, stage: Stage, attempt: int, error: BaseException, delay: float
+) -> None:
     """An attempt failed and the stage will be retried.
 
     :param attempt: The attempt that failed (1 for the first).
@@ -325,7 +314,7 @@ def podium_stage_retried(run: Run, stage: Stage, attempt: int, error: BaseExcept
 
 
 @hookspec
-def podium_route_taken(run: Run, stage: Stage, targets: Sequence[str], skipped: Sequence[str]) -> None:
+def podium_route_taken(run: RunState, stage: Stage, targets: Sequence[str], skipped: Sequence[str]) -> None:
     """A routing stage chose where the run goes next.
 
     :param targets: The stages it picked (dependents, or earlier stages for a loop).
@@ -336,7 +325,7 @@ def podium_route_taken(run: Run, stage: Stage, targets: Sequence[str], skipped: 
 
 
 @hookspec
-def podium_cache_hit(run: Run, stage: Stage | None, kind: str, key: str, saved: Usage) -> None:
+def podium_cache_hit(run: RunState, stage: Stage | None, kind: str, key: str, saved: Usage) -> None:
     """A cached result was used instead of spending work.
 
     :param stage: The stage concerned (``None`` for calls made outside a stage).
@@ -349,7 +338,7 @@ def podium_cache_hit(run: Run, stage: Stage | None, kind: str, key: str, saved: 
 
 
 @hookspec
-def podium_cache_miss(run: Run, stage: Stage | None, kind: str, key: str) -> None:
+def podium_cache_miss(run: RunState, stage: Stage | None, kind: str, key: str) -> None:
     """A cache lookup found nothing; the work is done and, on success, stored.
 
     :param stage: The stage concerned (``None`` for calls made outside a stage).
@@ -361,7 +350,7 @@ def podium_cache_miss(run: Run, stage: Stage | None, kind: str, key: str) -> Non
 
 
 @hookspec
-def podium_agent_call_started(run: Run, stage: Stage | None, call: AgentCall) -> None:
+def podium_agent_call_started(run: RunState, stage: Stage | None, call: AgentCall) -> None:
     """A stage is calling an agent.
 
     :param call: The :class:`podium.AgentCall`; ``agent``, ``provider``, ``model`` and
@@ -372,7 +361,7 @@ def podium_agent_call_started(run: Run, stage: Stage | None, call: AgentCall) ->
 
 
 @hookspec
-def podium_agent_call_finished(run: Run, stage: Stage | None, call: AgentCall) -> None:
+def podium_agent_call_ended(run: RunState, stage: Stage | None, call: AgentCall) -> None:
     """An agent call ended.
 
     :param call: The same :class:`podium.AgentCall`, now with ``reply``, ``usage`` and
@@ -383,7 +372,7 @@ def podium_agent_call_finished(run: Run, stage: Stage | None, call: AgentCall) -
 
 
 @hookspec
-def podium_doc_fetch_finished(run: Run, stage: Stage | None, bundle: DocBundle) -> None:
+def podium_doc_fetch_ended(run: RunState, stage: Stage | None, bundle: DocBundle) -> None:
     """A documentation fetch (``ctx.docs``) ended.
 
     :param bundle: The :class:`podium.DocBundle`: documents, per-library errors, counters.
@@ -393,7 +382,7 @@ def podium_doc_fetch_finished(run: Run, stage: Stage | None, bundle: DocBundle) 
 
 
 @hookspec
-def podium_budget_exceeded(run: Run, budget: Budget, usage: Usage, reason: str) -> None:
+def podium_budget_exceeded(run: RunState, budget: Budget, usage: Usage, reason: str) -> None:
     """A run's budget is spent: no new stage starts; running stages finish.
 
     :param budget: The workflow's :class:`podium.Budget`.

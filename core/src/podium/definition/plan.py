@@ -17,9 +17,15 @@ if TYPE_CHECKING:
     from podium.definition.workflow import Stage
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # identity: a plan is one definition's, and keys per-plan caches
 class Plan:
-    """A validated workflow's graph in index form, computed once per definition."""
+    """A validated workflow's graph in index form, computed once per definition.
+
+    Fields, by stage index (declaration order): ``stages``; ``index`` (name to index);
+    ``needs`` and ``needs_any`` (indexes of each stage's dependencies); ``dependents``
+    (indexes of the stages that depend on each); ``order`` (a topological order, ties in
+    declaration order).
+    """
 
     stages: tuple[Stage, ...]
     index: Mapping[str, int]

@@ -323,28 +323,10 @@ class Workflow:
         plan = build_plan(stages)
         if not isinstance(plan, Plan):
             raise DefinitionErrors([f"cycle in needs: {' -> '.join(plan)}"], source=source)
-        errors = self._route_errors(plan) + self._parameter_errors(None)
+        errors = self._parameter_errors(None)
         if errors:
             raise DefinitionErrors(errors, source=source)
         return plan
-
-    def _route_errors(self, plan: Plan) -> list[str]:
-        errors = []
-        for i, stage in enumerate(plan.stages):
-            targets = stage.route_targets
-            if targets is None:
-                continue
-            allowed = {plan.stages[j].name for j in plan.dependents[i]}
-            for target in sorted(targets - allowed):
-                t = plan.index.get(target)
-                if t is not None and plan.stages[t].max_visits > 1 and (t == i or i in plan.descendants(t)):
-                    continue  # a bounded loop back to an earlier stage (or to itself)
-                errors.append(
-                    f"stage {stage.name!r} routes to {target!r}, which is not one of its dependents "
-                    f"({', '.join(sorted(allowed)) or 'none'})"
-                    + (suggest(target, list(allowed)) if target not in self.stages else "")
-                )
-        return errors
 
     def _parameter_errors(self, inputs: set[str] | None) -> list[str]:
         errors = []

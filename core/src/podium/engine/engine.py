@@ -19,17 +19,19 @@ from typing import Any
 from podium.contract.plugins import PodiumPluginManager, configured_plugin_manager
 from podium.definition.config import Config
 from podium.definition.plan import Plan
-from podium.definition.strategy import Strategy
 from podium.definition.workflow import Workflow
-from podium.foundation.errors import DefinitionError, PluginError, PodiumError, StrategyNotFound
+from podium.foundation.errors import DefinitionErrors, PluginError, PodiumError, StrategyNotFound
 from podium.foundation.redaction import redact_url
 from podium.running.agents import Agent, AgentRegistry
+from podium.running.estimates import DurationEstimator
+from podium.running.events import hook_facts
 from podium.running.handle import RunHandle
 from podium.running.result_cache import ResultCache
-from podium.running.scheduler import Run
+from podium.running.scheduler import RunState
+from podium.running.strategy import Strategy
 from podium.values.alerts import Alert, AlertRouter, AlertSink, Severity
 from podium.values.executors import Executor
-from podium.values.model import RunResult, StageResult, StageStatus
+from podium.values.model import RunResult
 from podium.values.pricing import Pricing
 
 _log = logging.getLogger("podium.engine")
@@ -41,9 +43,6 @@ STRATEGY_PACKAGES = {
     "conditional": "podium-conditional",
     "dask": "podium-dask",
 }
-
-#: Weight of the newest duration in a stage's moving average (for critical-path priorities).
-_EMA_WEIGHT = 0.3
 
 
 class Registry(Mapping[str, Any]):
@@ -105,7 +104,8 @@ class Engine:
             None if cache is False else (cache if isinstance(cache, str) else settings.cache)
         )
         self.cache = ResultCache(None)
-        self._durations: dict[tuple[str, str], float] = {}
+        #: Expected stage durations, learned from the runs of strategies that order by them.
+        self.estimator = DurationEstimator()
         self._started = False
         self._stopped = False
         self._submitted: set[RunHandle] = set()
@@ -205,26 +205,18 @@ class Engine:
         """Validate a workflow (for a run with ``inputs``, when given); raises before anything runs."""
         plan = workflow.validate(inputs)
         strategy = self.strategy_for(workflow)
-        if not strategy.honours_routes:
-            routed = [s.name for s in workflow.stages.values() if s.route is not None]
-            if routed:
-                raise DefinitionError(
-                    f"workflow {workflow.name!r} declares routes on {', '.join(map(repr, routed))}, but its "
-                    f"strategy {strategy.name!r} does not honour routes: use strategy='conditional'"
-                )
-        if not strategy.allows_loops:
-            looping = [s.name for s in workflow.stages.values() if s.max_visits > 1]
-            if looping:
-                raise DefinitionError(
-                    f"workflow {workflow.name!r}: stages {', '.join(map(repr, looping))} allow loops "
-                    f"(max_visits > 1), which strategy {strategy.name!r} does not support"
-                )
-        for stage in workflow.stages.values():
+        errors = list(strategy.check(workflow, plan))
+        for stage in plan.stages:
             if stage.executor not in self.executors:
-                raise DefinitionError(
+                errors.append(
                     f"stage {stage.name!r} uses executor {stage.executor!r}, which is not registered "
                     f"(registered: {', '.join(sorted(self.executors))})"
                 )
+        if errors:
+            routing = sorted(name for name, s in self.strategies.items() if s.routes)
+            if routing and not strategy.routes and any(s.route is not None for s in plan.stages):
+                errors.append(f"strategies installed that route: {', '.join(routing)}")
+            raise DefinitionErrors(errors, source=f"workflow {workflow.name!r} (strategy {strategy.name!r})")
         return plan, strategy
 
     async def run(
@@ -239,7 +231,9 @@ class Engine:
         run = await self._new_run(workflow, inputs, run_id)
         return await run.execute()
 
-    async def _new_run(self, workflow: Workflow, inputs: Mapping[str, Any] | None, run_id: str | None) -> Run:
+    async def _new_run(
+        self, workflow: Workflow, inputs: Mapping[str, Any] | None, run_id: str | None
+    ) -> RunState:
         """A validated run, not started: everything that can be wrong is checked here."""
         if not self._started:
             await self.start()
@@ -247,7 +241,23 @@ class Engine:
             raise PodiumError("this engine has been stopped; create a new one")
         values = {**workflow.input_defaults, **(inputs or {})}
         plan, strategy = self.prepare(workflow, values)
-        return Run(self, workflow, plan, strategy, values, run_id)
+        return RunState(
+            workflow,
+            plan,
+            strategy,
+            values,
+            hook=self.hook,
+            facts=hook_facts(self.pm),
+            config=self.config,
+            result_cache=self.cache,
+            pricing=self.pricing,
+            agents=self.agents,
+            alerts=self.alerts,
+            estimator=self.estimator,
+            executors=self.executors,
+            engine=self,
+            run_id=run_id,
+        )
 
     async def submit(
         self, workflow: Workflow, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None
@@ -270,7 +280,7 @@ class Engine:
         message: str,
         *,
         severity: Severity = "warning",
-        run: Run | None = None,
+        run: RunState | None = None,
         value: float | None = None,
         threshold: float | None = None,
     ) -> bool:
@@ -285,29 +295,6 @@ class Engine:
             threshold=threshold,
         )
         return self.alerts.raise_alert(alert)
-
-    # ------------------------------------------------------------------ duration estimates
-
-    def estimates(self, workflow: Workflow, plan: Plan) -> list[float]:
-        """Expected seconds per stage: declared ``estimate``, else the moving average, else 1."""
-        durations = self._durations
-        return [
-            s.estimate if s.estimate is not None else durations.get((workflow.name, s.name), 1.0)
-            for s in plan.stages
-        ]
-
-    def learn(self, workflow: Workflow, results: Sequence[StageResult]) -> None:
-        """Fold the durations of stages that ran into their moving averages."""
-        for result in results:
-            if result.status is not StageStatus.SUCCEEDED:
-                continue
-            key = (workflow.name, result.name)
-            previous = self._durations.get(key)
-            self._durations[key] = (
-                result.duration_s
-                if previous is None
-                else previous + _EMA_WEIGHT * (result.duration_s - previous)
-            )
 
 
 async def _await_all(outcomes: Sequence[Awaitable[None] | None], hook_name: str) -> None:

@@ -1,4 +1,6 @@
-"""Agents: the protocol stages call (``await ctx.agent(name).run(prompt)``) and a simulated agent.
+"""Agents: the protocol (``complete``) and a simulated agent.
+
+Stages call ``await ctx.agent(name).complete(prompt)``, the same verb agents implement.
 
 A call through ``ctx.agent(name)`` is accounted for on the calling stage (usage, cost)
 and announced to plugins (``podium_agent_call_started`` / ``_finished``).
@@ -75,7 +77,8 @@ class BoundAgent:
     def model(self) -> str:
         return self._agent.model
 
-    async def run(self, prompt: str, **options: Any) -> AgentReply:
+    async def complete(self, prompt: str, **options: Any) -> AgentReply:
+        """Call the agent: the same verb as :meth:`Agent.complete`, with accounting and events."""
         ctx = self._ctx
         run = ctx.run
         call = AgentCall(self.name, self._agent.provider, self._agent.model, prompt, options)
@@ -86,12 +89,12 @@ class BoundAgent:
         except BaseException as error:
             call.error = error
             call.duration_s = time.perf_counter() - started
-            run.events.emit("podium_agent_call_finished", run=run, stage=ctx.stage, call=call)
+            run.events.emit("podium_agent_call_ended", run=run, stage=ctx.stage, call=call)
             raise
         call.duration_s = time.perf_counter() - started
         call.reply = reply
         call.usage = ctx.record_usage(reply.usage, model=reply.model or self._agent.model)
-        run.events.emit("podium_agent_call_finished", run=run, stage=ctx.stage, call=call)
+        run.events.emit("podium_agent_call_ended", run=run, stage=ctx.stage, call=call)
         return reply
 
 

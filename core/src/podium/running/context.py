@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from podium.definition.workflow import Stage
     from podium.engine.engine import Engine
     from podium.running.agents import BoundAgent
-    from podium.running.scheduler import Run
+    from podium.running.scheduler import RunState
     from podium.values.docs import DocBundle
 
 _log = logging.getLogger("podium.stage")
@@ -27,7 +27,7 @@ class Context:
 
     __slots__ = ("_log", "attempt", "run", "saved", "stage", "usage", "visit")
 
-    def __init__(self, run: Run, stage: Stage, visit: int = 1) -> None:
+    def __init__(self, run: RunState, stage: Stage, visit: int = 1) -> None:
         self.run = run
         self.stage = stage
         self.visit = visit
@@ -41,6 +41,7 @@ class Context:
 
     @property
     def engine(self) -> Engine:
+        """The engine running this stage (for plugins that keep state per engine)."""
         return self.run.engine
 
     @property
@@ -55,10 +56,7 @@ class Context:
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
         """A logger whose records carry ``run_id``, ``workflow`` and ``stage`` in ``extra``."""
         if self._log is None:
-            self._log = logging.LoggerAdapter(
-                _log,
-                {"run_id": self.run.id, "workflow": self.run.workflow.name, "stage": self.stage.name},
-            )
+            self._log = logging.LoggerAdapter(_log, self.run.log_extra(self.stage.name))
         return self._log
 
     def latest(self, stage: str, default: Any = None) -> Any:
@@ -68,13 +66,13 @@ class Context:
 
     def agent(self, name: str) -> BoundAgent:
         """The agent registered as ``name``, bound to this stage for accounting and events."""
-        return self.run.engine.agents.bind(name, self)
+        return self.run.agents.bind(name, self)
 
     async def docs(self, libraries: Sequence[str], *, query: str, tokens: int | None = None) -> DocBundle:
         """Documentation for ``libraries`` relevant to ``query``, within ``tokens`` in total."""
         if isinstance(libraries, str):
             libraries = [libraries]
-        awaitable = self.run.engine.hook.podium_fetch_docs(
+        awaitable = self.run.hook.podium_fetch_docs(
             libraries=list(libraries), query=query, tokens=tokens, ctx=self
         )
         if awaitable is None:
@@ -83,7 +81,7 @@ class Context:
                 "fetches it: pip install podium-context7"
             )
         bundle: DocBundle = await awaitable
-        self.run.emit_doc_fetch(self.stage, bundle)
+        self.run.events.emit("podium_doc_fetch_ended", run=self.run, stage=self.stage, bundle=bundle)
         return bundle
 
     def record_usage(
@@ -115,7 +113,7 @@ class Context:
                 cost_usd,
             )
         elif model is not None and not usage.cost_usd:
-            usage = self.run.engine.pricing.price(model, usage)
+            usage = self.run.pricing.price(model, usage)
         self.usage = self.usage + usage
         self.run.add_usage(usage)
         return usage

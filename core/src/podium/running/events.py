@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from podium.engine.engine import Engine
+import attrs
+import pluggy
 
 _log = logging.getLogger("podium.run")
 
@@ -20,54 +20,66 @@ _BUILTIN_EXECUTION = "podium.engine.defaults.execution"
 
 #: Events called inside a stage's task: with none of them implemented, nothing needs to
 #: run in the task around the body.
-STAGE_TASK_EVENTS = frozenset({"podium_stage_started", "podium_stage_finished", "podium_stage_failed"})
+STAGE_TASK_EVENTS = frozenset({"podium_stage_started", "podium_stage_ended"})
 
 #: The lifecycle hooks the kernel fires, only when some plugin implements them.
 EVENTS = (
     "podium_workflow_started",
-    "podium_workflow_finished",
+    "podium_workflow_ended",
     "podium_stage_started",
-    "podium_stage_finished",
-    "podium_stage_failed",
-    "podium_stage_skipped",
-    "podium_stage_cancelled",
+    "podium_stage_ended",
     "podium_stage_retried",
     "podium_route_taken",
     "podium_cache_hit",
     "podium_cache_miss",
     "podium_agent_call_started",
-    "podium_agent_call_finished",
-    "podium_doc_fetch_finished",
+    "podium_agent_call_ended",
+    "podium_doc_fetch_ended",
     "podium_budget_exceeded",
 )
 
 
-# Per plugin manager: the plugins it had, the events they implement, whether only the
-# built-in executes stages. Recomputed whenever the set of registered plugins changes.
-_facts: weakref.WeakKeyDictionary[Any, tuple[set[object], frozenset[str], bool]] = weakref.WeakKeyDictionary()
+@attrs.frozen
+class HookFacts:
+    """What the installed plugins implement, as far as the stage path cares."""
+
+    #: The lifecycle events some plugin implements.
+    active: frozenset[str]
+    #: Whether a plugin besides the built-in implements ``podium_execute_stage``.
+    hooked_execution: bool
+
+    @property
+    def observes_stage_tasks(self) -> bool:
+        """Whether some plugin listens to an event fired inside a stage's task."""
+        return not self.active.isdisjoint(STAGE_TASK_EVENTS)
 
 
-def hook_facts(engine: Engine) -> tuple[frozenset[str], bool]:
-    """Which lifecycle events have implementations, and whether only the built-in
-    ``podium_execute_stage`` is installed; checked once per run (cheaply: cached until
-    the manager's plugins change)."""
-    pm = engine.pm
+# Per plugin manager: the plugins it had and the facts about them; recomputed whenever
+# the set of registered plugins changes.
+_facts: weakref.WeakKeyDictionary[pluggy.PluginManager, tuple[set[object], HookFacts]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def hook_facts(pm: pluggy.PluginManager) -> HookFacts:
+    """The :class:`HookFacts` of ``pm``'s plugins (cached until its plugins change)."""
     plugins = pm.get_plugins()
     cached = _facts.get(pm)
     if cached is not None and cached[0] == plugins:
-        return cached[1], cached[2]
-    hook = engine.hook
+        return cached[1]
+    hook = pm.hook
     active = frozenset(name for name in EVENTS if getattr(hook, name).get_hookimpls())
     execute = hook.podium_execute_stage.get_hookimpls()
-    direct = len(execute) == 1 and execute[0].plugin_name == _BUILTIN_EXECUTION
-    _facts[pm] = (plugins, active, direct)
-    return active, direct
+    only_builtin = len(execute) == 1 and execute[0].plugin_name == _BUILTIN_EXECUTION
+    facts = HookFacts(active, not only_builtin)
+    _facts[pm] = (plugins, facts)
+    return facts
 
 
 class Events:
     """The lifecycle hooks that have implementations, looked up once per run.
 
-    ``events.emit("podium_stage_started", ...)`` costs one attribute check when nobody listens.
+    ``events.emit("podium_stage_started", ...)`` costs one set lookup when nobody listens.
     """
 
     __slots__ = ("_hook", "active")

@@ -7,7 +7,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from podium.running.scheduler import Run
+    from podium.running.scheduler import RunState
     from podium.values.model import RunResult
 
 
@@ -19,7 +19,7 @@ class RunHandle:
     ``cancelled``, every finished stage's result kept, running ones reported cancelled.
     """
 
-    def __init__(self, run: Run, task: asyncio.Task[RunResult]) -> None:
+    def __init__(self, run: RunState, task: asyncio.Task[RunResult]) -> None:
         self.run = run
         self.task = task
 

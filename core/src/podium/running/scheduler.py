@@ -18,26 +18,26 @@ from datetime import UTC, datetime
 from heapq import heappop
 from typing import TYPE_CHECKING, Any
 
-from podium.definition.strategy import Strategy
 from podium.definition.workflow import has_default
 from podium.running.context import Context
-from podium.running.events import STAGE_TASK_EVENTS, Events, hook_facts
-from podium.running.execution import bare_failure, is_bare, run_stage, succeeded
+from podium.running.events import Events, HookFacts
+from podium.running.execution import bare_failure, run_stage, succeeded
+from podium.running.stage_path import stage_paths
+from podium.running.strategy import Strategy
 from podium.running.tracking import PENDING, READY, RUNNING, SUCCEEDED, StageTracker
-from podium.values.model import (
-    ZERO_USAGE,
-    RunResult,
-    RunStatus,
-    StageResult,
-    StageStatus,
-    Usage,
-)
+from podium.values.alerts import Alert, AlertRouter
+from podium.values.model import ZERO_USAGE, RunResult, RunStatus, StageResult, StageStatus, Usage
 
 if TYPE_CHECKING:
+    from podium.definition.config import Config
     from podium.definition.plan import Plan
     from podium.definition.workflow import Stage, Workflow
     from podium.engine.engine import Engine
-    from podium.values.docs import DocBundle
+    from podium.running.agents import AgentRegistry
+    from podium.running.estimates import DurationEstimator
+    from podium.running.result_cache import ResultCache
+    from podium.values.executors import Executor
+    from podium.values.pricing import Pricing
 
 _log = logging.getLogger("podium.run")
 
@@ -45,24 +45,38 @@ _FAILED = StageStatus.FAILED
 _OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
 
 
-class Run(StageTracker):
-    """One run of a workflow: its live state, read by plugins through lifecycle hooks.
+class RunState(StageTracker):
+    """One run of a workflow while it runs: what plugins see through the lifecycle hooks.
 
-    Public attributes: ``id``, ``workflow``, ``inputs``, ``engine``, ``strategy``,
+    Public attributes: ``id``, ``workflow``, ``inputs``, ``strategy``, ``plan``,
     ``started_at``, ``results`` (latest result per stage so far), ``history`` (every
-    result in the order they settled, one per visit), ``usage``, ``saved``, and
-    ``result`` (the :class:`RunResult`, once the run has ended).
+    result in the order they settled, one per visit), ``usage``, ``saved``, ``result``
+    (the :class:`RunResult`, once the run has ended), and the collaborators it was handed:
+    ``hook`` (the plugin manager's hook caller), ``config``, ``result_cache``,
+    ``pricing``, ``agents``, ``alerts``, ``executors``, ``router`` (the strategy's
+    router, or ``None``), and ``engine`` (the engine that started it, for plugins that
+    keep state per engine).
     """
 
     _loop: asyncio.AbstractEventLoop
 
     def __init__(
         self,
-        engine: Engine,
         workflow: Workflow,
         plan: Plan,
         strategy: Strategy,
         inputs: Mapping[str, Any],
+        *,
+        hook: Any,
+        facts: HookFacts,
+        config: Config,
+        result_cache: ResultCache,
+        pricing: Pricing,
+        agents: AgentRegistry,
+        alerts: AlertRouter,
+        estimator: DurationEstimator,
+        executors: Mapping[str, Executor],
+        engine: Engine,
         run_id: str | None = None,
     ) -> None:
         n = len(plan.stages)
@@ -72,36 +86,36 @@ class Run(StageTracker):
         # only for a strategy that has priorities of its own.
         priority = None
         #: Whether this run's strategy orders stages by expected durations (then the run
-        #: also teaches the engine its durations; other runs skip that bookkeeping).
+        #: also teaches the estimator its durations; other runs skip that bookkeeping).
         self.uses_estimates = self._limit < n and type(strategy).priorities is not Strategy.priorities
         if self.uses_estimates:
-            priority = strategy.priorities(plan, engine.estimates(workflow, plan))
+            priority = strategy.priorities(plan, estimator.estimates(workflow, plan))
         super().__init__(plan, priority)
         self.id = run_id or secrets.token_hex(8)
-        self.engine = engine
         self.workflow = workflow
         self.strategy = strategy
         self.inputs = dict(inputs)
+        self.hook = hook
+        self.config = config
+        self.result_cache = result_cache
+        self.pricing = pricing
+        self.agents = agents
+        self.alerts = alerts
+        self.executors = executors
+        self.engine = engine
+        self._estimator = estimator
         self.usage: Usage = ZERO_USAGE
         self.saved: Usage = ZERO_USAGE
         self.started_at = datetime.now(UTC)
-        active, direct = hook_facts(engine)
-        self.events = Events(engine.hook, active)
-        self.routes = strategy.honours_routes
-        #: Whether the built-in ``podium_execute_stage`` is the only one (then an inline
-        #: async stage body is called directly, saving a hook call per stage).
-        self.direct_execution = direct
-        #: Indexes of the stages a route may loop back to (``max_visits`` > 1, loops allowed).
-        self.loopable = (
-            frozenset(i for i, s in enumerate(plan.stages) if s.max_visits > 1)
-            if strategy.allows_loops
-            else frozenset()
-        )
-        # Stages whose body can be the task itself (see podium.execution.is_bare).
-        self._bare = (
-            [is_bare(stage) for stage in plan.stages]
-            if self.direct_execution and not self.routes and not self.events.active & STAGE_TASK_EVENTS
-            else None
+        self.events = Events(hook, facts.active)
+        self.router = strategy.router(self)
+        #: How each stage runs, by index (decided in podium.running.stage_path).
+        self.paths = stage_paths(
+            plan,
+            hooked=facts.hooked_execution,
+            observed=facts.observes_stage_tasks,
+            cached=result_cache.enabled,
+            routes=None if self.router is None else self.router.routes,
         )
         self._t0 = time.perf_counter()
         self._running: dict[int, asyncio.Task[Any]] = {}
@@ -115,7 +129,7 @@ class Run(StageTracker):
         self.result: RunResult | None = None
 
     def __repr__(self) -> str:
-        return f"<Run {self.id} of {self.workflow.name!r}>"
+        return f"<RunState {self.id} of {self.workflow.name!r}>"
 
     # ------------------------------------------------------------------ public helpers
 
@@ -159,19 +173,19 @@ class Run(StageTracker):
         reason = budget.breach(self.usage, self.usage.cost_usd, self.elapsed_s)
         if reason is not None:
             self._budget_breach = reason
-            _log.warning("budget exceeded: %s", reason, extra=self._extra())
+            _log.warning("budget exceeded: %s", reason, extra=self.log_extra())
             self.events.emit(
                 "podium_budget_exceeded", run=self, budget=budget, usage=self.usage, reason=reason
             )
-            self.engine.raise_alert(
-                "budget_exceeded",
-                f"workflow {self.workflow.name!r} run {self.id}: budget exceeded ({reason})",
-                run=self,
+            self.alerts.raise_alert(
+                Alert(
+                    name="budget_exceeded",
+                    message=f"workflow {self.workflow.name!r} run {self.id}: budget exceeded ({reason})",
+                    workflow=self.workflow.name,
+                    run_id=self.id,
+                )
             )
         return reason
-
-    def emit_doc_fetch(self, stage: Stage | None, bundle: DocBundle) -> None:
-        self.events.emit("podium_doc_fetch_finished", run=self, stage=stage, bundle=bundle)
 
     def arguments(self, stage: Stage) -> dict[str, Any]:
         """The keyword arguments of a stage body: upstream values and workflow inputs by name."""
@@ -200,7 +214,8 @@ class Run(StageTracker):
                 kwargs[name] = default
         return kwargs
 
-    def _extra(self, stage: str | None = None) -> dict[str, Any]:
+    def log_extra(self, stage: str | None = None) -> dict[str, Any]:
+        """The ``extra`` of a log record about this run (and one of its stages)."""
         return {"run_id": self.id, "workflow": self.workflow.name, "stage": stage}
 
     # ------------------------------------------------------------------ the loop
@@ -210,7 +225,7 @@ class Run(StageTracker):
 
         When the task awaiting this is cancelled from outside, the running stages are
         cancelled and awaited (no task is left behind), the result is recorded in
-        :attr:`result` and announced by ``podium_workflow_finished``, and the
+        :attr:`result` and announced by ``podium_workflow_ended``, and the
         cancellation propagates.
         """
         loop = asyncio.get_running_loop()
@@ -218,7 +233,7 @@ class Run(StageTracker):
         self._done = loop.create_future()
         self.events.emit("podium_workflow_started", run=self)
         if _log.isEnabledFor(logging.DEBUG):
-            _log.debug("run started", extra=self._extra())
+            _log.debug("run started", extra=self.log_extra())
         for i in self.plan.order:
             if self._waiting[i] == 0 and self._state[i] == PENDING:
                 self._make_ready(i)
@@ -269,7 +284,7 @@ class Run(StageTracker):
         visit = self._visits[i] = self._visits[i] + 1
         body: Coroutine[Any, Any, Any] | None = None
         bare: tuple[Context | None, datetime, float] | None = None
-        if self._bare is not None and self._bare[i]:
+        if self.paths[i].bare:
             kwargs = self.arguments(stage)
             ctx = None
             if stage.context_parameter is not None:
@@ -280,7 +295,7 @@ class Run(StageTracker):
             except Exception:  # calling it failed outright: let run_stage report that
                 body = None
         if body is None:
-            body = run_stage(self, stage, visit)
+            body = run_stage(self, stage, visit, self.paths[i])
         task = self._loop.create_task(body, name=f"podium:{stage.name}")
         self._running[i] = task
         task.add_done_callback(functools.partial(self._on_done, i, bare))
@@ -298,7 +313,7 @@ class Run(StageTracker):
         if task.cancelled():
             reason = superseded[0] if superseded is not None else self._halt_reason or "cancelled"
             result = StageResult(stage.name, StageStatus.CANCELLED, reason=reason, visits=visit)
-            self.events.emit("podium_stage_cancelled", run=self, stage=stage, result=result)
+            self.events.emit("podium_stage_ended", run=self, stage=stage, result=result)
         elif bare is not None:
             ctx, started_at, t0 = bare
             error = task.exception()
@@ -339,7 +354,7 @@ class Run(StageTracker):
         self._pump()
 
     def _emit_skipped(self, stage: Stage, result: StageResult) -> None:
-        self.events.emit("podium_stage_skipped", run=self, stage=stage, result=result)
+        self.events.emit("podium_stage_ended", run=self, stage=stage, result=result)
 
     def _supersede(self, i: int, reason: str) -> None:
         task = self._running.pop(i)
@@ -405,8 +420,8 @@ class Run(StageTracker):
         )
         self.result = result
         if self.uses_estimates:
-            self.engine.learn(self.workflow, self.history)
-        self.events.emit("podium_workflow_finished", run=self, result=result)
+            self._estimator.learn(self.workflow, self.history)
+        self.events.emit("podium_workflow_ended", run=self, result=result)
         if _log.isEnabledFor(logging.DEBUG):
-            _log.debug("run finished: %s", status, extra=self._extra())
+            _log.debug("run finished: %s", status, extra=self.log_extra())
         return result

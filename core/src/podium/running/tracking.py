@@ -3,7 +3,7 @@
 :class:`StageTracker` knows, per stage index, its state, how many dependencies it still
 waits for and how often it ran; it decides what a settled stage releases or skips (with
 the reason a user reads), and how a route back to an earlier stage resets the graph.
-:class:`podium.scheduler.Run` builds on it and adds the tasks, the event loop and hooks.
+:class:`podium.RunState` builds on it and adds the tasks, the event loop and hooks.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class StageTracker:
     # ------------------------------------------------------------------ for subclasses
 
     def _emit_skipped(self, stage: Stage, result: StageResult) -> None:
-        """Announce a skip (the run fires ``podium_stage_skipped``)."""
+        """Announce a skip (the run fires ``podium_stage_ended``)."""
 
     def _supersede(self, i: int, reason: str) -> None:
         """Stage ``i`` is running a visit that a loop back made stale: stop it."""

@@ -21,7 +21,7 @@ class Document:
 
 
 @attrs.frozen
-class DocError:
+class DocFailure:
     """Why one library's documentation could not be had; the others are unaffected."""
 
     library: str
@@ -32,7 +32,7 @@ class DocError:
 
 @attrs.frozen
 class DocBundle:
-    """The documents of one ``ctx.docs`` call, with per-library errors and counters.
+    """The documents of one ``ctx.docs`` call, with per-library failures and counters.
 
     ``requests_avoided`` is ``requests_cached + requests_coalesced``: requests served from
     the cache, and requests shared with an identical one in flight (or repeated in the call).
@@ -40,7 +40,7 @@ class DocBundle:
     """
 
     documents: tuple[Document, ...] = ()
-    errors: tuple[DocError, ...] = ()
+    failures: tuple[DocFailure, ...] = ()
     query: str = ""
     budget: int | None = None
     requests_made: int = 0
@@ -60,7 +60,7 @@ class DocBundle:
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.failures
 
     def __getitem__(self, library: str) -> Document:
         for document in self.documents:

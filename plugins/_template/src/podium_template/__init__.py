@@ -10,5 +10,5 @@ _log = logging.getLogger("podium.plugins.template")
 
 
 @podium.hookimpl
-def podium_workflow_finished(run: podium.Run, result: podium.RunResult) -> None:
-    _log.info("workflow %s finished: %s", run.workflow.name, result.status)
+def podium_workflow_ended(run: podium.RunState, result: podium.RunResult) -> None:
+    _log.info("workflow %s ended: %s", run.workflow.name, result.status)

@@ -14,22 +14,25 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from podium import Context, Plan, Stage, Strategy, critical_path_priorities, hookimpl
+from podium import Context, Plan, RunState, Stage, Strategy, Workflow, hookimpl
+from podium_conditional.routing import ConditionalRouter, route_errors
 from podium_conditional.settings import SECTION, ClassifierRule, ConditionalSettings, Rule
 from podium_conditional.table import choose_by_rules
+from podium_parallel import ParallelStrategy
 
-__all__ = ["ClassifierRule", "ConditionalSettings", "ConditionalStrategy", "Rule"]
+__all__ = ["ClassifierRule", "ConditionalRouter", "ConditionalSettings", "ConditionalStrategy", "Rule"]
 
 
-class ConditionalStrategy(Strategy):
-    """Parallel, critical-path-first scheduling that honours routes and bounded loops."""
+class ConditionalStrategy(ParallelStrategy):
+    """The ``parallel`` strategy (critical path first) plus routes and bounded loops."""
 
     name = "conditional"
-    honours_routes = True
-    allows_loops = True
 
-    def priorities(self, plan: Plan, estimates: Sequence[float]) -> Sequence[Any] | None:
-        return critical_path_priorities(plan, estimates)
+    def check(self, workflow: Workflow, plan: Plan) -> list[str]:
+        return route_errors(workflow, plan)
+
+    def router(self, run: RunState) -> ConditionalRouter:
+        return ConditionalRouter(run)
 
 
 @hookimpl
@@ -45,7 +48,7 @@ def podium_register_config_sections(register: Callable[[str, type], None]) -> No
 @hookimpl(tryfirst=True)
 def podium_route(stage: Stage, value: Any, ctx: Context, candidates: Sequence[str]) -> list[str] | None:
     """The rule table decides first: the first matching rule for the stage names its targets."""
-    settings = ctx.engine.config.section(SECTION)
+    settings = ctx.run.config.section(SECTION)
     if not isinstance(settings, ConditionalSettings):
         return None
     return choose_by_rules(settings, stage, value, ctx)

@@ -55,7 +55,7 @@ async def classify(
     classifier: ClassifierRule, stage: Stage, value: Any, ctx: Context, candidates: Sequence[str]
 ) -> str:
     """Ask the configured agent and return the candidate it chose."""
-    reply = await ctx.agent(classifier.agent).run(prompt_for(classifier, stage, value, candidates))
+    reply = await ctx.agent(classifier.agent).complete(prompt_for(classifier, stage, value, candidates))
     choice = parse_choice(reply.text, candidates)
     if choice is None:
         answer = reply.text if len(reply.text) <= 200 else reply.text[:200] + "..."
@@ -74,7 +74,7 @@ def podium_register_config_sections(register: Callable[[str, type], None]) -> No
 @hookimpl
 def podium_route(stage: Stage, value: Any, ctx: Context, candidates: Sequence[str]) -> Awaitable[str] | None:
     """Take the call only for stages with a configured classifier (declining synchronously)."""
-    settings = ctx.engine.config.section(SECTION)
+    settings = ctx.run.config.section(SECTION)
     if not isinstance(settings, ConditionalSettings):
         return None
     classifier = settings.classifier_for(stage.name)

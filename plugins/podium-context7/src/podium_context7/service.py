@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 import httpx
 
-from podium import Context, DocBundle, DocError, Document, ResultCache, SingleFlight, Usage, cache_key
+from podium import Context, DocBundle, DocFailure, Document, ResultCache, SingleFlight, Usage, cache_key
 from podium.values.docs import DocSource
 from podium_context7.client import Context7Client, Meter
 from podium_context7.config import Settings, is_library_id
@@ -111,14 +111,14 @@ class Context7Service:
             *(self._library(name, query, tally, ctx) for name in names), return_exceptions=True
         )
         fetched: list[tuple[str, _Docs, DocSource]] = []
-        errors: list[DocError] = []
+        errors: list[DocFailure] = []
         for name, outcome in zip(names, outcomes, strict=True):
             if isinstance(outcome, Context7Error):
-                errors.append(DocError(name, outcome.message, outcome.status, outcome.code))
+                errors.append(DocFailure(name, outcome.message, outcome.status, outcome.code))
             elif isinstance(outcome, Exception):
                 message = self.client.scrub(f"{type(outcome).__name__}: {outcome}")
                 _log.error("fetching documentation of %r failed unexpectedly: %s", name, message)
-                errors.append(DocError(name, message, None, "internal_error"))
+                errors.append(DocFailure(name, message, None, "internal_error"))
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
@@ -141,7 +141,7 @@ class Context7Service:
         )
         return DocBundle(
             documents=tuple(documents),
-            errors=tuple(errors),
+            failures=tuple(errors),
             query=query,
             budget=budget,
             requests_made=tally.made,

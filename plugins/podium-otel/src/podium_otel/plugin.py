@@ -16,8 +16,8 @@ from podium import (
     DocBundle,
     Engine,
     PluginError,
-    Run,
     RunResult,
+    RunState,
     Stage,
     StageResult,
     Usage,
@@ -57,7 +57,7 @@ class OtelPlugin:
         self._meter_provider = meter_provider
         self._settings = settings
         self._telemetry: Telemetry | None = None
-        self._runs: dict[Run, RunTrace] = {}
+        self._runs: dict[RunState, RunTrace] = {}
         #: Set when podium-otel registered this instance itself; it leaves with its engine.
         self.automatic = False
 
@@ -113,50 +113,32 @@ class OtelPlugin:
     # ------------------------------------------------------------------ runs and stages
 
     @hookimpl
-    def podium_workflow_started(self, run: Run) -> None:
+    def podium_workflow_started(self, run: RunState) -> None:
         telemetry = self._telemetry
         if telemetry is not None and run.engine is telemetry.engine:
             self._runs[run] = RunTrace(telemetry, run)
 
     @hookimpl
-    def podium_workflow_finished(self, run: Run, result: RunResult) -> None:
+    def podium_workflow_ended(self, run: RunState, result: RunResult) -> None:
         trace_ = self._runs.pop(run, None)
         if trace_ is not None:
             trace_.finish(result)
 
     @hookimpl
-    def podium_stage_started(self, run: Run, stage: Stage, ctx: Context) -> None:
+    def podium_stage_started(self, run: RunState, stage: Stage, ctx: Context) -> None:
         trace_ = self._runs.get(run)
         if trace_ is not None:
             trace_.enter_stage(stage, ctx.visit)
 
     @hookimpl
-    def podium_stage_finished(self, run: Run, stage: Stage, result: StageResult) -> None:
-        trace_ = self._runs.get(run)
-        if trace_ is not None:
-            trace_.close_stage(stage, result)
-
-    @hookimpl
-    def podium_stage_failed(self, run: Run, stage: Stage, result: StageResult) -> None:
-        trace_ = self._runs.get(run)
-        if trace_ is not None:
-            trace_.close_stage(stage, result)
-
-    @hookimpl
-    def podium_stage_skipped(self, run: Run, stage: Stage, result: StageResult) -> None:
-        trace_ = self._runs.get(run)
-        if trace_ is not None:
-            trace_.close_stage(stage, result)
-
-    @hookimpl
-    def podium_stage_cancelled(self, run: Run, stage: Stage, result: StageResult) -> None:
+    def podium_stage_ended(self, run: RunState, stage: Stage, result: StageResult) -> None:
         trace_ = self._runs.get(run)
         if trace_ is not None:
             trace_.close_stage(stage, result)
 
     @hookimpl
     def podium_stage_retried(
-        self, run: Run, stage: Stage, attempt: int, error: BaseException, delay: float
+        self, run: RunState, stage: Stage, attempt: int, error: BaseException, delay: float
     ) -> None:
         trace_ = self._runs.get(run)
         if trace_ is not None:
@@ -164,14 +146,14 @@ class OtelPlugin:
 
     @hookimpl
     def podium_route_taken(
-        self, run: Run, stage: Stage, targets: Sequence[str], skipped: Sequence[str]
+        self, run: RunState, stage: Stage, targets: Sequence[str], skipped: Sequence[str]
     ) -> None:
         trace_ = self._runs.get(run)
         if trace_ is not None:
             trace_.route_taken(stage, targets, skipped)
 
     @hookimpl
-    def podium_budget_exceeded(self, run: Run, budget: Budget, usage: Usage, reason: str) -> None:
+    def podium_budget_exceeded(self, run: RunState, budget: Budget, usage: Usage, reason: str) -> None:
         trace_ = self._runs.get(run)
         if trace_ is not None:
             trace_.event("budget_exceeded", {"podium.budget.reason": reason})
@@ -179,7 +161,7 @@ class OtelPlugin:
     # ------------------------------------------------------------------ caching
 
     @hookimpl
-    def podium_cache_hit(self, run: Run, stage: Stage | None, kind: str, key: str, saved: Usage) -> None:
+    def podium_cache_hit(self, run: RunState, stage: Stage | None, kind: str, key: str, saved: Usage) -> None:
         trace_ = self._runs.get(run)
         if trace_ is None:
             return
@@ -194,7 +176,7 @@ class OtelPlugin:
             trace_.open_stage(stage, run.visits(stage.name)).set_attribute(n.STAGE_CACHE_HIT, True)
 
     @hookimpl
-    def podium_cache_miss(self, run: Run, stage: Stage | None, kind: str, key: str) -> None:
+    def podium_cache_miss(self, run: RunState, stage: Stage | None, kind: str, key: str) -> None:
         trace_ = self._runs.get(run)
         if trace_ is None:
             return
@@ -205,13 +187,13 @@ class OtelPlugin:
     # ------------------------------------------------------------------ agents and docs
 
     @hookimpl
-    def podium_agent_call_started(self, run: Run, stage: Stage | None, call: AgentCall) -> None:
+    def podium_agent_call_started(self, run: RunState, stage: Stage | None, call: AgentCall) -> None:
         trace_ = self._runs.get(run)
         if trace_ is not None:
             trace_.start_call(stage, call)
 
     @hookimpl
-    def podium_agent_call_finished(self, run: Run, stage: Stage | None, call: AgentCall) -> None:
+    def podium_agent_call_ended(self, run: RunState, stage: Stage | None, call: AgentCall) -> None:
         trace_ = self._runs.get(run)
         if trace_ is not None:
             trace_.finish_call(call)
@@ -229,7 +211,7 @@ class OtelPlugin:
         return trace_.traced_docs(ctx.stage, awaitable, libraries, query, tokens)
 
     @hookimpl
-    def podium_doc_fetch_finished(self, run: Run, stage: Stage | None, bundle: DocBundle) -> None:
+    def podium_doc_fetch_ended(self, run: RunState, stage: Stage | None, bundle: DocBundle) -> None:
         trace_ = self._runs.get(run)
         if trace_ is not None:
             trace_.docs_fetched(bundle)

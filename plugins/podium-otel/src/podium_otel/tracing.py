@@ -22,7 +22,7 @@ from podium_otel import names as n
 from podium_otel.instruments import Instruments
 
 if TYPE_CHECKING:
-    from podium import Engine, Run
+    from podium import Engine, RunState
     from podium_otel.providers import Providers
     from podium_otel.settings import OtelSettings
 
@@ -106,7 +106,7 @@ class RunTrace:
 
     __slots__ = ("calls", "context", "recording", "run_id", "span", "stages", "telemetry", "workflow")
 
-    def __init__(self, telemetry: Telemetry, run: Run) -> None:
+    def __init__(self, telemetry: Telemetry, run: RunState) -> None:
         self.telemetry = telemetry
         self.workflow = run.workflow.name
         self.run_id = run.id
@@ -325,8 +325,8 @@ class RunTrace:
             ended[n.DOCS_REQUESTS_MADE] = bundle.requests_made
             ended[n.DOCS_REQUESTS_AVOIDED] = bundle.requests_avoided
             ended[n.DOCS_TOKENS_CUT] = bundle.tokens_cut
-            if bundle.errors:
-                ended[n.DOCS_FAILED] = [error.library for error in bundle.errors]
+            if bundle.failures:
+                ended[n.DOCS_FAILED] = [error.library for error in bundle.failures]
                 if not bundle.documents:
                     span.set_status(Status(StatusCode.ERROR, "no library's documentation could be fetched"))
             return bundle

@@ -11,13 +11,13 @@ from podium.backends.urls import open_backend
 from podium.definition.config import Config
 from podium.definition.workflow import Stage
 from podium.foundation.markers import hookimpl
-from podium.running.scheduler import Run
+from podium.running.scheduler import RunState
 from podium.values.keys import stage_key
 from podium.values.model import CachePolicy
 
 
 @hookimpl(trylast=True)
-def podium_cache_key(stage: Stage, kwargs: Mapping[str, Any], policy: CachePolicy, run: Run) -> str:
+def podium_cache_key(stage: Stage, kwargs: Mapping[str, Any], policy: CachePolicy, run: RunState) -> str:
     return stage_key(run.workflow.name, stage.name, stage.version, policy, kwargs)
 
 

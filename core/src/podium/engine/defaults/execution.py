@@ -19,10 +19,5 @@ def podium_register_executors(register: Callable[[str, Executor], None]) -> None
 
 @hookimpl(trylast=True)
 def podium_execute_stage(stage: Stage, ctx: Context, kwargs: Mapping[str, Any]) -> Awaitable[Any]:
-    if stage.executor == "inline" and stage.is_async:
-        # The hot path: an async body is just called; no executor indirection.
-        awaitable: Awaitable[Any] = stage.fn(**kwargs)
-        return awaitable
     # Engine.prepare has checked that the executor is registered.
-    executor: Executor = ctx.engine.executors[stage.executor]
-    return executor.submit(stage.fn, kwargs)
+    return ctx.run.executors[stage.executor].submit(stage.fn, kwargs)

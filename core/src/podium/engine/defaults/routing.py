@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from podium.definition.workflow import Stage
+from podium.foundation.errors import RoutingError
 from podium.foundation.markers import hookimpl
-from podium.running.execution import route_value
 
 
 @hookimpl(trylast=True)
@@ -16,6 +16,13 @@ def podium_route(stage: Stage, value: Any) -> str | Sequence[str] | None:
     if route is None:
         return None
     if isinstance(route, Mapping):
-        return route_value(route, value, stage)
+        try:
+            target: str | Sequence[str] = route[value]
+        except (KeyError, TypeError):
+            raise RoutingError(
+                f"stage {stage.name!r} returned {value!r}, which its route mapping does not cover "
+                f"(keys: {list(route)!r})"
+            ) from None
+        return target
     chosen: str | Sequence[str] | None = route(value)
     return chosen

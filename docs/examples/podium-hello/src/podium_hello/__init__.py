@@ -32,8 +32,8 @@ class HelloAgent:
         return podium.AgentReply(text, usage, self.model)
 
 
-#: Stages finished per workflow name, across the runs of this process.
-finished: dict[str, int] = {}
+#: Stages that succeeded, per workflow name, across the runs of this process.
+succeeded: dict[str, int] = {}
 
 
 @podium.hookimpl
@@ -48,5 +48,6 @@ def podium_register_agents(register: Callable[[str, podium.Agent], None], config
 
 
 @podium.hookimpl
-def podium_stage_finished(run: podium.Run) -> None:
-    finished[run.workflow.name] = finished.get(run.workflow.name, 0) + 1
+def podium_stage_ended(run: podium.RunState, result: podium.StageResult) -> None:
+    if result.ok:
+        succeeded[run.workflow.name] = succeeded.get(run.workflow.name, 0) + 1

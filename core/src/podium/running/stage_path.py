@@ -1,0 +1,89 @@
+"""How a stage runs, decided once per stage and run, in one place.
+
+Three paths, from the cheapest:
+
+- **bare**: the body's coroutine *is* the stage's task; the scheduler describes its
+  outcome when the task ends. Nothing may need to run around the body.
+- **direct**: :func:`podium.running.execution.run_stage` runs in the task, with the
+  cache, fallbacks, events and routes the stage needs, and calls the body itself.
+- **full**: ``run_stage`` hands each attempt to the ``podium_execute_stage`` hook, under
+  the stage's timeout and retry policy.
+
+A new stage option that needs something around the body belongs in :func:`stage_path`
+and nowhere else: every path is chosen here.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:
+    from podium.definition.plan import Plan
+    from podium.definition.workflow import Stage
+
+
+@attrs.frozen
+class StagePath:
+    """How one stage runs in one run."""
+
+    #: The body is the task itself (no wrapper, no event in the task, no cache, route,
+    #: fallback, retry or deadline).
+    bare: bool
+    #: ``run_stage`` calls the body itself instead of through ``podium_execute_stage``
+    #: (one attempt, no deadline, an ``async def`` on the event loop, no hook wrapper).
+    direct: bool
+    #: The stage's result is looked up in and stored to the result cache.
+    cached: bool
+    #: The run's router decides where the run goes after this stage.
+    routed: bool
+
+
+def stage_path(stage: Stage, *, hooked: bool, observed: bool, cached: bool, routed: bool) -> StagePath:
+    """Choose how ``stage`` runs.
+
+    :param hooked: A plugin besides the built-in implements ``podium_execute_stage``.
+    :param observed: A plugin listens to an event fired inside a stage's task.
+    :param cached: The stage has a cache policy and the engine a result cache.
+    :param routed: The run's router decides this stage's route.
+    """
+    cached = cached and stage.cache is not None
+    direct = (
+        not hooked
+        and stage.is_async
+        and stage.executor == "inline"
+        and stage.retry is None
+        and stage.timeout is None
+    )
+    bare = direct and not (observed or cached or routed or stage.has_fallback)
+    return StagePath(bare, direct, cached, routed)
+
+
+# Per plan and hook facts, the paths of runs without a router: runs of one definition
+# share them, so a run pays nothing per stage to classify.
+_cache: weakref.WeakKeyDictionary[Plan, dict[tuple[bool, bool, bool], list[StagePath]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def stage_paths(
+    plan: Plan, *, hooked: bool, observed: bool, cached: bool, routes: Callable[[Stage], bool] | None
+) -> Sequence[StagePath]:
+    """:func:`stage_path` for every stage of ``plan`` (``routes`` says which ones route)."""
+    if routes is not None:
+        return [
+            stage_path(stage, hooked=hooked, observed=observed, cached=cached, routed=routes(stage))
+            for stage in plan.stages
+        ]
+    per_plan = _cache.setdefault(plan, {})
+    key = (hooked, observed, cached)
+    paths = per_plan.get(key)
+    if paths is None:
+        paths = per_plan[key] = [
+            stage_path(stage, hooked=hooked, observed=observed, cached=cached, routed=False)
+            for stage in plan.stages
+        ]
+    return paths

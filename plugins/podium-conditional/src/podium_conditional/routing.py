@@ -1,0 +1,104 @@
+"""The conditional strategy's routing policy: which targets a route may name, and loop rules.
+
+The kernel owns the mechanism (skipping what a route did not choose, resetting a loop's
+region); this module decides what a route may choose. A route names direct dependents of
+its stage, or — a bounded loop — the stage itself or an earlier stage (an ancestor)
+whose ``max_visits`` is above 1, as long as that stage has had fewer rounds than its
+``max_visits``. A route either loops back or goes forward, not both at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+from podium import Context, Plan, RoutingError, RunState, Stage, Workflow
+
+
+def loop_targets(plan: Plan) -> dict[int, list[str]]:
+    """Per stage index, the stages its route may loop back to: itself or ancestors with max_visits > 1.
+
+    Only stages that may loop have entries, so a workflow without loops costs nothing here.
+    """
+    targets: dict[int, list[str]] = {}
+    for t, stage in enumerate(plan.stages):
+        if stage.max_visits > 1:
+            for i in (t, *plan.descendants(t)):
+                targets.setdefault(i, []).append(stage.name)
+    return targets
+
+
+def route_errors(workflow: Workflow, plan: Plan) -> list[str]:
+    """Mapping routes whose targets are neither dependents nor allowed loop targets."""
+    errors = []
+    loop_back = loop_targets(plan)
+    for i, stage in enumerate(plan.stages):
+        targets = stage.route_targets
+        if targets is None:
+            continue
+        allowed = {plan.stages[j].name for j in plan.dependents[i]}
+        loops = set(loop_back.get(i, ()))
+        for target in sorted(targets - allowed - loops):
+            close = difflib.get_close_matches(target, sorted(allowed), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close and target not in workflow.stages else ""
+            errors.append(
+                f"stage {stage.name!r} routes to {target!r}, which is not one of its dependents "
+                f"({', '.join(sorted(allowed)) or 'none'}){hint}"
+            )
+    return errors
+
+
+class ConditionalRouter:
+    """Routes one run: asks the ``podium_route`` hook, then holds the answer to the rules."""
+
+    def __init__(self, run: RunState) -> None:
+        self._run = run
+        self._loops = loop_targets(run.plan)
+
+    def routes(self, stage: Stage) -> bool:
+        i = self._run.plan.index[stage.name]
+        return bool(self._run.plan.dependents[i]) or i in self._loops
+
+    async def choose(self, stage: Stage, value: Any, ctx: Context) -> tuple[str, ...] | None:
+        run = self._run
+        plan = run.plan
+        i = plan.index[stage.name]
+        dependents = [plan.stages[j].name for j in plan.dependents[i]]
+        loops = self._loops.get(i, [])
+        candidates = dependents + loops
+        chosen: Any = run.hook.podium_route(stage=stage, value=value, ctx=ctx, candidates=candidates)
+        if inspect.isawaitable(chosen):
+            chosen = await chosen
+        if chosen is None:
+            return None
+        targets = (chosen,) if isinstance(chosen, str) else tuple(chosen)
+        self._check(stage, targets, dependents, loops)
+        return targets
+
+    def _check(self, stage: Stage, targets: Sequence[Any], dependents: list[str], loops: list[str]) -> None:
+        run = self._run
+        for target in targets:
+            if not isinstance(target, str) or (target not in dependents and target not in loops):
+                raise RoutingError(
+                    f"stage {stage.name!r} routed to {target!r}, which is not one of its dependents "
+                    f"({', '.join(dependents) or 'none'})"
+                    + (f" nor an allowed loop target ({', '.join(loops)})" if loops else "")
+                )
+            if target in loops and target not in dependents:
+                # Rounds, not only starts: a target skipped on every round must still bound the loop.
+                done = max(run.visits(target), run.rounds(target))
+                limit = run.plan.stages[run.plan.index[target]].max_visits
+                if done >= limit:
+                    raise RoutingError(
+                        f"stage {stage.name!r} routed back to {target!r}, which already had {done} "
+                        f"visit(s) (max_visits={limit})"
+                    )
+        looping = [t for t in targets if t in loops and t not in dependents]
+        if looping and len(looping) != len(targets):
+            raise RoutingError(
+                f"stage {stage.name!r} routed both back to {', '.join(map(repr, looping))} and forward to "
+                f"{', '.join(repr(t) for t in targets if t not in looping)}: a route either loops back or "
+                "goes forward"
+            )
