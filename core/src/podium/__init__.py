@@ -11,6 +11,7 @@ from podium.definition.plan import Plan
 from podium.definition.workflow import Stage, Workflow
 from podium.engine.engine import Engine, run, run_sync, shutdown
 from podium.foundation.errors import (
+    BudgetExceeded,
     ConfigError,
     DefinitionError,
     PluginError,
@@ -55,6 +56,7 @@ __all__ = [
     "Alert",
     "AlertSink",
     "Budget",
+    "BudgetExceeded",
     "CachePolicy",
     "Config",
     "ConfigError",

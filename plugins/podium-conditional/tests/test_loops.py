@@ -63,7 +63,8 @@ async def test_review_fix_review_loops_until_approved_and_records_each_visit() -
     assert result.ok
     assert result["ship"].value == "shipped v3"
     assert result["report"].value == "report: shipped v3"
-    assert result["review"].visits == 3
+    assert result["review"].visit == 3
+    assert [r.visit for r in result.visits("review")] == [1, 2, 3]
     reviews = [r for r in result.history if r.name == "review"]
     assert [r.value["visit"] for r in reviews] == [1, 2, 3]
     assert [r.value["draft"] for r in reviews] == ["v1", "v2", "v3"]
@@ -244,6 +245,6 @@ async def test_a_join_reset_by_a_loop_is_skipped_for_its_failed_need_not_for_its
 
     async with engine() as started:
         result = await started.run(wf)
-    assert result["head"].visits == 2
+    assert result["head"].visit == 2
     assert result["branch"].reason == "dependency 'broken' failed"
     assert result["join"].reason == "dependency 'broken' failed"

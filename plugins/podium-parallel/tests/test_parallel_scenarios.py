@@ -380,7 +380,7 @@ async def test_a_plain_stage_result_describes_its_single_attempt_fully() -> None
         result = (await e.run(wf))["plain"]
     assert (result.name, result.status, result.value) == ("plain", StageStatus.SUCCEEDED, "done")
     assert (result.error, result.reason, result.route, result.fallback) == (None, None, None, False)
-    assert (result.attempts, result.visits) == (1, 1)
+    assert (result.attempts, result.visit) == (1, 1)
     assert result.started_at is not None
     assert result.finished_at is not None
     assert result.started_at < result.finished_at

@@ -92,6 +92,10 @@ class ProgressDisplay:
             self._live = None
 
 
+def _error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
 def _note(stage: StageResult) -> str:
     """What a reader wants to know beyond the status: why, where to, what was saved."""
     parts = []
@@ -100,26 +104,42 @@ def _note(stage: StageResult) -> str:
     if stage.route:
         parts.append(f"→ {', '.join(stage.route)}")
     if stage.fallback:
-        parts.append(f"fallback after {stage.attempts} attempt(s)")
+        replaced = f": {_error_text(stage.error)}" if stage.error is not None else ""
+        parts.append(f"fallback after {stage.attempts} attempt(s){replaced}")
+    elif stage.error is not None:
+        parts.append(_error_text(stage.error))
     if stage.saved.total_tokens or stage.saved.cost_usd:
         parts.append(f"saved {stage.saved.total_tokens:,} tok, ${stage.saved.cost_usd:.4f}")
-    if stage.error is not None:
-        parts.append(repr(stage.error))
     return "; ".join(parts)
 
 
+def _rows(result: RunResult) -> list[tuple[str, StageResult]]:
+    """One row per visit: a stage visited once is one row named after it; a stage a loop
+    brought back gets a row per visit (``review #2``), so the rows add up to the totals."""
+    by_stage: dict[str, list[StageResult]] = {name: [] for name in result.stages}
+    for visit in result.history:
+        by_stage.setdefault(visit.name, []).append(visit)
+    rows = []
+    for name, visits in by_stage.items():
+        if len(visits) == 1:
+            rows.append((name, visits[0]))
+        else:
+            rows.extend((f"{name} #{visit.visit}", visit) for visit in visits)
+    return rows
+
+
 def summary_table(result: RunResult) -> Table:
-    """The final table: one row per stage, then the run's totals."""
+    """The final table: one row per stage visit, then the run's totals."""
     table = Table(title=f"{result.workflow} · run {result.run_id} · {result.status.value}")
     for column in ("stage", "status", "duration", "attempts", "tokens", "cost"):
         table.add_column(
             column, justify="right" if column in ("duration", "attempts", "tokens", "cost") else "left"
         )
     table.add_column("note", overflow="fold")
-    for stage in result.stages.values():
+    for label, stage in _rows(result):
         mark, style = _STYLE[stage.status]
         table.add_row(
-            stage.name,
+            label,
             Text(f"{mark} {stage.status.value}", style=style),
             f"{stage.duration_s:.2f}s",
             str(stage.attempts) if stage.attempts else "",
@@ -136,7 +156,14 @@ def summary_table(result: RunResult) -> Table:
         "",
         f"{result.usage.total_tokens:,}",
         f"${result.cost_usd:.4f}",
-        f"saved {saved.total_tokens:,} tok, ${saved.cost_usd:.4f}" if saved.total_tokens else "",
+        "; ".join(
+            part
+            for part in (
+                result.reason,
+                f"saved {saved.total_tokens:,} tok, ${saved.cost_usd:.4f}" if saved.total_tokens else "",
+            )
+            if part
+        ),
         style="bold",
     )
     return table
@@ -154,32 +181,52 @@ def usage_dict(usage: Usage) -> dict[str, Any]:
     return {**attrs.asdict(usage), "total_tokens": usage.total_tokens}
 
 
+def _visit_dict(s: StageResult) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "visit": s.visit,
+        "status": s.status.value,
+        "value": _jsonable(s.value),
+        "error": _error_text(s.error) if s.error else None,
+        "error_type": type(s.error).__name__ if s.error else None,
+        "reason": s.reason,
+        "attempts": s.attempts,
+        "started_at": s.started_at.isoformat() if s.started_at else None,
+        "finished_at": s.finished_at.isoformat() if s.finished_at else None,
+        "duration_s": round(s.duration_s, 6),
+        "usage": usage_dict(s.usage),
+        "saved": usage_dict(s.saved),
+        "route": list(s.route) if s.route is not None else None,
+        "fallback": s.fallback,
+    }
+
+
 def result_dict(result: RunResult) -> dict[str, Any]:
-    """A JSON-serializable description of a run (``podium run --json``)."""
+    """A JSON-serializable description of a run (``podium run --json``).
+
+    ``stages`` has one entry per stage: its latest visit, with ``visits`` counting them and
+    ``usage``/``saved`` summed over all of them (so the stages add up to the run);
+    ``history`` has every visit in the order they settled.
+    """
+    stages = []
+    for name, latest in result.stages.items():
+        visits = [v for v in result.history if v.name == name] or [latest]
+        entry = _visit_dict(latest)
+        entry["visits"] = len(visits)
+        entry["usage"] = usage_dict(sum((v.usage for v in visits), Usage()))
+        entry["saved"] = usage_dict(sum((v.saved for v in visits), Usage()))
+        entry["duration_s"] = round(sum(v.duration_s for v in visits), 6)
+        stages.append(entry)
     return {
         "run_id": result.run_id,
         "workflow": result.workflow,
         "status": result.status.value,
         "ok": result.ok,
+        "reason": result.reason,
         "duration_s": round(result.duration_s, 6),
         "usage": usage_dict(result.usage),
         "saved": usage_dict(result.saved),
         "cost_usd": result.cost_usd,
-        "stages": [
-            {
-                "name": s.name,
-                "status": s.status.value,
-                "value": _jsonable(s.value),
-                "error": repr(s.error) if s.error else None,
-                "reason": s.reason,
-                "attempts": s.attempts,
-                "duration_s": round(s.duration_s, 6),
-                "usage": usage_dict(s.usage),
-                "saved": usage_dict(s.saved),
-                "route": list(s.route) if s.route is not None else None,
-                "visits": s.visits,
-                "fallback": s.fallback,
-            }
-            for s in result.stages.values()
-        ],
+        "stages": stages,
+        "history": [_visit_dict(v) for v in result.history],
     }

@@ -57,3 +57,17 @@ class NoDocsProvider(PodiumError):
 
 class AgentNotFound(PodiumError, LookupError):
     """``ctx.agent(name)`` names an agent nobody registered."""
+
+
+class BudgetExceeded(PodiumError):
+    """The run's budget is spent, so a new agent call was refused (calls in flight finish)."""
+
+
+#: Errors that another attempt cannot fix: the default ``Retry.retry_on`` never retries them.
+NOT_RETRIED: tuple[type[Exception], ...] = (
+    ConfigError,
+    DefinitionError,
+    PluginError,
+    AgentNotFound,
+    BudgetExceeded,
+)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
-from podium.foundation.errors import AgentNotFound
+from podium.foundation.errors import AgentNotFound, BudgetExceeded
 from podium.values.model import ZERO_USAGE, Usage
 
 if TYPE_CHECKING:
@@ -81,6 +81,12 @@ class BoundAgent:
         """Call the agent: the same verb as :meth:`Agent.complete`, with accounting and events."""
         ctx = self._ctx
         run = ctx.run
+        spent = run.check_budget()
+        if spent is not None:
+            raise BudgetExceeded(
+                f"stage {ctx.stage.name!r}: call to agent {self.name!r} refused, the run's budget is spent "
+                f"({spent})"
+            )
         call = AgentCall(self.name, self._agent.provider, self._agent.model, prompt, options)
         run.events.emit("podium_agent_call_started", run=run, stage=ctx.stage, call=call)
         started = time.perf_counter()

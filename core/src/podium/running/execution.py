@@ -27,12 +27,14 @@ if TYPE_CHECKING:
 _log = logging.getLogger("podium.stage")
 
 
-async def run_stage(run: RunState, stage: Stage, visit: int, path: StagePath) -> StageResult:
-    """Run ``stage`` for ``run`` along ``path`` and describe the outcome."""
-    ctx = Context(run, stage, visit)
+async def run_stage(
+    run: RunState, stage: Stage, ctx: Context, path: StagePath, started_at: datetime, t0: float
+) -> StageResult:
+    """Run ``stage`` for ``run`` along ``path`` and describe the outcome.
+
+    ``started_at`` and ``t0`` (``time.perf_counter``) were taken when the visit started.
+    """
     kwargs = run.arguments(stage)
-    started_at = datetime.now(UTC)
-    t0 = time.perf_counter()
     if path.cached:
         return await _run_cached(run, stage, ctx, kwargs, started_at, t0, path)
     run.events.emit("podium_stage_started", run=run, stage=stage, ctx=ctx)
@@ -108,7 +110,7 @@ async def _run_cached(
         finished_at=datetime.now(UTC),
         duration_s=time.perf_counter() - t0,
         saved=ctx.saved,
-        visits=ctx.visit,
+        visit=ctx.visit,
         reason="coalesced with an identical call in flight" if outcome.source == "coalesced" else None,
     )
     return await _succeed(run, stage, ctx, result, path)
@@ -134,7 +136,7 @@ def succeeded(
     """A success result, timed from ``t0`` (``time.perf_counter``) to now; built once per stage."""
     # Positional: attrs' keyword call costs three times as much, and this runs per stage.
     # (name, status, value, error, reason, attempts, started_at, finished_at, duration_s,
-    #  usage, saved, route, visits, fallback)
+    #  usage, saved, route, visit, fallback)
     return StageResult(
         name,
         StageStatus.SUCCEEDED,
@@ -181,6 +183,7 @@ async def _recover(
         "stage %r failed (%s); using its fallback", stage.name, error, extra=run.log_extra(stage.name)
     )
     result = _succeeded(stage, ctx, value, started_at, t0, fallback=True)
+    result.error = error  # what the fallback replaced stays on the result
     return await _succeed(run, stage, ctx, result, path)
 
 
@@ -261,7 +264,7 @@ def _fail(
         duration_s=time.perf_counter() - t0,
         usage=ctx.usage,
         saved=ctx.saved,
-        visits=ctx.visit,
+        visit=ctx.visit,
     )
     _log.warning(
         "stage %r failed after %d attempt(s): %r",

@@ -42,9 +42,11 @@ class RunHandle:
         try:
             return await asyncio.shield(self.task)
         except asyncio.CancelledError:
-            if self.task.cancelled() and self.run.result is not None:
-                return self.run.result  # the run's own task was cancelled: it still has a result
-            raise
+            if not self.task.cancelled():
+                raise  # it is the caller who is being cancelled
+            # The run's own task was cancelled: the run still has a result, even when the
+            # task was cancelled before it could start the run.
+            return self.run.result or self.run.finish_unstarted("the run was cancelled before it started")
 
     def __await__(self) -> Generator[Any, None, RunResult]:
         return self.result().__await__()

@@ -120,7 +120,7 @@ class RunState(StageTracker):
         self._t0 = time.perf_counter()
         self._running: dict[int, asyncio.Task[Any]] = {}
         # Tasks of visits made stale by a loop back: cancelled, awaited before the run ends.
-        self._superseded: dict[asyncio.Task[Any], tuple[str, int]] = {}
+        self._superseded: dict[asyncio.Task[Any], str] = {}
         self._halt_reason: str | None = None
         self._budget_breach: str | None = None
         self._status: RunStatus | None = None
@@ -138,7 +138,7 @@ class RunState(StageTracker):
         return time.perf_counter() - self._t0
 
     def visits(self, stage: str) -> int:
-        """How many times ``stage`` has started in this run."""
+        """How many visits ``stage`` has had so far: each time it was run, skipped or cancelled."""
         return self._visits[self.plan.index[stage]]
 
     def rounds(self, stage: str) -> int:
@@ -186,6 +186,20 @@ class RunState(StageTracker):
                 )
             )
         return reason
+
+    def _overshoot(self) -> str:
+        """How far past its budget the run went, from the first breach to the end."""
+        budget = self.workflow.budget
+        assert budget is not None
+        usage, elapsed = self.usage, self.elapsed_s
+        final = budget.breach(usage, usage.cost_usd, elapsed) or self._budget_breach
+        spent = f"{budget.spent(usage, usage.cost_usd, elapsed):.1f}x the budget"
+        if final == self._budget_breach:
+            return f"budget exceeded: {final} ({spent})"
+        return (
+            f"budget exceeded: {final} at the end ({spent}; first exceeded at {self._budget_breach}, "
+            "then the calls in flight finished)"
+        )
 
     def arguments(self, stage: Stage) -> dict[str, Any]:
         """The keyword arguments of a stage body: upstream values and workflow inputs by name."""
@@ -256,6 +270,16 @@ class RunState(StageTracker):
             raise asyncio.CancelledError
         return result
 
+    def finish_unstarted(self, reason: str) -> RunResult:
+        """End a run whose task was cancelled before it could start: status cancelled, every
+        stage skipped with ``reason``, announced like any other run."""
+        if self.result is not None:
+            return self.result
+        self._status = RunStatus.CANCELLED
+        self._halt_reason = reason
+        self.events.emit("podium_workflow_started", run=self)
+        return self._finish()
+
     def _pump(self) -> None:
         """Start ready stages while the cap allows; resolve the run when nothing is left."""
         ready = self._ready
@@ -282,26 +306,29 @@ class RunState(StageTracker):
         stage = self.plan.stages[i]
         self._state[i] = RUNNING
         visit = self._visits[i] = self._visits[i] + 1
+        path = self.paths[i]
+        ctx: Context | None = None
         body: Coroutine[Any, Any, Any] | None = None
-        bare: tuple[Context | None, datetime, float] | None = None
-        if self.paths[i].bare:
+        started_at = datetime.now(UTC)
+        t0 = time.perf_counter()
+        if path.bare:
             kwargs = self.arguments(stage)
-            ctx = None
             if stage.context_parameter is not None:
                 ctx = kwargs[stage.context_parameter] = Context(self, stage, visit)
             try:
                 body = stage.fn(**kwargs)
-                bare = (ctx, datetime.now(UTC), time.perf_counter())
             except Exception:  # calling it failed outright: let run_stage report that
                 body = None
+        bare = body is not None
         if body is None:
-            body = run_stage(self, stage, visit, self.paths[i])
+            ctx = Context(self, stage, visit)
+            body = run_stage(self, stage, ctx, path, started_at, t0)
         task = self._loop.create_task(body, name=f"podium:{stage.name}")
         self._running[i] = task
-        task.add_done_callback(functools.partial(self._on_done, i, bare))
+        task.add_done_callback(functools.partial(self._on_done, i, (ctx, started_at, t0, bare, visit)))
 
     def _on_done(
-        self, i: int, bare: tuple[Context | None, datetime, float] | None, task: asyncio.Task[Any]
+        self, i: int, launch: tuple[Context | None, datetime, float, bool, int], task: asyncio.Task[Any]
     ) -> None:
         stage = self.plan.stages[i]
         superseded = self._superseded.pop(task, None) if self._superseded else None
@@ -309,13 +336,12 @@ class RunState(StageTracker):
             if self._running.get(i) is not task:
                 return
             del self._running[i]
-        visit = self._visits[i] if superseded is None else superseded[1]
+        ctx, started_at, t0, bare, visit = launch
         if task.cancelled():
-            reason = superseded[0] if superseded is not None else self._halt_reason or "cancelled"
-            result = StageResult(stage.name, StageStatus.CANCELLED, reason=reason, visits=visit)
+            reason = superseded if superseded is not None else self._halt_reason or "cancelled"
+            result = self._interrupted(stage, StageStatus.CANCELLED, launch, reason=reason)
             self.events.emit("podium_stage_ended", run=self, stage=stage, result=result)
-        elif bare is not None:
-            ctx, started_at, t0 = bare
+        elif bare:
             error = task.exception()
             if error is None:  # the common case, inlined: it is the hot path
                 result = succeeded(
@@ -342,7 +368,7 @@ class RunState(StageTracker):
         else:
             exc = task.exception()
             if exc is not None:  # BaseException escaping a stage body, e.g. KeyboardInterrupt
-                result = StageResult(stage.name, StageStatus.FAILED, error=exc, visits=visit)
+                result = self._interrupted(stage, StageStatus.FAILED, launch, error=exc)
             else:
                 result = task.result()
         if superseded is not None:
@@ -353,12 +379,37 @@ class RunState(StageTracker):
                 self._halt(f"fail_fast: stage {stage.name!r} failed")
         self._pump()
 
+    @staticmethod
+    def _interrupted(
+        stage: Stage,
+        status: StageStatus,
+        launch: tuple[Context | None, datetime, float, bool, int],
+        *,
+        reason: str | None = None,
+        error: BaseException | None = None,
+    ) -> StageResult:
+        """The result of a visit that did not end by itself: its real start, duration and usage."""
+        ctx, started_at, t0, _, visit = launch
+        return StageResult(
+            stage.name,
+            status,
+            error=error,
+            reason=reason,
+            attempts=ctx.attempt if ctx is not None else 1,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            duration_s=time.perf_counter() - t0,
+            usage=ctx.usage if ctx is not None else ZERO_USAGE,
+            saved=ctx.saved if ctx is not None else ZERO_USAGE,
+            visit=visit,
+        )
+
     def _emit_skipped(self, stage: Stage, result: StageResult) -> None:
         self.events.emit("podium_stage_ended", run=self, stage=stage, result=result)
 
     def _supersede(self, i: int, reason: str) -> None:
         task = self._running.pop(i)
-        self._superseded[task] = (reason, self._visits[i])
+        self._superseded[task] = reason
         task.cancel()
 
     def _halt(self, reason: str) -> None:
@@ -406,6 +457,16 @@ class RunState(StageTracker):
                 status = RunStatus.SUCCEEDED
         results = self.results
         ordered = {s.name: results[s.name] for s in self.plan.stages if s.name in results}
+        ended_because = None
+        if status is RunStatus.BUDGET_EXCEEDED:
+            ended_because = self._overshoot()
+        elif status is RunStatus.FAILED:
+            failed = [
+                r.name for r in results.values() if r.status in (StageStatus.FAILED, StageStatus.CANCELLED)
+            ]
+            ended_because = f"stage(s) {', '.join(map(repr, failed))} did not succeed"
+        elif status is not RunStatus.SUCCEEDED:
+            ended_because = self._halt_reason
         result = RunResult(
             run_id=self.id,
             workflow=self.workflow.name,
@@ -417,6 +478,7 @@ class RunState(StageTracker):
             usage=self.usage,
             saved=self.saved,
             history=self.history,
+            reason=ended_because,
         )
         self.result = result
         if self.uses_estimates:

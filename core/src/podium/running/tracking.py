@@ -167,7 +167,8 @@ class StageTracker:
     def _skip(self, i: int, reason: str) -> None:
         """Record ``i`` as skipped and announce it; the caller propagates to its dependents."""
         stage = self.plan.stages[i]
-        result = StageResult(stage.name, StageStatus.SKIPPED, reason=reason, visits=self._visits[i])
+        visit = self._visits[i] = self._visits[i] + 1  # a skip is a visit too
+        result = StageResult(stage.name, StageStatus.SKIPPED, reason=reason, visit=visit)
         self._record(i, result)
         self._emit_skipped(stage, result)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from podium.foundation.errors import DefinitionError
+from podium.foundation.errors import NOT_RETRIED, DefinitionError
 from podium.values.keys import check_namespace
 
 
@@ -25,7 +25,7 @@ def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float | Non
 
 
 def _retry_on_default(error: BaseException) -> bool:
-    return isinstance(error, Exception)
+    return isinstance(error, Exception) and not isinstance(error, NOT_RETRIED)
 
 
 @attrs.frozen
@@ -35,7 +35,9 @@ class Retry:
     The delay before retry *n* (1-based) is a random value in
     ``[0, min(max_delay, delay * backoff ** (n - 1))]`` when ``jitter`` is on, else that bound.
     ``retry_on`` decides which exceptions are worth another attempt (a tuple of exception
-    types or a predicate); timeouts of one attempt count as ``TimeoutError``.
+    types or a predicate); timeouts of one attempt count as ``TimeoutError``. The default
+    retries any ``Exception`` except those another attempt cannot fix: configuration and
+    definition errors, a missing agent, a plugin error, and :class:`podium.BudgetExceeded`.
     """
 
     attempts: int = attrs.field(default=3, validator=_positive)
@@ -114,6 +116,19 @@ class Budget:
             return f"duration {elapsed_s:.1f}s > {self.duration_s:.1f}s"
         return None
 
+    def spent(self, usage: Usage, cost_usd: float, elapsed_s: float) -> float:
+        """The largest share of a limit spent (1.0 is exactly the budget; 0 without limits)."""
+        shares = [
+            value / limit
+            for value, limit in (
+                (usage.total_tokens, self.tokens),
+                (cost_usd, self.cost_usd),
+                (elapsed_s, self.duration_s),
+            )
+            if limit
+        ]
+        return max(shares, default=0.0)
+
 
 @attrs.frozen
 class Usage:
@@ -175,7 +190,13 @@ class RunStatus(enum.StrEnum):
 
 @attrs.define(slots=True)
 class StageResult:
-    """The outcome of one stage: value or error, timing, attempts, usage and cost."""
+    """The outcome of one visit of a stage: value or error, timing, attempts, usage and cost.
+
+    ``visit`` numbers the visits of the stage in its run (1 for the first): each time the
+    stage is decided — run, skipped or cancelled — is a visit, so a stage that a loop brings
+    back has several (every one is in :attr:`RunResult.history`). ``error`` is the
+    exception of a failed stage, or, with ``fallback`` set, the one its fallback replaced.
+    """
 
     name: str
     status: StageStatus
@@ -189,7 +210,7 @@ class StageResult:
     usage: Usage = ZERO_USAGE
     saved: Usage = ZERO_USAGE
     route: tuple[str, ...] | None = None
-    visits: int = 1
+    visit: int = 1
     fallback: bool = False
 
     @property
@@ -209,8 +230,11 @@ class StageResult:
 class RunResult(Mapping[str, StageResult]):
     """The outcome of a workflow run; a mapping of stage name to :class:`StageResult`.
 
-    Every finished stage's result is here whatever the run's status: a failure, a
-    budget breach or a timeout never loses work already done.
+    ``result[name]`` is the stage's *latest* visit; :attr:`history` holds every visit in
+    the order they settled (:meth:`visits` those of one stage), so the usage of the
+    visits adds up to the run's. Every finished stage's result is here whatever the
+    run's status: a failure, a budget breach, a timeout or a cancellation never loses
+    work already done. ``reason`` says why a run that did not succeed ended.
     """
 
     run_id: str
@@ -224,6 +248,7 @@ class RunResult(Mapping[str, StageResult]):
     saved: Usage = ZERO_USAGE
     error: BaseException | None = None
     history: list[StageResult] = attrs.field(factory=list)
+    reason: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -253,6 +278,12 @@ class RunResult(Mapping[str, StageResult]):
     def outputs(self) -> dict[str, Any]:
         """The values of the stages that succeeded, by name."""
         return {name: r.value for name, r in self.stages.items() if r.ok}
+
+    def visits(self, name: str) -> list[StageResult]:
+        """Every visit of stage ``name``, in the order they settled."""
+        if name not in self.stages:
+            raise KeyError(f"no stage {name!r} in run of {self.workflow!r}")
+        return [r for r in self.history if r.name == name]
 
     def failed(self) -> list[StageResult]:
         """The stages that failed, in run order."""

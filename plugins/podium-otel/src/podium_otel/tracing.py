@@ -156,7 +156,7 @@ class RunTrace:
             span = self.stages.pop(stage.name, None)
             if span is None:
                 start = _ns(result.started_at) if status is not StageStatus.SKIPPED else None
-                span = self._new_stage_span(stage, result.visits, start)
+                span = self._new_stage_span(stage, result.visit, start)
             if span.is_recording():
                 _describe_stage(span, result)
             span.end()
