@@ -66,19 +66,19 @@ async def per_stage_seconds(engine: Engine, wf: Workflow, repeats: int) -> float
 
 async def hit_latency(url: str, repeats: int, trials: int = 5) -> dict[str, Any]:
     """Best-of-``trials`` per-stage time, the no-op and the hit measured alternately."""
-    async with Engine(config=Config({"cache": url})) as engine:
+    async with Engine(config=Config({"cache_url": url})) as engine:
         await clear(engine)
         plain, cached = wide_workflow("bench-noop", cached=False), wide_workflow("bench-hit", cached=True)
         for wf in (plain, cached):  # warm up, and fill the cache
             await engine.run(wf, {"x": 1})
-        await engine.cache.flights.drain()
-        hits_before = engine.cache.counters.hits
+        await engine.result_cache.flights.drain()
+        hits_before = engine.result_cache.counters.hits
         noops, hits = [], []
         for _ in range(trials):
             noops.append(await per_stage_seconds(engine, plain, repeats))
             hits.append(await per_stage_seconds(engine, cached, repeats))
         noop, hit = min(noops), min(hits)
-        counters = engine.cache.counters
+        counters = engine.result_cache.counters
         hits_expected = trials * repeats * STAGES_PER_RUN
         await clear(engine)
     return {
@@ -101,7 +101,7 @@ async def single_flight(url: str, callers: int) -> dict[str, Any]:
         await asyncio.sleep(0.05)
         return q.upper()
 
-    async with Engine(config=Config({"cache": url})) as engine:
+    async with Engine(config=Config({"cache_url": url})) as engine:
         await clear(engine)
         started = time.perf_counter()
         results = await asyncio.gather(*(engine.run(wf, {"q": "same"}) for _ in range(callers)))
@@ -167,9 +167,9 @@ async def seed_scenario(
     wf = seed_workflow()
     agents = seed_agents(latency)
     limit = asyncio.Semaphore(concurrency)
-    config = Config({"cache": url}) if isinstance(url, str) else Config({})
+    config = Config({"cache_url": url}) if isinstance(url, str) else Config({})
 
-    async with Engine(config=config, agents=agents, cache=None if url else False) as engine:
+    async with Engine(config=config, agents=agents, cache_url=None if url else False) as engine:
         if url:
             await clear(engine)
 
@@ -180,7 +180,7 @@ async def seed_scenario(
         started = time.perf_counter()
         results = await asyncio.gather(*(one(t) for t in tickets))
         elapsed = time.perf_counter() - started
-        counters = engine.cache.counters.as_dict()
+        counters = engine.result_cache.counters.as_dict()
         if url:
             await clear(engine)
     spent = sum((r.usage for r in results), podium.Usage())

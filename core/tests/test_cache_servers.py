@@ -75,7 +75,7 @@ def workflow(agent_name: str = "a", namespace: str = "") -> Workflow:
 
 
 def engine_for(url: str, agent: SimulatedAgent, **settings: Any) -> Engine:
-    return Engine(config=Config({"cache": url, **settings}), agents={"a": agent})
+    return Engine(config=Config({"cache_url": url, **settings}), agents={"a": agent})
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ async def test_a_server_backend_serves_hits_with_savings(server: str, request: p
     wf = workflow()
     async with engine_for(url, agent) as engine:
         first = await engine.run(wf, {"question": "why?"})
-        await engine.cache.flights.drain()
+        await engine.result_cache.flights.drain()
     async with engine_for(url, agent) as engine:  # a new engine: nothing in process memory
         second = await engine.run(wf, {"question": "why?"})
     assert first["answer"].status is StageStatus.SUCCEEDED
@@ -106,12 +106,12 @@ async def test_a_server_backend_serves_hits_with_savings(server: str, request: p
 async def test_redis_stats_and_clear_touch_only_podium_keys(redis_url: str) -> None:
     async with engine_for(redis_url, SimulatedAgent("x")) as engine:
         await clear(engine)
-        backend: Any = engine.cache.backend
+        backend: Any = engine.result_cache.backend
         await backend.client.set("other-app:key", b"keep")
         for question in ("a", "b"):
             await engine.run(workflow(namespace="ns1"), {"question": question})
         await engine.run(workflow(), {"question": "a"})
-        await engine.cache.flights.drain()
+        await engine.result_cache.flights.drain()
         stats = await cache_stats(engine)
         assert stats["backend"] == "redis"
         assert stats["entries"] == 3
@@ -128,7 +128,7 @@ async def test_memcached_clears_everything_but_not_by_namespace(memcached_url: s
     async with engine_for(memcached_url, SimulatedAgent("x")) as engine:
         wf = workflow()
         await engine.run(wf, {"question": "q"})
-        await engine.cache.flights.drain()
+        await engine.result_cache.flights.drain()
         stats = await cache_stats(engine)
         assert stats["backend"] == "memcached"
         assert stats["server"]["curr_items"] >= 1
@@ -197,9 +197,9 @@ async def test_a_memcached_command_cut_short_never_leaves_its_reply_for_the_next
     async with engine_for(
         f"memcached://127.0.0.1:{black_hole}", SimulatedAgent("x"), cache_timeout=0.1
     ) as engine:
-        backend: Any = engine.cache.backend
+        backend: Any = engine.result_cache.backend
         before = backend.client
-        assert await engine.cache.read("podium:_:stage:k") is None
+        assert await engine.result_cache.read("podium:_:stage:k") is None
         assert backend.client is not before
 
 
@@ -259,19 +259,19 @@ async def test_a_redis_that_stops_and_comes_back(
     wf = workflow()
     with caplog.at_level(logging.WARNING, logger="podium.cache"):
         async with engine_for(f"redis://127.0.0.1:{port}/0", agent) as engine:
-            engine.cache.retry_after = 0.2
+            engine.result_cache.retry_after = 0.2
             await engine.run(wf, {"question": "q"})
-            await engine.cache.flights.drain()
+            await engine.result_cache.flights.drain()
             assert (await engine.run(wf, {"question": "q"}))["answer"].cached
             stop()
             down = await engine.run(wf, {"question": "q"})
             assert down.ok
             assert down["answer"].status is StageStatus.SUCCEEDED
-            assert not engine.cache.available
+            assert not engine.result_cache.available
             start()
             await asyncio.sleep(0.3)
             await engine.run(wf, {"question": "q"})  # a miss: the restarted server is empty
-            await engine.cache.flights.drain()
+            await engine.result_cache.flights.drain()
             back = await engine.run(wf, {"question": "q"})
     assert back["answer"].cached
     assert agent.calls == 3

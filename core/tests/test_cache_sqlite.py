@@ -79,7 +79,7 @@ SCRIPT = textwrap.dedent(
 
     async def main() -> None:
         agent = SimulatedAgent("summary", input_tokens=50, output_tokens=10)
-        async with Engine(config=Config({"cache": sys.argv[1]}), agents={"a": agent}) as engine:
+        async with Engine(config=Config({"cache_url": sys.argv[1]}), agents={"a": agent}) as engine:
             result = await engine.run(wf, {"text": sys.argv[2]})
         print(result["summarize"].status, result.saved.total_tokens, agent.calls)
 
@@ -133,12 +133,12 @@ async def test_stats_and_clear_count_only_live_podium_entries(tmp_path: Path) ->
     async def fetch(page: int) -> str:
         return "x" * 100
 
-    async with Engine(config=Config({"cache": url})) as engine:
+    async with Engine(config=Config({"cache_url": url})) as engine:
         for page in range(3):
             await engine.run(wf, {"page": page})
-        await engine.cache.flights.drain()
-        assert engine.cache.backend is not None
-        await engine.cache.backend.set("someone-else", "untouched")
+        await engine.result_cache.flights.drain()
+        assert engine.result_cache.backend is not None
+        await engine.result_cache.backend.set("someone-else", "untouched")
         stats = await cache_stats(engine)
         assert stats["backend"] == "sqlite"
         assert stats["serializer"] == "PickleSerializer"
@@ -148,7 +148,7 @@ async def test_stats_and_clear_count_only_live_podium_entries(tmp_path: Path) ->
         assert stats["session"]["writes"] == 3
         assert await clear(engine, "other") == 0
         assert await clear(engine) == 3
-        assert await engine.cache.backend.get("someone-else") == "untouched"
+        assert await engine.result_cache.backend.get("someone-else") == "untouched"
 
 
 async def test_an_unusable_file_is_a_warning_and_an_uncached_run(
@@ -163,7 +163,7 @@ async def test_an_unusable_file_is_a_warning_and_an_uncached_run(
         return n * 2
 
     with caplog.at_level(logging.WARNING, logger="podium.cache"):
-        async with Engine(config=Config({"cache": f"sqlite:///{blocker}/cache.sqlite3"})) as engine:
+        async with Engine(config=Config({"cache_url": f"sqlite:///{blocker}/cache.sqlite3"})) as engine:
             first = await engine.run(wf, {"n": 2})
             second = await engine.run(wf, {"n": 2})
     assert first.ok
@@ -184,10 +184,10 @@ async def test_a_simulated_agent_workflow_hits_on_repeat(tmp_path: Path) -> None
         return (await ctx.agent("a").run(q)).text
 
     async with Engine(
-        config=Config({"cache": f"sqlite:///{tmp_path}/r.sqlite3"}), agents={"a": agent}
+        config=Config({"cache_url": f"sqlite:///{tmp_path}/r.sqlite3"}), agents={"a": agent}
     ) as engine:
         await engine.run(wf, {"q": "same"})
-        await engine.cache.flights.drain()
+        await engine.result_cache.flights.drain()
         again = await engine.run(wf, {"q": "same"})
     assert again["ask"].cached
     assert again.saved.total_tokens == 20

@@ -233,7 +233,7 @@ async def test_ttl_expires_entries() -> None:
 
 async def test_engine_without_cache_runs_cached_stages_uncached() -> None:
     agent = SimulatedAgent("x")
-    async with Engine(config=Config({}), agents={"writer": agent}, cache=False) as engine:
+    async with Engine(config=Config({}), agents={"writer": agent}, cache_url=False) as engine:
         for _ in range(2):
             assert (await engine.run(agent_workflow(), {"topic": "a"}))[
                 "write"
@@ -293,7 +293,7 @@ async def test_workflow_timeout_cancels_a_stage_nobody_else_waits_for() -> None:
 
     async with make_engine() as engine:
         result = await engine.run(wf, {"n": 1})
-        assert len(engine.cache.flights) == 0
+        assert len(engine.result_cache.flights) == 0
     assert result.status is podium.RunStatus.TIMED_OUT
     assert result["slow"].status is StageStatus.CANCELLED
     assert not finished
@@ -323,17 +323,17 @@ async def test_an_unserializable_value_warns_and_keeps_the_result(
         return threading.Lock()
 
     with caplog.at_level(logging.WARNING, logger="podium.cache"):
-        async with make_engine(cache=f"sqlite:///{tmp_path}/c.sqlite3") as engine:
+        async with make_engine(cache_url=f"sqlite:///{tmp_path}/c.sqlite3") as engine:
             result = await engine.run(wf, {"n": 1})
-            await engine.cache.flights.drain()
-            assert engine.cache.available
+            await engine.result_cache.flights.drain()
+            assert engine.result_cache.available
     assert result["make_lock"].status is StageStatus.SUCCEEDED
     assert "cannot be serialized" in caplog.text
 
 
 async def test_an_unknown_cache_scheme_fails_at_start_without_showing_the_password() -> None:
     with pytest.raises(podium.PodiumError, match="built in: memory://") as caught:
-        async with Engine(config=Config({"cache": "redis+tls://:hunter2@host:1/0"})):
+        async with Engine(config=Config({"cache_url": "redis+tls://:hunter2@host:1/0"})):
             pass
     assert "hunter2" not in str(caught.value)
 
@@ -373,7 +373,9 @@ async def test_podium_cache_backend_from_a_plugin_serves_its_own_scheme() -> Non
             return SimpleMemoryCache()
 
     agents = {"writer": SimulatedAgent("x")}
-    async with Engine(config=Config({"cache": "lab://one"}), plugins=[LabBackend()], agents=agents) as engine:
+    async with Engine(
+        config=Config({"cache_url": "lab://one"}), plugins=[LabBackend()], agents=agents
+    ) as engine:
         await engine.run(agent_workflow(), {"topic": "a"})
         assert (await engine.run(agent_workflow(), {"topic": "a"}))["write"].cached
     assert made == ["lab://one"]

@@ -61,9 +61,9 @@ async def test_engines_sharing_a_redis_cache_share_documents_and_resolutions(
 ) -> None:
     url = f"redis://127.0.0.1:{redis_port}/0"
     config = make_config(fake)
-    async with podium.Engine(config=config, cache=url) as first:
+    async with podium.Engine(config=config, cache_url=url) as first:
         fetched = await docs(first, ["fastapi", "pytest"], tokens=2000)
-    async with podium.Engine(config=config, cache=url) as second:
+    async with podium.Engine(config=config, cache_url=url) as second:
         cached = await docs(second, ["fastapi", "pytest"], tokens=2000)
         stats = await cache_stats(second)
         cleared = await clear(second, "context7")

@@ -1,6 +1,6 @@
 """``podium cache stats`` and ``podium cache clear``: the ``cache`` command group.
 
-The cache is the configured ``cache`` URL, else the command line's SQLite file
+The cache is the configured ``cache_url``, else the command line's SQLite file
 (:data:`CLI_DEFAULT_CACHE_URL`), the same one ``podium run`` uses.
 """
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from podium.engine.engine import Engine
 
-#: Where the command line keeps its cache unless ``cache`` is configured.
+#: Where the command line keeps its cache unless ``cache_url`` is configured.
 CLI_DEFAULT_CACHE_URL = "sqlite:///.podium/cache.sqlite3"
 
 T = TypeVar("T")
@@ -36,7 +36,7 @@ T = TypeVar("T")
 def _cache_of(target: Engine | ResultCache | BaseCache) -> tuple[ResultCache | None, BaseCache | None]:
     if isinstance(target, ResultCache):
         return target, target.backend
-    cache = getattr(target, "cache", None)
+    cache = getattr(target, "result_cache", None)
     if isinstance(cache, ResultCache):  # an Engine
         return cache, cache.backend
     return None, target
@@ -83,14 +83,14 @@ async def clear(target: Engine | ResultCache | BaseCache, namespace: str | None 
 
 def cli_cache_url(config: Config) -> str:
     """The cache URL for the command line: the configured one, else the SQLite file."""
-    if "cache" in config.sources:
-        return config.settings.cache
+    if "cache_url" in config.sources:
+        return config.settings.cache_url
     return CLI_DEFAULT_CACHE_URL
 
 
 def _config(ctx: click.Context, url: str | None) -> Config:
     parent = ctx.find_root().obj if isinstance(ctx.find_root().obj, dict) else {}
-    return Config.load(file=parent.get("config_file"), overrides={"cache": url} if url else None)
+    return Config.load(file=parent.get("config_file"), overrides={"cache_url": url} if url else None)
 
 
 def _with_cache(ctx: click.Context, url: str | None, action: Callable[[ResultCache], Awaitable[T]]) -> T:
@@ -123,7 +123,9 @@ def cache() -> None:
 
 
 @cache.command("stats")
-@click.option("--cache", "url", help="Cache URL (default: the configured one, else .podium/cache.sqlite3).")
+@click.option(
+    "--cache-url", "url", help="Cache URL (default: the configured one, else .podium/cache.sqlite3)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
 @click.pass_context
 def stats(ctx: click.Context, url: str | None, as_json: bool) -> None:
@@ -149,7 +151,9 @@ def stats(ctx: click.Context, url: str | None, as_json: bool) -> None:
 @click.option(
     "--namespace", default=None, help="Clear only this CachePolicy namespace ('' for the default one)."
 )
-@click.option("--cache", "url", help="Cache URL (default: the configured one, else .podium/cache.sqlite3).")
+@click.option(
+    "--cache-url", "url", help="Cache URL (default: the configured one, else .podium/cache.sqlite3)."
+)
 @click.option("--yes", is_flag=True, help="Do not ask before flushing a whole memcached server.")
 @click.pass_context
 def clear_command(ctx: click.Context, namespace: str | None, url: str | None, yes: bool) -> None:

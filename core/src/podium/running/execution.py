@@ -27,7 +27,7 @@ async def run_stage(run: Run, stage: Stage, visit: int) -> StageResult:
     kwargs = run.arguments(stage)
     started_at = datetime.now(UTC)
     t0 = time.perf_counter()
-    if stage.cache is not None and run.engine.cache.enabled:
+    if stage.cache is not None and run.engine.result_cache.enabled:
         return await _run_cached(run, stage, ctx, kwargs, started_at, t0, visit)
     run.events.emit("podium_stage_started", run=run, stage=stage, ctx=ctx)
     try:
@@ -60,7 +60,7 @@ async def _run_cached(
     """The cached path: key, lookup or shared execution (single-flight), store, savings."""
     policy = stage.cache
     assert policy is not None
-    cache = run.engine.cache
+    cache = run.engine.result_cache
     events = run.events
     try:
         key = run.engine.hook.podium_cache_key(stage=stage, kwargs=kwargs, policy=policy, run=run)
