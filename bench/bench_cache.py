@@ -28,7 +28,6 @@ from urllib.parse import urlsplit
 
 import podium
 from podium import CachePolicy, Config, Engine, SimulatedAgent, StageStatus, Workflow
-from podium.cli.cache import clear
 
 RESULTS = Path(__file__).parent / "results" / "cache.json"
 STAGES_PER_RUN = 100
@@ -67,7 +66,7 @@ async def per_stage_seconds(engine: Engine, wf: Workflow, repeats: int) -> float
 async def hit_latency(url: str, repeats: int, trials: int = 5) -> dict[str, Any]:
     """Best-of-``trials`` per-stage time, the no-op and the hit measured alternately."""
     async with Engine(config=Config({"cache_url": url})) as engine:
-        await clear(engine)
+        await engine.result_cache.clear()
         plain, cached = wide_workflow("bench-noop", cached=False), wide_workflow("bench-hit", cached=True)
         for wf in (plain, cached):  # warm up, and fill the cache
             await engine.run(wf, {"x": 1})
@@ -80,7 +79,7 @@ async def hit_latency(url: str, repeats: int, trials: int = 5) -> dict[str, Any]
         noop, hit = min(noops), min(hits)
         counters = engine.result_cache.counters
         hits_expected = trials * repeats * STAGES_PER_RUN
-        await clear(engine)
+        await engine.result_cache.clear()
     return {
         "noop_stage_us": round(noop * 1e6, 1),
         "cache_hit_stage_us": round(hit * 1e6, 1),
@@ -102,11 +101,11 @@ async def single_flight(url: str, callers: int) -> dict[str, Any]:
         return q.upper()
 
     async with Engine(config=Config({"cache_url": url})) as engine:
-        await clear(engine)
+        await engine.result_cache.clear()
         started = time.perf_counter()
         results = await asyncio.gather(*(engine.run(wf, {"q": "same"}) for _ in range(callers)))
         elapsed = time.perf_counter() - started
-        await clear(engine)
+        await engine.result_cache.clear()
     statuses = [r["expensive"].status for r in results]
     return {
         "concurrent_requests": callers,
@@ -171,7 +170,7 @@ async def seed_scenario(
 
     async with Engine(config=config, agents=agents, cache_url=None if url else False) as engine:
         if url:
-            await clear(engine)
+            await engine.result_cache.clear()
 
         async def one(ticket: str) -> podium.RunResult:
             async with limit:
@@ -182,7 +181,7 @@ async def seed_scenario(
         elapsed = time.perf_counter() - started
         counters = engine.result_cache.counters.as_dict()
         if url:
-            await clear(engine)
+            await engine.result_cache.clear()
     spent = sum((r.usage for r in results), podium.Usage())
     saved = sum((r.saved for r in results), podium.Usage())
     stage_calls = runs * len(wf.stages)

@@ -15,7 +15,6 @@ import pytest
 from podium import CachePolicy, Config, Engine, SimulatedAgent, StageStatus, Workflow
 from podium.backends.sqlite import DEFAULT_PATH, SQLiteCache
 from podium.backends.urls import open_backend, sqlite_path
-from podium.cli.cache import cache_stats, clear
 
 
 @pytest.fixture
@@ -139,15 +138,17 @@ async def test_stats_and_clear_count_only_live_podium_entries(tmp_path: Path) ->
         await engine.result_cache.flights.drain()
         assert engine.result_cache.backend is not None
         await engine.result_cache.backend.set("someone-else", "untouched")
-        stats = await cache_stats(engine)
+        stats = await engine.result_cache.stats()
         assert stats["backend"] == "sqlite"
         assert stats["serializer"] == "PickleSerializer"
         assert stats["entries"] == 3
         assert stats["bytes"] > 300
+        assert stats["server"]["path"] == f"{tmp_path}/stats.sqlite3"
+        assert stats["server"]["file_bytes"] > stats["bytes"]
         assert stats["namespaces"] == {"docs": {"stage": 3}}
         assert stats["session"]["writes"] == 3
-        assert await clear(engine, "other") == 0
-        assert await clear(engine) == 3
+        assert await engine.result_cache.clear("other") == 0
+        assert await engine.result_cache.clear() == 3
         assert await engine.result_cache.backend.get("someone-else") == "untouched"
 
 

@@ -12,7 +12,6 @@ import pytest
 
 import podium
 from podium import CachePolicy, Config, Engine, SimulatedAgent, StageStatus, Workflow
-from podium.cli.cache import cache_stats, clear
 from podium.foundation.errors import CacheKeyError
 
 
@@ -245,7 +244,7 @@ async def test_concurrent_runs_execute_an_identical_stage_once() -> None:
     agent = SimulatedAgent("x", latency=0.05, input_tokens=10, output_tokens=5)
     async with make_engine(agent) as engine:
         results = await asyncio.gather(*(engine.run(agent_workflow(), {"topic": "same"}) for _ in range(20)))
-        stats = await cache_stats(engine)
+        stats = await engine.result_cache.stats()
     assert agent.calls == 1
     statuses = sorted(r["write"].status for r in results)
     assert statuses.count(StageStatus.SUCCEEDED) == 1
@@ -303,14 +302,14 @@ async def test_cache_stats_and_clear_by_namespace(engine: Engine) -> None:
     await engine.run(agent_workflow(), {"topic": "a"})
     await engine.run(agent_workflow(CachePolicy(namespace="team")), {"topic": "a"})
     await engine.run(agent_workflow(CachePolicy(namespace="team")), {"topic": "b"})
-    stats = await cache_stats(engine)
+    stats = await engine.result_cache.stats()
     assert stats["backend"] == "memory"
     assert stats["entries"] == 3
     assert stats["namespaces"] == {"": {"stage": 1}, "team": {"stage": 2}}
-    assert await clear(engine, "team") == 2
-    assert (await cache_stats(engine))["namespaces"] == {"": {"stage": 1}}
-    assert await clear(engine) == 1
-    assert (await cache_stats(engine))["entries"] == 0
+    assert await engine.result_cache.clear("team") == 2
+    assert (await engine.result_cache.stats())["namespaces"] == {"": {"stage": 1}}
+    assert await engine.result_cache.clear() == 1
+    assert (await engine.result_cache.stats())["entries"] == 0
 
 
 async def test_an_unserializable_value_warns_and_keeps_the_result(

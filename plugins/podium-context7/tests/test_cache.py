@@ -98,7 +98,7 @@ async def test_an_unreachable_cache_degrades_to_fetching(
 async def test_cache_keys_are_namespaced_and_hold_no_query_text(engine: podium.Engine) -> None:
     await docs(engine, ["fastapi"], query="secret project codename")
 
-    keys: Sequence[str] = list(engine.result_cache.backend._cache)  # type: ignore[union-attr]
+    keys: Sequence[str] = list(engine.result_cache.backend.snapshot())
     assert sorted({k.rsplit(":", 1)[0] for k in keys}) == ["podium:context7:docs", "podium:context7:resolve"]
     assert not any("codename" in k or "fastapi" in k for k in keys)
 
