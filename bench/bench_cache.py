@@ -28,7 +28,6 @@ from urllib.parse import urlsplit
 
 import podium
 from podium import CachePolicy, Config, Engine, SimulatedAgent, StageStatus, Workflow
-from podium.cli.cache import clear
 
 RESULTS = Path(__file__).parent / "results" / "cache.json"
 STAGES_PER_RUN = 100
@@ -66,21 +65,21 @@ async def per_stage_seconds(engine: Engine, wf: Workflow, repeats: int) -> float
 
 async def hit_latency(url: str, repeats: int, trials: int = 5) -> dict[str, Any]:
     """Best-of-``trials`` per-stage time, the no-op and the hit measured alternately."""
-    async with Engine(config=Config({"cache": url})) as engine:
-        await clear(engine)
+    async with Engine(config=Config({"cache_url": url})) as engine:
+        await engine.result_cache.clear()
         plain, cached = wide_workflow("bench-noop", cached=False), wide_workflow("bench-hit", cached=True)
         for wf in (plain, cached):  # warm up, and fill the cache
             await engine.run(wf, {"x": 1})
-        await engine.cache.flights.drain()
-        hits_before = engine.cache.counters.hits
+        await engine.result_cache.flights.drain()
+        hits_before = engine.result_cache.counters.hits
         noops, hits = [], []
         for _ in range(trials):
             noops.append(await per_stage_seconds(engine, plain, repeats))
             hits.append(await per_stage_seconds(engine, cached, repeats))
         noop, hit = min(noops), min(hits)
-        counters = engine.cache.counters
+        counters = engine.result_cache.counters
         hits_expected = trials * repeats * STAGES_PER_RUN
-        await clear(engine)
+        await engine.result_cache.clear()
     return {
         "noop_stage_us": round(noop * 1e6, 1),
         "cache_hit_stage_us": round(hit * 1e6, 1),
@@ -101,12 +100,12 @@ async def single_flight(url: str, callers: int) -> dict[str, Any]:
         await asyncio.sleep(0.05)
         return q.upper()
 
-    async with Engine(config=Config({"cache": url})) as engine:
-        await clear(engine)
+    async with Engine(config=Config({"cache_url": url})) as engine:
+        await engine.result_cache.clear()
         started = time.perf_counter()
         results = await asyncio.gather(*(engine.run(wf, {"q": "same"}) for _ in range(callers)))
         elapsed = time.perf_counter() - started
-        await clear(engine)
+        await engine.result_cache.clear()
     statuses = [r["expensive"].status for r in results]
     return {
         "concurrent_requests": callers,
@@ -167,11 +166,11 @@ async def seed_scenario(
     wf = seed_workflow()
     agents = seed_agents(latency)
     limit = asyncio.Semaphore(concurrency)
-    config = Config({"cache": url}) if isinstance(url, str) else Config({})
+    config = Config({"cache_url": url}) if isinstance(url, str) else Config({})
 
-    async with Engine(config=config, agents=agents, cache=None if url else False) as engine:
+    async with Engine(config=config, agents=agents, cache_url=None if url else False) as engine:
         if url:
-            await clear(engine)
+            await engine.result_cache.clear()
 
         async def one(ticket: str) -> podium.RunResult:
             async with limit:
@@ -180,9 +179,9 @@ async def seed_scenario(
         started = time.perf_counter()
         results = await asyncio.gather(*(one(t) for t in tickets))
         elapsed = time.perf_counter() - started
-        counters = engine.cache.counters.as_dict()
+        counters = engine.result_cache.counters.as_dict()
         if url:
-            await clear(engine)
+            await engine.result_cache.clear()
     spent = sum((r.usage for r in results), podium.Usage())
     saved = sum((r.saved for r in results), podium.Usage())
     stage_calls = runs * len(wf.stages)

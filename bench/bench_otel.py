@@ -93,7 +93,7 @@ def strategy_plugin() -> tuple[object, str]:
 
 def engine(plugins: list[object]) -> podium.Engine:
     # Autoload off: each engine has exactly the plugins named here (core's built-ins included).
-    return podium.Engine(config=podium.Config({"autoload": False}), plugins=plugins, cache=False)
+    return podium.Engine(config=podium.Config({"autoload": False}), plugins=plugins, cache_url=False)
 
 
 async def main() -> dict[str, Any]:

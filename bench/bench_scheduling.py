@@ -131,7 +131,9 @@ class StageListener:
 def make_engine(*extra: object) -> Engine:
     plugins = [podium_parallel, podium_sequential, podium_conditional, FcfsPlugin(), *extra]
     return Engine(
-        config=Config(), plugin_manager=create_plugin_manager(autoload=False, plugins=plugins), cache=False
+        config=Config(),
+        plugin_manager=create_plugin_manager(autoload=False, plugins=plugins),
+        cache_url=False,
     )
 
 

@@ -34,7 +34,7 @@ def fixtures_for_doc_tests() -> dict[str, Any]:
         "podium_plugin_manager": pm,
         "podium_hook_recorder": HookRecorder(pm),
         "podium_engine": lambda **kw: podium.Engine(
-            config=podium.Config(), plugin_manager=pm, cache="memory://", **kw
+            config=podium.Config(), plugin_manager=pm, cache_url="memory://", **kw
         ),
     }
 

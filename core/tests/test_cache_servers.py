@@ -14,15 +14,28 @@ import socket
 import subprocess
 import time
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from redis import exceptions as redis_errors
 
-from podium import CachePolicy, Config, Engine, SimulatedAgent, StageStatus, Workflow
-from podium.backends.urls import CacheBackendError
-from podium.cli.cache import cache_stats, clear
+from podium import (
+    CacheAdmin,
+    CacheBackendError,
+    CachePolicy,
+    Config,
+    Engine,
+    SimulatedAgent,
+    StageStatus,
+    Workflow,
+)
+from podium.backends.memcached import whole_seconds
+from podium.backends.urls import open_backend
+from podium.cli.main import main
 from podium.foundation.redaction import redact_url
 
 REDIS = ("127.0.0.1", 6379)
@@ -75,7 +88,7 @@ def workflow(agent_name: str = "a", namespace: str = "") -> Workflow:
 
 
 def engine_for(url: str, agent: SimulatedAgent, **settings: Any) -> Engine:
-    return Engine(config=Config({"cache": url, **settings}), agents={"a": agent})
+    return Engine(config=Config({"cache_url": url, **settings}), agents={"a": agent})
 
 
 @pytest.mark.parametrize(
@@ -91,7 +104,7 @@ async def test_a_server_backend_serves_hits_with_savings(server: str, request: p
     wf = workflow()
     async with engine_for(url, agent) as engine:
         first = await engine.run(wf, {"question": "why?"})
-        await engine.cache.flights.drain()
+        await engine.result_cache.flights.drain()
     async with engine_for(url, agent) as engine:  # a new engine: nothing in process memory
         second = await engine.run(wf, {"question": "why?"})
     assert first["answer"].status is StageStatus.SUCCEEDED
@@ -105,20 +118,20 @@ async def test_a_server_backend_serves_hits_with_savings(server: str, request: p
 @pytest.mark.needs_server("redis")
 async def test_redis_stats_and_clear_touch_only_podium_keys(redis_url: str) -> None:
     async with engine_for(redis_url, SimulatedAgent("x")) as engine:
-        await clear(engine)
-        backend: Any = engine.cache.backend
+        await engine.result_cache.clear()
+        backend: Any = engine.result_cache.backend
         await backend.client.set("other-app:key", b"keep")
         for question in ("a", "b"):
             await engine.run(workflow(namespace="ns1"), {"question": question})
         await engine.run(workflow(), {"question": "a"})
-        await engine.cache.flights.drain()
-        stats = await cache_stats(engine)
+        await engine.result_cache.flights.drain()
+        stats = await engine.result_cache.stats()
         assert stats["backend"] == "redis"
         assert stats["entries"] == 3
         assert stats["namespaces"] == {"": {"stage": 1}, "ns1": {"stage": 2}}
         assert stats["server"]["used_memory"] > 0
-        assert await clear(engine, "ns1") == 2
-        assert await clear(engine) == 1
+        assert await engine.result_cache.clear("ns1") == 2
+        assert await engine.result_cache.clear() == 1
         assert await backend.client.get("other-app:key") == b"keep"
         await backend.client.delete("other-app:key")
 
@@ -128,14 +141,100 @@ async def test_memcached_clears_everything_but_not_by_namespace(memcached_url: s
     async with engine_for(memcached_url, SimulatedAgent("x")) as engine:
         wf = workflow()
         await engine.run(wf, {"question": "q"})
-        await engine.cache.flights.drain()
-        stats = await cache_stats(engine)
+        await engine.result_cache.flights.drain()
+        stats = await engine.result_cache.stats()
         assert stats["backend"] == "memcached"
+        assert stats["entries"] is None
         assert stats["server"]["curr_items"] >= 1
+        assert engine.result_cache.clear_flushes_all
         with pytest.raises(CacheBackendError, match="cannot clear one namespace"):
-            await clear(engine, "ns1")
-        assert await clear(engine) is None
+            await engine.result_cache.clear("ns1")
+        assert await engine.result_cache.clear() is None
         assert not (await engine.run(wf, {"question": "q"}))["answer"].cached
+
+
+@pytest.mark.parametrize(
+    "scheme", ["memory", "sqlite", pytest.param("redis", marks=pytest.mark.needs_server("redis"))]
+)
+async def test_each_listing_backend_counts_and_clears_only_podiums_keys(
+    scheme: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    urls = {"memory": "memory://", "sqlite": f"sqlite:///{tmp_path}/c.sqlite3"}
+    backend: Any = open_backend(urls.get(scheme) or request.getfixturevalue("redis_url"))
+    assert isinstance(backend, CacheAdmin)
+    try:
+        await backend.clear_prefix("podium:")
+        for key in ("podium:_:stage:a", "podium:team:agent:b", "podium:team:stage:c", "other-app:x"):
+            await backend.set(key, b"v")
+        stats = await backend.stats("podium:")
+        assert stats.entries == 3
+        assert stats.namespaces == {"": {"stage": 1}, "team": {"agent": 1, "stage": 1}}
+        assert await backend.clear_prefix("podium:team:") == 2
+        assert await backend.clear_prefix("podium:") == 1
+        assert await backend.get("other-app:x") == b"v"
+    finally:
+        await backend.delete("other-app:x")
+        await backend.close()
+
+
+@pytest.mark.needs_server("redis")
+async def test_closing_redis_raises_no_deprecation_warning(redis_url: str) -> None:
+    backend: Any = open_backend(redis_url)
+    await backend.get("podium:_:stage:nothing")  # opens a connection
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        await backend.close()
+
+
+def test_redis_tells_a_server_that_is_down_from_a_bad_command() -> None:
+    backend: Any = open_backend("redis://127.0.0.1:1/0")
+    assert backend.is_connection_error(redis_errors.ConnectionError("Connection refused"))
+    assert backend.is_connection_error(redis_errors.TimeoutError())
+    assert backend.is_connection_error(ConnectionRefusedError())
+    assert not backend.is_connection_error(redis_errors.ResponseError("WRONGTYPE"))
+    assert not backend.is_connection_error(ValueError("bad value"))
+
+
+def test_memcached_ttls_round_up_to_whole_seconds_never_to_forever() -> None:
+    assert [whole_seconds(t) for t in (None, 0, 0.2, 1, 1.0, 30.5)] == [0, 0, 1, 1, 1, 31]
+
+
+@pytest.mark.needs_server("memcached")
+async def test_memcached_takes_fractional_ttls(memcached_url: str) -> None:
+    backend: Any = open_backend(memcached_url)
+    try:
+        await backend.set("podium:_:stage:fraction", b"x", ttl=0.5)
+        await backend.expire("podium:_:stage:fraction", 20.25)
+        assert await backend.get("podium:_:stage:fraction") == b"x"
+    finally:
+        await backend.delete("podium:_:stage:fraction")
+        await backend.close()
+
+
+@pytest.mark.needs_server("memcached")
+def test_clearing_memcached_from_the_command_line_asks_before_flushing_the_server(
+    memcached_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    async def other_apps_key(value: bytes | None = None) -> Any:
+        backend: Any = open_backend(memcached_url)
+        try:
+            if value is not None:
+                await backend.set("other-app:key", value)
+            return await backend.get("other-app:key")
+        finally:
+            await backend.close()
+
+    asyncio.run(other_apps_key(b"v"))
+    refused = CliRunner().invoke(main, ["cache", "clear", "--cache-url", memcached_url], input="n\n")
+    assert refused.exit_code == 1
+    assert "flushes the whole memcached server, other applications' keys too. Flush?" in refused.output
+    assert asyncio.run(other_apps_key()) == b"v"
+    flushed = CliRunner().invoke(main, ["cache", "clear", "--yes", "--cache-url", memcached_url])
+    assert flushed.exit_code == 0, flushed.output
+    assert "cleared all namespaces: all entries" in flushed.output
+    assert asyncio.run(other_apps_key()) is None
 
 
 @pytest.mark.parametrize("scheme", ["redis", "memcached"])
@@ -197,9 +296,9 @@ async def test_a_memcached_command_cut_short_never_leaves_its_reply_for_the_next
     async with engine_for(
         f"memcached://127.0.0.1:{black_hole}", SimulatedAgent("x"), cache_timeout=0.1
     ) as engine:
-        backend: Any = engine.cache.backend
+        backend: Any = engine.result_cache.backend
         before = backend.client
-        assert await engine.cache.read("podium:_:stage:k") is None
+        assert await engine.result_cache.read("podium:_:stage:k") is None
         assert backend.client is not before
 
 
@@ -259,19 +358,19 @@ async def test_a_redis_that_stops_and_comes_back(
     wf = workflow()
     with caplog.at_level(logging.WARNING, logger="podium.cache"):
         async with engine_for(f"redis://127.0.0.1:{port}/0", agent) as engine:
-            engine.cache.retry_after = 0.2
+            engine.result_cache.retry_after = 0.2
             await engine.run(wf, {"question": "q"})
-            await engine.cache.flights.drain()
+            await engine.result_cache.flights.drain()
             assert (await engine.run(wf, {"question": "q"}))["answer"].cached
             stop()
             down = await engine.run(wf, {"question": "q"})
             assert down.ok
             assert down["answer"].status is StageStatus.SUCCEEDED
-            assert not engine.cache.available
+            assert not engine.result_cache.available
             start()
             await asyncio.sleep(0.3)
             await engine.run(wf, {"question": "q"})  # a miss: the restarted server is empty
-            await engine.cache.flights.drain()
+            await engine.result_cache.flights.drain()
             back = await engine.run(wf, {"question": "q"})
     assert back["answer"].cached
     assert agent.calls == 3

@@ -15,7 +15,6 @@ import pytest
 from podium import CachePolicy, Config, Engine, SimulatedAgent, StageStatus, Workflow
 from podium.backends.sqlite import DEFAULT_PATH, SQLiteCache
 from podium.backends.urls import open_backend, sqlite_path
-from podium.cli.cache import cache_stats, clear
 
 
 @pytest.fixture
@@ -79,7 +78,7 @@ SCRIPT = textwrap.dedent(
 
     async def main() -> None:
         agent = SimulatedAgent("summary", input_tokens=50, output_tokens=10)
-        async with Engine(config=Config({"cache": sys.argv[1]}), agents={"a": agent}) as engine:
+        async with Engine(config=Config({"cache_url": sys.argv[1]}), agents={"a": agent}) as engine:
             result = await engine.run(wf, {"text": sys.argv[2]})
         print(result["summarize"].status, result.saved.total_tokens, agent.calls)
 
@@ -133,22 +132,24 @@ async def test_stats_and_clear_count_only_live_podium_entries(tmp_path: Path) ->
     async def fetch(page: int) -> str:
         return "x" * 100
 
-    async with Engine(config=Config({"cache": url})) as engine:
+    async with Engine(config=Config({"cache_url": url})) as engine:
         for page in range(3):
             await engine.run(wf, {"page": page})
-        await engine.cache.flights.drain()
-        assert engine.cache.backend is not None
-        await engine.cache.backend.set("someone-else", "untouched")
-        stats = await cache_stats(engine)
+        await engine.result_cache.flights.drain()
+        assert engine.result_cache.backend is not None
+        await engine.result_cache.backend.set("someone-else", "untouched")
+        stats = await engine.result_cache.stats()
         assert stats["backend"] == "sqlite"
         assert stats["serializer"] == "PickleSerializer"
         assert stats["entries"] == 3
         assert stats["bytes"] > 300
+        assert stats["server"]["path"] == f"{tmp_path}/stats.sqlite3"
+        assert stats["server"]["file_bytes"] > stats["bytes"]
         assert stats["namespaces"] == {"docs": {"stage": 3}}
         assert stats["session"]["writes"] == 3
-        assert await clear(engine, "other") == 0
-        assert await clear(engine) == 3
-        assert await engine.cache.backend.get("someone-else") == "untouched"
+        assert await engine.result_cache.clear("other") == 0
+        assert await engine.result_cache.clear() == 3
+        assert await engine.result_cache.backend.get("someone-else") == "untouched"
 
 
 async def test_an_unusable_file_is_a_warning_and_an_uncached_run(
@@ -163,7 +164,7 @@ async def test_an_unusable_file_is_a_warning_and_an_uncached_run(
         return n * 2
 
     with caplog.at_level(logging.WARNING, logger="podium.cache"):
-        async with Engine(config=Config({"cache": f"sqlite:///{blocker}/cache.sqlite3"})) as engine:
+        async with Engine(config=Config({"cache_url": f"sqlite:///{blocker}/cache.sqlite3"})) as engine:
             first = await engine.run(wf, {"n": 2})
             second = await engine.run(wf, {"n": 2})
     assert first.ok
@@ -184,10 +185,10 @@ async def test_a_simulated_agent_workflow_hits_on_repeat(tmp_path: Path) -> None
         return (await ctx.agent("a").complete(q)).text
 
     async with Engine(
-        config=Config({"cache": f"sqlite:///{tmp_path}/r.sqlite3"}), agents={"a": agent}
+        config=Config({"cache_url": f"sqlite:///{tmp_path}/r.sqlite3"}), agents={"a": agent}
     ) as engine:
         await engine.run(wf, {"q": "same"})
-        await engine.cache.flights.drain()
+        await engine.result_cache.flights.drain()
         again = await engine.run(wf, {"q": "same"})
     assert again["ask"].cached
     assert again.saved.total_tokens == 20

@@ -12,7 +12,6 @@ import pytest
 
 import podium
 from podium import CachePolicy, Config, Engine, SimulatedAgent, StageStatus, Workflow
-from podium.cli.cache import cache_stats, clear
 from podium.foundation.errors import CacheKeyError
 
 
@@ -233,7 +232,7 @@ async def test_ttl_expires_entries() -> None:
 
 async def test_engine_without_cache_runs_cached_stages_uncached() -> None:
     agent = SimulatedAgent("x")
-    async with Engine(config=Config({}), agents={"writer": agent}, cache=False) as engine:
+    async with Engine(config=Config({}), agents={"writer": agent}, cache_url=False) as engine:
         for _ in range(2):
             assert (await engine.run(agent_workflow(), {"topic": "a"}))[
                 "write"
@@ -245,7 +244,7 @@ async def test_concurrent_runs_execute_an_identical_stage_once() -> None:
     agent = SimulatedAgent("x", latency=0.05, input_tokens=10, output_tokens=5)
     async with make_engine(agent) as engine:
         results = await asyncio.gather(*(engine.run(agent_workflow(), {"topic": "same"}) for _ in range(20)))
-        stats = await cache_stats(engine)
+        stats = await engine.result_cache.stats()
     assert agent.calls == 1
     statuses = sorted(r["write"].status for r in results)
     assert statuses.count(StageStatus.SUCCEEDED) == 1
@@ -293,7 +292,7 @@ async def test_workflow_timeout_cancels_a_stage_nobody_else_waits_for() -> None:
 
     async with make_engine() as engine:
         result = await engine.run(wf, {"n": 1})
-        assert len(engine.cache.flights) == 0
+        assert len(engine.result_cache.flights) == 0
     assert result.status is podium.RunStatus.TIMED_OUT
     assert result["slow"].status is StageStatus.CANCELLED
     assert not finished
@@ -303,14 +302,14 @@ async def test_cache_stats_and_clear_by_namespace(engine: Engine) -> None:
     await engine.run(agent_workflow(), {"topic": "a"})
     await engine.run(agent_workflow(CachePolicy(namespace="team")), {"topic": "a"})
     await engine.run(agent_workflow(CachePolicy(namespace="team")), {"topic": "b"})
-    stats = await cache_stats(engine)
+    stats = await engine.result_cache.stats()
     assert stats["backend"] == "memory"
     assert stats["entries"] == 3
     assert stats["namespaces"] == {"": {"stage": 1}, "team": {"stage": 2}}
-    assert await clear(engine, "team") == 2
-    assert (await cache_stats(engine))["namespaces"] == {"": {"stage": 1}}
-    assert await clear(engine) == 1
-    assert (await cache_stats(engine))["entries"] == 0
+    assert await engine.result_cache.clear("team") == 2
+    assert (await engine.result_cache.stats())["namespaces"] == {"": {"stage": 1}}
+    assert await engine.result_cache.clear() == 1
+    assert (await engine.result_cache.stats())["entries"] == 0
 
 
 async def test_an_unserializable_value_warns_and_keeps_the_result(
@@ -323,17 +322,17 @@ async def test_an_unserializable_value_warns_and_keeps_the_result(
         return threading.Lock()
 
     with caplog.at_level(logging.WARNING, logger="podium.cache"):
-        async with make_engine(cache=f"sqlite:///{tmp_path}/c.sqlite3") as engine:
+        async with make_engine(cache_url=f"sqlite:///{tmp_path}/c.sqlite3") as engine:
             result = await engine.run(wf, {"n": 1})
-            await engine.cache.flights.drain()
-            assert engine.cache.available
+            await engine.result_cache.flights.drain()
+            assert engine.result_cache.available
     assert result["make_lock"].status is StageStatus.SUCCEEDED
     assert "cannot be serialized" in caplog.text
 
 
 async def test_an_unknown_cache_scheme_fails_at_start_without_showing_the_password() -> None:
     with pytest.raises(podium.PodiumError, match="built in: memory://") as caught:
-        async with Engine(config=Config({"cache": "redis+tls://:hunter2@host:1/0"})):
+        async with Engine(config=Config({"cache_url": "redis+tls://:hunter2@host:1/0"})):
             pass
     assert "hunter2" not in str(caught.value)
 
@@ -373,7 +372,9 @@ async def test_podium_cache_backend_from_a_plugin_serves_its_own_scheme() -> Non
             return SimpleMemoryCache()
 
     agents = {"writer": SimulatedAgent("x")}
-    async with Engine(config=Config({"cache": "lab://one"}), plugins=[LabBackend()], agents=agents) as engine:
+    async with Engine(
+        config=Config({"cache_url": "lab://one"}), plugins=[LabBackend()], agents=agents
+    ) as engine:
         await engine.run(agent_workflow(), {"topic": "a"})
         assert (await engine.run(agent_workflow(), {"topic": "a"}))["write"].cached
     assert made == ["lab://one"]

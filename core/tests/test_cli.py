@@ -148,12 +148,12 @@ def test_config_shows_values_with_sources_and_masks_secrets(
     (tmp_path / "podium.toml").write_text(
         'strategy = "sequential"\n[plugins.anything]\napi_key = "sk-live-123"\n'
     )
-    monkeypatch.setenv("PODIUM_CACHE", "memory://")
+    monkeypatch.setenv("PODIUM_CACHE_URL", "memory://")
     code, out, _ = invoke("config", "--json")
     assert code == 0
     rows = {row["key"]: row for row in json.loads(out)}
     assert rows["strategy"]["source"].endswith("podium.toml")
-    assert rows["cache"]["source"] == "environment"
+    assert rows["cache_url"]["source"] == "environment"
     assert rows["plugins.anything.api_key"]["value"] == "********"
     assert "sk-live-123" not in out
 
@@ -209,7 +209,7 @@ def test_two_runs_share_results_through_the_default_sqlite_cache(
 
 def test_config_masks_a_password_in_the_cache_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PODIUM_CACHE", "redis://:hunter2@127.0.0.1:6379/0")
+    monkeypatch.setenv("PODIUM_CACHE_URL", "redis://:hunter2@127.0.0.1:6379/0")
     _, out, _ = invoke("config", "--json")
     assert "hunter2" not in out
     assert "redis://:***@127.0.0.1:6379/0" in out
@@ -240,7 +240,7 @@ async def test_the_live_progress_display_on_a_terminal_tracks_every_stage() -> N
     @wf.stage(needs=["broken"])
     async def never() -> None: ...
 
-    async with podium.Engine(config=podium.Config(), plugins=[display], cache=False) as engine:
+    async with podium.Engine(config=podium.Config(), plugins=[display], cache_url=False) as engine:
         await engine.run(wf)
     assert "skipped: dependency 'broken' failed" in screen.getvalue()  # drawn on the live table
     assert display._live is None  # stopped when the run finished

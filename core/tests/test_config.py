@@ -18,18 +18,18 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_precedence_is_flags_then_environment_then_file_then_defaults(tmp_path: Path) -> None:
-    write(tmp_path / "podium.toml", 'strategy = "parallel"\ncache = "redis://file"\nlog_level = "INFO"\n')
+    write(tmp_path / "podium.toml", 'strategy = "parallel"\ncache_url = "redis://file"\nlog_level = "INFO"\n')
     config = Config.load(
         cwd=tmp_path,
-        env={"PODIUM_CACHE": "redis://env", "PODIUM_LOG_LEVEL": "DEBUG"},
+        env={"PODIUM_CACHE_URL": "redis://env", "PODIUM_LOG_LEVEL": "DEBUG"},
         overrides={"log_level": "ERROR"},
     )
     assert config.settings.strategy == "parallel"
-    assert config.settings.cache == "redis://env"
+    assert config.settings.cache_url == "redis://env"
     assert config.settings.log_level == "ERROR"
     sources = {key: source for key, _, source in config.describe()}
     assert sources["strategy"].endswith("podium.toml")
-    assert sources["cache"] == "environment"
+    assert sources["cache_url"] == "environment"
     assert sources["log_level"] == "command line"
     assert sources["cache_timeout"] == "default"
 
@@ -62,6 +62,21 @@ def test_bad_values_are_reported_with_their_path_and_source(tmp_path: Path) -> N
     assert str(path) in message
     assert "expected seconds or a duration like '30s' or '5m', got 'soon' @ config.cache_timeout" in message
     assert "extra fields found (colour) @ config" in message
+
+
+def test_the_old_cache_key_is_an_error_naming_cache_url(tmp_path: Path) -> None:
+    path = write(tmp_path / "podium.toml", 'cache = "redis://:hunter2@host:6379/0"\n')
+    with pytest.raises(ConfigError) as info:
+        Config.load(file=path, env={})
+    message = str(info.value)
+    assert message.startswith(f"{path}: invalid configuration")
+    assert "'cache' is now called 'cache_url' (environment variable PODIUM_CACHE_URL" in message
+    assert "hunter2" not in message
+
+
+def test_the_old_cache_variable_is_an_error_naming_the_new_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"(?s)^environment: .*PODIUM_CACHE_URL instead of PODIUM_CACHE\)"):
+        Config.load(cwd=tmp_path, env={"PODIUM_CACHE": "memory://"})
 
 
 def test_a_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
@@ -123,7 +138,7 @@ async def test_the_configured_default_strategy_is_used(tmp_path: Path) -> None:
 
 async def test_pricing_overrides_come_from_configuration(tmp_path: Path) -> None:
     write(tmp_path / "podium.toml", "[pricing.my-model]\ninput = 10.0\noutput = 20.0\n")
-    async with podium.Engine(config=Config.load(cwd=tmp_path, env={}), cache=False) as engine:
+    async with podium.Engine(config=Config.load(cwd=tmp_path, env={}), cache_url=False) as engine:
         usage = engine.pricing.price("my-model", podium.Usage(input_tokens=1_000_000, output_tokens=500_000))
     assert usage.cost_usd == pytest.approx(20.0)
 

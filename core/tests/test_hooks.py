@@ -65,7 +65,7 @@ def workflow(strategy: str = "sequential") -> podium.Workflow:
 async def run(
     wf: podium.Workflow, *plugins: object, inputs: Mapping[str, Any] | None = None, **engine_options: Any
 ) -> tuple[podium.RunResult, podium.Engine]:
-    engine_options.setdefault("cache", "memory://")
+    engine_options.setdefault("cache_url", "memory://")
     async with podium.Engine(
         config=podium.Config(), plugins=[RoutingPlugin(), *plugins], **engine_options
     ) as engine:
@@ -253,15 +253,15 @@ async def test_podium_cache_backend_provides_the_backend_for_a_url_scheme() -> N
     async def body() -> int:
         return 3
 
-    await run(wf, Plugin(), cache="custom://anything")
-    assert len(backend._cache) == 1  # type: ignore[attr-defined]
+    await run(wf, Plugin(), cache_url="custom://anything")
+    assert len(await backend.raw("keys")) == 1
 
 
 async def test_an_unknown_cache_scheme_is_an_error() -> None:
     with pytest.raises(
         podium.PodiumError, match="no installed plugin provides the cache backend for 'nope://x'"
     ):
-        await podium.Engine(config=podium.Config(), cache="nope://x").start()
+        await podium.Engine(config=podium.Config(), cache_url="nope://x").start()
 
 
 async def test_podium_cache_hit_and_podium_cache_miss_report_the_key_and_savings() -> None:

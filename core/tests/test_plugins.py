@@ -107,6 +107,6 @@ def test_two_plugins_registering_one_strategy_name_is_an_error() -> None:
         def podium_register_strategies(self, register: object) -> None:
             register(Twin())  # type: ignore[operator]
 
-    engine = podium.Engine(config=podium.Config(), plugins=[Plugin()], cache=False)
+    engine = podium.Engine(config=podium.Config(), plugins=[Plugin()], cache_url=False)
     with pytest.raises(PluginError, match="two plugins register the strategy 'sequential'"):
         engine.register_plugins()

@@ -18,7 +18,7 @@ def sequential(name: str = "results", **options: Any) -> podium.Workflow:
 
 
 def engine(**agents: podium.Agent) -> podium.Engine:
-    return podium.Engine(config=podium.Config(), agents=agents, cache=False)
+    return podium.Engine(config=podium.Config(), agents=agents, cache_url=False)
 
 
 async def test_a_fallback_keeps_the_error_it_replaced() -> None:

@@ -5,6 +5,7 @@ The public API is exactly ``__all__``; everything else is internal.
 
 import logging
 
+from podium.contract.cache_backend import CacheAdmin, CacheStats
 from podium.contract.plugins import create_plugin_manager
 from podium.definition.config import Config
 from podium.definition.plan import Plan
@@ -12,6 +13,7 @@ from podium.definition.workflow import Stage, Workflow
 from podium.engine.engine import Engine, run, run_sync, shutdown
 from podium.foundation.errors import (
     BudgetExceeded,
+    CacheBackendError,
     ConfigError,
     DefinitionError,
     PluginError,
@@ -57,7 +59,10 @@ __all__ = [
     "AlertSink",
     "Budget",
     "BudgetExceeded",
+    "CacheAdmin",
+    "CacheBackendError",
     "CachePolicy",
+    "CacheStats",
     "Config",
     "ConfigError",
     "Context",

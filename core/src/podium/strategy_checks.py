@@ -339,7 +339,7 @@ def engine_for(*plugins: object) -> Engine:
     key = tuple(id(p) for p in plugins)
     if key not in _managers:
         _managers[key] = create_plugin_manager(autoload=False, plugins=plugins)
-    return Engine(config=_CONFIG, plugin_manager=_managers[key], cache=False)
+    return Engine(config=_CONFIG, plugin_manager=_managers[key], cache_url=False)
 
 
 _CONFIG = Config()

@@ -77,7 +77,7 @@ async def test_each_engine_has_its_own_client_closed_when_it_stops(fake: FakeCon
 
 
 async def test_one_engine_reuses_its_connections(fake: FakeContext7) -> None:
-    async with podium.Engine(config=make_config(fake), cache=False) as engine:
+    async with podium.Engine(config=make_config(fake), cache_url=False) as engine:
         service = service_for(engine)
         for _ in range(3):
             await docs(engine, ["/tiangolo/fastapi"])

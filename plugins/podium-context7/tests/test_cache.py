@@ -49,7 +49,7 @@ async def test_documents_expire_after_their_ttl(fake: FakeContext7) -> None:
 
 
 async def test_without_a_cache_every_call_asks_the_service(fake: FakeContext7) -> None:
-    async with podium.Engine(config=make_config(fake), cache=False) as engine:
+    async with podium.Engine(config=make_config(fake), cache_url=False) as engine:
         await docs(engine, ["fastapi"])
         bundle = await docs(engine, ["fastapi"])
 
@@ -85,7 +85,7 @@ async def test_an_unreachable_cache_degrades_to_fetching(
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
     url = f"redis://127.0.0.1:{closed_port}/0"
-    async with podium.Engine(config=make_config(fake), cache=url) as engine:
+    async with podium.Engine(config=make_config(fake), cache_url=url) as engine:
         first = await docs(engine, ["fastapi"])
         second = await docs(engine, ["fastapi"])
 
@@ -98,7 +98,7 @@ async def test_an_unreachable_cache_degrades_to_fetching(
 async def test_cache_keys_are_namespaced_and_hold_no_query_text(engine: podium.Engine) -> None:
     await docs(engine, ["fastapi"], query="secret project codename")
 
-    keys: Sequence[str] = list(engine.cache.backend._cache)  # type: ignore[union-attr]
+    keys: Sequence[str] = list(engine.result_cache.backend.snapshot())
     assert sorted({k.rsplit(":", 1)[0] for k in keys}) == ["podium:context7:docs", "podium:context7:resolve"]
     assert not any("codename" in k or "fastapi" in k for k in keys)
 

@@ -13,7 +13,7 @@ from .conftest import make_config, run_docs
 async def test_concurrent_workflows_share_identical_requests(fake: FakeContext7) -> None:
     fake.delay = 0.2
     call = {"libraries": ["fastapi", "sqlalchemy", "pytest"], "query": "async sessions", "tokens": 2400}
-    async with podium.Engine(config=make_config(fake), cache=False) as engine:
+    async with podium.Engine(config=make_config(fake), cache_url=False) as engine:
         results = await asyncio.gather(*(run_docs(engine, [call], name=f"wf{n}") for n in range(5)))
 
     bundles = [r["stage0"].value for r in results]

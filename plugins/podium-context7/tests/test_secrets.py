@@ -36,8 +36,7 @@ async def test_the_key_never_appears_in_logs_errors_reprs_or_cache_keys(
                 str(Context7Error(e.library, e.message, status=e.status, code=e.code))
                 for e in bundle.failures
             ),
-            *map(str, engine.cache.backend._cache),  # type: ignore[union-attr]
-            *map(str, engine.cache.backend._cache.values()),  # type: ignore[union-attr]
+            *(f"{key} = {value}" for key, value in engine.result_cache.backend.snapshot().items()),
             *(f"{key} = {value}" for key, value, _ in engine.config.describe()),
         ]
 

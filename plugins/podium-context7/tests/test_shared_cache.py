@@ -13,7 +13,6 @@ from collections.abc import Iterator
 import pytest
 
 import podium
-from podium.cli.cache import cache_stats, clear
 from podium_context7.testing import FakeContext7
 
 from .conftest import docs, make_config
@@ -61,12 +60,12 @@ async def test_engines_sharing_a_redis_cache_share_documents_and_resolutions(
 ) -> None:
     url = f"redis://127.0.0.1:{redis_port}/0"
     config = make_config(fake)
-    async with podium.Engine(config=config, cache=url) as first:
+    async with podium.Engine(config=config, cache_url=url) as first:
         fetched = await docs(first, ["fastapi", "pytest"], tokens=2000)
-    async with podium.Engine(config=config, cache=url) as second:
+    async with podium.Engine(config=config, cache_url=url) as second:
         cached = await docs(second, ["fastapi", "pytest"], tokens=2000)
-        stats = await cache_stats(second)
-        cleared = await clear(second, "context7")
+        stats = await second.result_cache.stats()
+        cleared = await second.result_cache.clear("context7")
 
     assert fetched.requests_made == 4
     assert (cached.requests_made, cached.requests_cached) == (0, 4)

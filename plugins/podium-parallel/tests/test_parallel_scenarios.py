@@ -316,7 +316,7 @@ async def test_cache_retry_fallback_and_thread_stages_mix_with_plain_ones() -> N
         return f"{cached}/{flaky}/{broken}"
 
     pm = create_plugin_manager(autoload=False, plugins=[podium_parallel])
-    async with Engine(config=Config(), plugin_manager=pm, cache="memory://") as e:
+    async with Engine(config=Config(), plugin_manager=pm, cache_url="memory://") as e:
         first = await e.run(wf)
         second = await e.run(wf)
     assert first["in_a_thread"].value == "computed/2/fallback value"
@@ -400,7 +400,7 @@ async def test_stopping_the_engine_cancels_submitted_runs_and_their_handles_keep
     async def slow(quick: str) -> None:
         await asyncio.sleep(60)
 
-    engine = podium.Engine(config=podium.Config(), cache=False)
+    engine = podium.Engine(config=podium.Config(), cache_url=False)
     await engine.start()
     handle = await engine.submit(wf)
     await asyncio.sleep(0.05)

@@ -1,4 +1,4 @@
-"""A persistent local cache: an aiocache backend on one SQLite file, shared between processes.
+"""``sqlite://``: an aiocache backend on one SQLite file, shared between processes.
 
 It is the command line's default, so that two ``podium run`` invocations share results.
 The standard library's ``sqlite3`` runs on one dedicated thread per cache (a connection
@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 from aiocache.base import BaseCache
 from aiocache.serializers import PickleSerializer
+
+from podium.contract.cache_backend import CacheStats
 
 T = TypeVar("T")
 
@@ -44,7 +46,7 @@ def _prefix_end(prefix: str) -> str:
 
 
 class SQLiteCache(BaseCache):  # type: ignore[misc]
-    """An aiocache cache stored in a SQLite file (default serializer: pickle).
+    """An aiocache cache stored in a SQLite file (default serializer: pickle), with Podium's admin methods.
 
     :param path: The database file; its directory is created on first use.
     :param busy_timeout: Seconds to wait for another process's write lock.
@@ -211,7 +213,7 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]
 
     async def _clear(self, namespace: str | None = None, _conn: Any = None) -> bool:
         if namespace:
-            await self.delete_prefix(namespace)
+            await self._delete_under(namespace)
         else:
             await self._run(lambda: self._connection().execute("DELETE FROM podium_cache"))
         return True
@@ -250,29 +252,39 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]
             self._executor = None
             executor.shutdown(wait=False)
 
-    # ------------------------------------------------------------------ for stats and clear
+    # ------------------------------------------------------------------ podium.CacheAdmin
 
-    async def keys_with_prefix(self, prefix: str) -> tuple[list[str], int]:
-        """The live keys starting with ``prefix``, and the bytes their values take."""
+    async def stats(self, prefix: str) -> CacheStats:
+        """The live entries under ``prefix``, the bytes their values take, and the file's size."""
+        stored = self.build_key(prefix)
+        cut = len(stored) - len(prefix)
 
-        def scan() -> tuple[list[str], int]:
+        def scan() -> CacheStats:
             rows = (
                 self._connection()
                 .execute(
                     f"SELECT key, length(value) FROM podium_cache WHERE key >= ? AND key < ? AND {_LIVE}",
-                    (prefix, _prefix_end(prefix), time.time()),
+                    (stored, _prefix_end(stored), time.time()),
                 )
                 .fetchall()
             )
-            return [key for key, _ in rows], sum(size or 0 for _, size in rows)
+            files = (self.path, self.path.with_name(self.path.name + "-wal"))
+            on_disk = sum(f.stat().st_size for f in files if f.exists())
+            return CacheStats.of_keys(
+                (key[cut:] for key, _ in rows),
+                bytes=sum(size or 0 for _, size in rows),
+                server={"path": str(self.path), "file_bytes": on_disk},
+            )
 
         return await self._run(scan)
 
-    async def delete_prefix(self, prefix: str) -> int:
+    async def clear_prefix(self, prefix: str) -> int:
         """Delete every entry whose key starts with ``prefix``; returns how many were live."""
+        return await self._delete_under(self.build_key(prefix))
 
+    async def _delete_under(self, stored_prefix: str) -> int:
         def delete(conn: sqlite3.Connection) -> int:
-            bounds = (prefix, _prefix_end(prefix))
+            bounds = (stored_prefix, _prefix_end(stored_prefix))
             live = conn.execute(
                 f"SELECT count(*) FROM podium_cache WHERE key >= ? AND key < ? AND {_LIVE}",
                 (*bounds, time.time()),

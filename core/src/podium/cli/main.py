@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 from rich.console import Console
@@ -94,7 +94,7 @@ input_option = click.option(
 @click.argument("target")
 @input_option
 @click.option("--strategy", help="Override the workflow's strategy.")
-@click.option("--cache", "cache_url", help="Cache URL (memory://, sqlite:///path, redis://host:port/db).")
+@click.option("--cache-url", help="Cache URL (memory://, sqlite:///path, redis://host:port/db).")
 @click.option("--no-cache", is_flag=True, help="Run without any cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no progress).")
 @click.option("--no-progress", is_flag=True, help="Do not show live progress.")
@@ -111,7 +111,7 @@ def run(
     no_progress: bool,
 ) -> None:
     """Run the workflow TARGET (file.py[:name], module:attr or file.toml)."""
-    config = _load_config(ctx, strategy=strategy, cache=cache_url)
+    config = _load_config(ctx, strategy=strategy, cache_url=cache_url)
     configure_logging(ctx.obj["log_level"] or config.settings.log_level, json_lines=ctx.obj["log_json"])
     loaded = load_target(target)
     workflow = loaded.workflow
@@ -125,8 +125,8 @@ def run(
     if not (as_json or no_progress):
         plugins.append(ProgressDisplay(Console(stderr=True)))
     # The command line caches in a SQLite file by default, so two runs share results.
-    cache = False if no_cache else cli_cache_url(config)
-    result = asyncio.run(_run(workflow, values, config, plugins, cache=cache))
+    chosen: str | Literal[False] = False if no_cache else cli_cache_url(config)
+    result = asyncio.run(_run(workflow, values, config, plugins, cache_url=chosen))
     if as_json:
         click.echo(json.dumps(result_dict(result), indent=2))
     else:
@@ -141,9 +141,9 @@ async def _run(
     inputs: dict[str, Any],
     config: Config,
     plugins: list[object],
-    cache: str | bool,
+    cache_url: str | Literal[False],
 ) -> RunResult:
-    async with Engine(config=config, plugins=plugins, cache=cache) as engine:
+    async with Engine(config=config, plugins=plugins, cache_url=cache_url) as engine:
         return await engine.run(workflow, inputs)
 
 
@@ -159,7 +159,7 @@ def validate(ctx: click.Context, target: str, inputs: Sequence[str]) -> None:
     workflow = loaded.workflow
 
     async def check() -> None:
-        async with Engine(config=config, cache=False, plugins=loaded.plugins) as engine:
+        async with Engine(config=config, cache_url=False, plugins=loaded.plugins) as engine:
             engine.prepare(workflow, _parse_inputs(inputs) if inputs else None)
 
     asyncio.run(check())
@@ -248,7 +248,7 @@ def plugins(ctx: click.Context, as_json: bool, show_all: bool, hook_name: str | 
 def config_command(ctx: click.Context, as_json: bool) -> None:
     """Show the effective configuration (secrets masked) and where each value came from."""
     config = _load_config(ctx)
-    engine = Engine(config=config, cache=False)
+    engine = Engine(config=config, cache_url=False)
     engine.register_plugins()  # plugin sections must be known to be shown
     rows = config.describe()
     if as_json:

@@ -198,13 +198,17 @@ def podium_cache_key(
 
 @hookspec(firstresult=True)
 def podium_cache_backend(url: str, config: Config) -> BaseCache | None:
-    """Create the aiocache backend for a cache URL (``memory://``, ``redis://...``, ...).
+    """Create the cache backend for a cache URL (``memory://``, ``redis://...``, ...).
 
-    :param url: The configured cache URL.
+    :param url: The configured ``cache_url``.
     :param config: The engine's effective configuration.
-    :return: An ``aiocache`` cache instance, or ``None`` when the scheme is not yours.
+    :return: An aiocache cache (a ``BaseCache``), or ``None`` when the scheme is not yours.
+        To take part in ``podium cache stats|clear`` it also implements
+        :class:`podium.CacheAdmin`; its other optional members are described in
+        :mod:`podium.contract.cache_backend`.
 
-    Called once per engine. Stops at the first non-None result.
+    Called once per engine, and once per ``podium cache`` command.
+    Stops at the first non-None result.
     """
 
 

@@ -29,7 +29,7 @@ class Settings:
     """The kernel's own settings (the top level of the configuration)."""
 
     strategy: str = "sequential"
-    cache: str = "memory://"
+    cache_url: str = "memory://"
     cache_timeout: float = 2.0
     disable: list[str] = attrs.field(factory=list)
     load_plugins: list[str] | None = None
@@ -39,6 +39,10 @@ class Settings:
     pricing: dict[str, ModelPrice] = attrs.field(factory=dict)
     plugins: dict[str, dict[str, Any]] = attrs.field(factory=dict)
 
+
+#: Top-level keys renamed since an earlier release, old → new. A configuration still using
+#: an old key fails with a message naming the new one (a bare "extra field" would not say).
+RENAMED = {"cache": "cache_url"}
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -123,6 +127,7 @@ class Config:
         self.sources: dict[str, str] = dict(sources or {})
         self.origin = origin
         self.converter = make_config_converter()
+        _refuse_renamed(self.data, self.sources, origin)
         self.settings: Settings = structure(self.converter, self.data, Settings, "config", origin)
         self._section_types: dict[str, type] = {}
         self._sections: dict[str, Any] = {}
@@ -141,7 +146,7 @@ class Config:
         overrides: Mapping[str, Any] | None = None,
         cwd: str | Path | None = None,
     ) -> Config:
-        """Load defaults < file < environment < ``overrides`` (dotted keys, e.g. ``"cache"``)."""
+        """Load defaults < file < environment < ``overrides`` (dotted keys, e.g. ``"cache_url"``)."""
         env = os.environ if env is None else env
         layers: list[tuple[str, dict[str, Any]]] = []
         path = Path(file) if file is not None else _find_file(Path(cwd or os.getcwd()))
@@ -217,6 +222,16 @@ class Config:
         ]
 
 
+def _refuse_renamed(data: Mapping[str, Any], sources: Mapping[str, str], origin: str) -> None:
+    for old, new in RENAMED.items():
+        if old in data:
+            where = sources.get(old, origin)
+            raise ConfigError(
+                f"{where}: invalid configuration:\n  - {old!r} is now called {new!r} (environment "
+                f"variable PODIUM_{new.upper()} instead of PODIUM_{old.upper()}): rename it @ config.{old}"
+            )
+
+
 def _find_file(cwd: Path) -> Path | None:
     podium = cwd / "podium.toml"
     if podium.is_file():
@@ -255,7 +270,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
         key = name[len("PODIUM_") :].lower()
         if key == "disable_plugin_autoload":
             out["autoload"] = not _bool(raw, bool) if raw else True
-        elif key in core:
+        elif key in core or key in RENAMED:  # a renamed one, to be refused with its new name
             out[key] = [p.strip() for p in raw.split(",") if p.strip()] if key in _LIST_KEYS else raw
         elif key.startswith("plugins__"):
             parts = key.split("__")

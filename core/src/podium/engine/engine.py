@@ -14,7 +14,7 @@ import logging
 import weakref
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from podium.contract.plugins import PodiumPluginManager, configured_plugin_manager
 from podium.definition.config import Config
@@ -74,8 +74,11 @@ class Engine:
     :param plugin_manager: A prepared manager (default: built from the configuration).
     :param plugins: Extra plugin objects to register (modules or instances with hooks).
     :param agents: Agents to register by name, besides those plugins register.
-    :param cache: A cache URL overriding the configuration (``"memory://"``,
-        ``"redis://..."``), or ``None`` to keep the configured one, or ``False`` for none.
+    :param cache_url: A cache URL overriding the configured ``cache_url`` (``"memory://"``,
+        ``"redis://..."``), or ``None`` to keep the configured one, or ``False`` for no cache.
+
+    The result cache (stage and agent-call caching) is :attr:`result_cache`, opened when
+    the engine starts.
     """
 
     def __init__(
@@ -85,7 +88,7 @@ class Engine:
         plugin_manager: PodiumPluginManager | None = None,
         plugins: Iterable[object] = (),
         agents: Mapping[str, Agent] | None = None,
-        cache: str | bool | None = None,
+        cache_url: str | Literal[False] | None = None,
     ) -> None:
         self.config = config if config is not None else Config.load()
         settings = self.config.settings
@@ -101,9 +104,9 @@ class Engine:
         self.alerts = AlertRouter(lambda alert: self.hook.podium_alert_raised(alert=alert))
         self.pricing = Pricing(settings.pricing)
         self._cache_url: str | None = (
-            None if cache is False else (cache if isinstance(cache, str) else settings.cache)
+            None if cache_url is False else (cache_url if isinstance(cache_url, str) else settings.cache_url)
         )
-        self.cache = ResultCache(None)
+        self.result_cache = ResultCache(None)
         #: Expected stage durations, learned from the runs of strategies that order by them.
         self.estimator = DurationEstimator()
         self._started = False
@@ -137,7 +140,9 @@ class Engine:
                     f"no installed plugin provides the cache backend for {redact_url(self._cache_url)!r} "
                     "(built in: memory://, sqlite:///path, redis://host:port/db, memcached://host:port)"
                 )
-            self.cache = ResultCache(backend, url=self._cache_url, timeout=self.config.settings.cache_timeout)
+            self.result_cache = ResultCache(
+                backend, url=self._cache_url, timeout=self.config.settings.cache_timeout
+            )
         self._started = True
         await _await_all(self.hook.podium_engine_started(engine=self), "podium_engine_started")
 
@@ -154,7 +159,7 @@ class Engine:
             await asyncio.gather(*(handle.result() for handle in running), return_exceptions=True)
         await self.alerts.drain()
         await _await_all(self.hook.podium_engine_stopping(engine=self), "podium_engine_stopping")
-        await self.cache.close()
+        await self.result_cache.close()
 
     def register_plugins(self) -> None:
         """Ask every plugin for its config sections, strategies, executors, agents, sinks."""
@@ -249,7 +254,7 @@ class Engine:
             hook=self.hook,
             facts=hook_facts(self.pm),
             config=self.config,
-            result_cache=self.cache,
+            result_cache=self.result_cache,
             pricing=self.pricing,
             agents=self.agents,
             alerts=self.alerts,

@@ -47,6 +47,10 @@ class CacheKeyError(PodiumError, TypeError):
     """A stage input cannot be turned into a stable cache key."""
 
 
+class CacheBackendError(PodiumError):
+    """A cache command (stats, clear) could not be carried out on the cache backend."""
+
+
 class RoutingError(PodiumError):
     """A route named a stage it may not go to."""
 

@@ -16,14 +16,17 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import attrs
 
-from podium.backends.urls import (
-    backend_kind,
-    close_backend,
-    discard_connections,
-    is_connection_error,
+from podium.contract.cache_backend import (
+    CacheAdmin,
+    CacheStats,
+    InProcessBackend,
+    backend_name,
+    is_outage,
 )
+from podium.foundation.errors import CacheBackendError
 from podium.foundation.redaction import redact_url
 from podium.foundation.singleflight import Abandoned, SingleFlight
+from podium.values.keys import KEY_PREFIX, namespace_prefix
 from podium.values.model import ZERO_USAGE, Usage
 
 if TYPE_CHECKING:
@@ -106,13 +109,15 @@ def _pack_usage(usage: Usage) -> tuple[int, int, int, int, int, float]:
 class ResultCache:
     """Key → (value, usage) over an aiocache backend, with single-flight and degradation.
 
-    :param backend: An ``aiocache`` cache, or ``None`` for no cache at all.
+    :param backend: An ``aiocache`` cache (see :mod:`podium.contract.cache_backend` for
+        what else it may offer), or ``None`` for no cache at all.
     :param url: The URL it was made from, for messages (its password is masked).
     :param timeout: Seconds one backend operation may take before it counts as down.
     :param retry_after: Seconds a backend that failed is left alone before the next try.
 
     Stage caching uses :meth:`get_or_run` through the kernel; an agent-call cache does
-    the same with a key from :func:`podium.cache.agent_key`.
+    the same with a key from :func:`podium.agent_key`. :meth:`stats` and :meth:`clear`
+    are what ``podium cache stats|clear`` run.
     """
 
     def __init__(
@@ -130,12 +135,9 @@ class ResultCache:
         self.counters = CacheCounters()
         self.flights: SingleFlight[tuple[Any, Usage, Source]] = SingleFlight()
         self._down_until = 0.0
-        # An in-process dict needs neither a timeout nor serialization; a plain one (no
-        # namespace, no aiocache plugins) is read directly, skipping aiocache's wrappers.
-        self._local = backend is not None and backend_kind(backend) == "memory"
-        self._dict: dict[str, Any] | None = (
-            backend._cache if self._local and backend.namespace is None and not backend.plugins else None  # type: ignore[union-attr]
-        )
+        # An in-process backend needs neither a timeout nor serialization, nor aiocache's
+        # wrappers around every call: it is read and written directly.
+        self._local: InProcessBackend | None = backend if isinstance(backend, InProcessBackend) else None
 
     def __repr__(self) -> str:
         return f"<ResultCache {redact_url(self.url)} {'on' if self.enabled else 'off'}>"
@@ -168,25 +170,18 @@ class ResultCache:
         self._down_until = time.monotonic() + self.retry_after
 
     async def _call(self, operation: Awaitable[Any]) -> Any:
-        if self._local:
+        async with asyncio.timeout(self.timeout):
             return await operation
-        try:
-            async with asyncio.timeout(self.timeout):
-                return await operation
-        except (TimeoutError, asyncio.CancelledError):
-            assert self.backend is not None
-            discard_connections(self.backend)
-            raise
 
     async def read(self, key: str) -> tuple[Any, Usage] | None:
         """The stored value and the usage it cost, or ``None`` (miss, or backend unavailable)."""
         backend = self.backend
         if backend is None or not self.available:
             return None
-        if self._dict is not None:
-            raw = self._dict.get(key)
-            return None if raw is None else self._unpack(key, raw)
         try:
+            if self._local is not None:
+                raw = self._local.get_nowait(key)
+                return None if raw is None else self._unpack(key, raw)
             raw = await self._call(backend.get(key, loads_fn=_identity))
         except Exception as error:
             self.counters.read_errors += 1
@@ -194,7 +189,7 @@ class ResultCache:
             return None
         if raw is None:
             return None
-        return self._unpack(key, raw, None if self._local else backend.serializer.loads)
+        return self._unpack(key, raw, backend.serializer.loads)
 
     def _unpack(
         self, key: str, raw: Any, loads: Callable[[Any], Any] | None = None
@@ -218,16 +213,19 @@ class ResultCache:
             return False
         envelope = (ENVELOPE, value, _pack_usage(usage))
         try:
-            payload = envelope if self._local else backend.serializer.dumps(envelope)
+            payload = envelope if self._local is not None else backend.serializer.dumps(envelope)
         except Exception as error:
             self.counters.write_errors += 1
             _log.warning("cache value for %s cannot be serialized (%r); it is not cached", key, error)
             return False
         try:
-            await self._call(backend.set(key, payload, ttl=_ttl_for(backend, ttl), dumps_fn=_identity))
+            if self._local is not None:
+                self._local.set_nowait(key, payload, ttl)
+            else:
+                await self._call(backend.set(key, payload, ttl=ttl, dumps_fn=_identity))
         except Exception as error:
             self.counters.write_errors += 1
-            self._failed("write", error, outage=is_connection_error(error))
+            self._failed("write", error, outage=is_outage(backend, error))
             return False
         self.counters.writes += 1
         return True
@@ -319,20 +317,83 @@ class ResultCache:
         counters.saved = counters.saved + usage
         return Outcome(value, source, saved=usage)
 
+    # ------------------------------------------------------------------ administration
+
+    @property
+    def clear_flushes_all(self) -> bool:
+        """Whether :meth:`clear` empties the whole store, other applications' keys too (memcached)."""
+        return bool(getattr(self.backend, "clear_flushes_all", False))
+
+    def _describe(self) -> str:
+        return f"the {backend_name(self.backend)} cache {redact_url(self.url)}"
+
+    async def stats(self) -> dict[str, Any]:
+        """What the backend holds under Podium's keys, and what this cache saw in this process.
+
+        Returns a JSON-ready dict: ``backend`` (its name), ``url`` (password masked),
+        ``serializer``, ``stats_supported`` (whether the backend implements
+        :class:`podium.CacheAdmin`), ``entries`` and ``bytes`` (``None`` where the backend
+        cannot tell), ``namespaces`` (``{namespace: {kind: entries}}``), ``server``
+        (figures of the store as a whole) and ``session`` (hits, misses, coalesced calls,
+        writes, errors, saved tokens and cost). Raises :class:`podium.CacheBackendError`
+        when the backend cannot be read.
+        """
+        backend = self.backend
+        figures: dict[str, Any] = {"backend": None, "url": None, "serializer": None, "stats_supported": True}
+        if backend is None:
+            figures.update(entries=0, bytes=0, namespaces={}, server={})
+        else:
+            figures.update(
+                backend=backend_name(backend),
+                url=redact_url(self.url),
+                serializer=type(backend.serializer).__name__,
+                stats_supported=isinstance(backend, CacheAdmin),
+            )
+            held = (
+                await self._admin("read the statistics of", backend.stats(KEY_PREFIX))
+                if isinstance(backend, CacheAdmin)
+                else CacheStats()
+            )
+            figures.update(held.as_dict())
+        figures["session"] = self.counters.as_dict()
+        return figures
+
+    async def clear(self, namespace: str | None = None) -> int | None:
+        """Delete Podium's entries: all of them, or one namespace's (``""`` is the default one).
+
+        Returns how many entries were deleted, or ``None`` when the backend cannot count
+        them (memcached, which flushes the whole server and cannot delete one namespace).
+        Keys of other applications sharing a Redis database or SQLite file are never
+        touched. Raises :class:`podium.CacheBackendError` when the backend cannot be
+        cleared (it is unreachable, or it does not implement :class:`podium.CacheAdmin`).
+        """
+        backend = self.backend
+        prefix = namespace_prefix(namespace)
+        if backend is None:
+            return 0
+        if not isinstance(backend, CacheAdmin):
+            raise CacheBackendError(
+                f"podium cannot clear {self._describe()}: its backend ({type(backend).__qualname__}) does "
+                "not implement podium.CacheAdmin; clear it with the backend's own tools"
+            )
+        return await self._admin("clear", backend.clear_prefix(prefix))
+
+    async def _admin(self, action: str, operation: Awaitable[T]) -> T:
+        try:
+            return await operation
+        except CacheBackendError:
+            raise
+        except Exception as error:
+            # str, not repr: redis-py's repr of a refused connection is just "network:ConnectionError".
+            raise CacheBackendError(
+                f"cannot {action} {self._describe()}: {type(error).__name__}: {error}"
+            ) from error
+
     async def close(self, drain_timeout: float = 5.0) -> None:
         """Finish pending stores (at most ``drain_timeout`` s), then close the backend."""
         await self.flights.drain(drain_timeout)
         if self.backend is not None:
             try:
-                await close_backend(self.backend)
+                await self.backend.close()
             except Exception as error:
                 _log.debug("closing cache %s failed: %r", redact_url(self.url), error)
-
-
-def _ttl_for(backend: BaseCache, ttl: float | None) -> float | int | None:
-    if ttl is None:
-        return None
-    # memcached takes whole seconds; never round a short ttl down to "forever" (0).
-    if backend_kind(backend) == "memcached":
-        return max(1, int(-(-ttl // 1)))
-    return ttl

@@ -5,7 +5,8 @@
 - ``podium_register``: register a plugin object for the test, unregistered afterwards.
 - ``podium_hook_recorder``: records every hook call made through the fresh manager.
 - ``podium_engine``: a factory of engines on the fresh manager, with in-memory cache
-  and default configuration (``async with podium_engine(agents=...) as engine``).
+  and default configuration (``async with podium_engine(agents=...) as engine``; pass
+  ``cache_url=`` for another cache, ``cache_url=False`` for none).
 
 The simulated agent is re-exported: ``from podium.testing import SimulatedAgent``.
 """
@@ -13,7 +14,7 @@ The simulated agent is re-exported: ``from podium.testing import SimulatedAgent`
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import pytest
@@ -112,14 +113,14 @@ def podium_engine(podium_plugin_manager: PodiumPluginManager) -> Callable[..., E
         *,
         agents: Mapping[str, Agent] | None = None,
         config: Config | None = None,
-        cache: str | bool | None = "memory://",
+        cache_url: str | Literal[False] | None = "memory://",
         plugins: tuple[object, ...] = (),
     ) -> Engine:
         return Engine(
             config=config or Config(),
             plugin_manager=podium_plugin_manager,
             agents=agents,
-            cache=cache,
+            cache_url=cache_url,
             plugins=plugins,
         )
 

@@ -141,6 +141,16 @@ def namespace_prefix(namespace: str | None = None) -> str:
     return f"{KEY_PREFIX}{check_namespace(namespace) or DEFAULT_NAMESPACE}:"
 
 
+def namespace_and_kind(key: str) -> tuple[str, str]:
+    """The namespace (``""`` for the default one) and kind of a key made by :func:`cache_key`.
+
+    ``"podium:_:stage:<sha256>"`` gives ``("", "stage")``. Keys made by a plugin's own
+    ``podium_cache_key`` are split the same way, as far as they follow the layout.
+    """
+    namespace, _, rest = key.removeprefix(KEY_PREFIX).partition(":")
+    return ("" if namespace == DEFAULT_NAMESPACE else namespace), rest.partition(":")[0]
+
+
 def cache_key(kind: str, namespace: str, *material: Any) -> str:
     """A key ``podium:<namespace>:<kind>:<sha256 of material>``; ``material`` must be canonical."""
     return f"{namespace_prefix(namespace)}{kind}:{digest(kind, *material)}"
@@ -195,6 +205,7 @@ __all__ = [
     "canonical",
     "check_namespace",
     "digest",
+    "namespace_and_kind",
     "namespace_prefix",
     "stage_key",
 ]

@@ -25,7 +25,7 @@ def service_for(engine: Engine) -> Context7Service:
     service = _services.get(engine)
     if service is None or service.client.closed:
         settings = Settings.resolve(engine.config.section(SECTION))
-        service = Context7Service(settings, engine.cache if engine.cache.enabled else None)
+        service = Context7Service(settings, engine.result_cache if engine.result_cache.enabled else None)
         _services[engine] = service
     return service
 

@@ -61,13 +61,13 @@ class Context7Service:
     def __init__(
         self,
         settings: Settings,
-        cache: ResultCache | None,
+        result_cache: ResultCache | None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.client = Context7Client(settings, transport=transport)
-        self.cache = cache
+        self.result_cache = result_cache
         self.redirects: dict[str, str] = {}
         self._flights: SingleFlight[_Outcome[Any]] = SingleFlight()
 
@@ -235,7 +235,7 @@ class Context7Service:
 
     async def _redirected(self, library_id: str) -> str:
         target = self.redirects.get(library_id)
-        if target is None and self.cache is not None:
+        if target is None and self.result_cache is not None:
             stored = await self._cache_get(self._key("redirect", library_id), None)
             if isinstance(stored, str) and is_library_id(stored):
                 target = self.redirects[library_id] = stored
@@ -270,9 +270,9 @@ class Context7Service:
 
     async def _cache_get(self, key: str, ctx: Context | None) -> Any:
         """The cached value under ``key`` (the engine's cache degrades to a miss on errors)."""
-        if self.cache is None:
+        if self.result_cache is None:
             return None
-        stored = await self.cache.read(key)
+        stored = await self.result_cache.read(key)
         if ctx is not None:
             run = ctx.run
             if stored is None:
@@ -285,9 +285,9 @@ class Context7Service:
         return None if stored is None else stored[0]
 
     async def _cache_set(self, key: str, value: str, ttl: float, made: int = 0) -> None:
-        if self.cache is not None:
+        if self.result_cache is not None:
             price = self.settings.config.price_per_request
-            await self.cache.write(key, value, Usage(requests=made, cost_usd=price * made), ttl)
+            await self.result_cache.write(key, value, Usage(requests=made, cost_usd=price * made), ttl)
 
 
 def _within_budget(
