@@ -7,6 +7,7 @@ import logging
 
 from podium.contract.plugins import create_plugin_manager
 from podium.definition.config import Config
+from podium.definition.options import StageOptions
 from podium.definition.plan import Plan
 from podium.definition.strategy import Strategy, critical_path_priorities
 from podium.definition.workflow import Stage, Workflow
@@ -77,6 +78,7 @@ __all__ = [
     "SimulatedAgent",
     "SingleFlight",
     "Stage",
+    "StageOptions",
     "StageResult",
     "StageStatus",
     "StageTimeout",
