@@ -1,6 +1,12 @@
 """Podium: a plugin-based orchestrator for LLM-agent workflows.
 
-The public API is exactly ``__all__``; everything else is internal.
+The public API is exactly ``podium.__all__`` and these public submodules:
+
+- ``podium.testing``: the pytest plugin (fixtures, a hook-call recorder) for plugin authors.
+- ``podium.strategy_checks``: property checks every strategy plugin should pass.
+
+Everything else, the layer folders (``podium.foundation``, ``podium.values``, ...) and
+the modules in them, is internal and may change in any release: import from ``podium``.
 """
 
 import logging
@@ -13,11 +19,17 @@ from podium.definition.strategy import Strategy, critical_path_priorities
 from podium.definition.workflow import Stage, Workflow
 from podium.engine.engine import Engine, run, run_sync, shutdown
 from podium.foundation.errors import (
+    AgentNotFound,
+    CacheKeyError,
     ConfigError,
     DefinitionError,
+    DefinitionErrors,
+    FlightAbandoned,
+    NoDocsProvider,
     PluginError,
     PodiumError,
     RoutingError,
+    SimulatedAgentError,
     StageTimeout,
     StrategyNotFound,
     WorkflowTimeout,
@@ -27,10 +39,12 @@ from podium.foundation.redaction import Secret
 from podium.foundation.singleflight import SingleFlight
 from podium.running.agents import Agent, AgentCall, AgentReply, SimulatedAgent
 from podium.running.context import Context
+from podium.running.handle import RunHandle
 from podium.running.result_cache import ResultCache
 from podium.running.scheduler import Run
 from podium.values.alerts import Alert, AlertSink
-from podium.values.docs import DocBundle, DocError, Document
+from podium.values.docs import DocBundle, DocError, DocSource, Document
+from podium.values.executors import Executor
 from podium.values.keys import agent_key, cache_key, canonical
 from podium.values.model import (
     Budget,
@@ -44,6 +58,7 @@ from podium.values.model import (
 )
 
 __version__ = "0.1.0"
+"""The version of the ``podium`` distribution."""
 
 # A library never configures logging; this only keeps Python from printing our records
 # through its last-resort handler when the application configured none.
@@ -52,19 +67,26 @@ logging.getLogger("podium").addHandler(logging.NullHandler())
 __all__ = [
     "Agent",
     "AgentCall",
+    "AgentNotFound",
     "AgentReply",
     "Alert",
     "AlertSink",
     "Budget",
+    "CacheKeyError",
     "CachePolicy",
     "Config",
     "ConfigError",
     "Context",
     "DefinitionError",
+    "DefinitionErrors",
     "DocBundle",
     "DocError",
+    "DocSource",
     "Document",
     "Engine",
+    "Executor",
+    "FlightAbandoned",
+    "NoDocsProvider",
     "Plan",
     "PluginError",
     "PodiumError",
@@ -72,10 +94,12 @@ __all__ = [
     "Retry",
     "RoutingError",
     "Run",
+    "RunHandle",
     "RunResult",
     "RunStatus",
     "Secret",
     "SimulatedAgent",
+    "SimulatedAgentError",
     "SingleFlight",
     "Stage",
     "StageOptions",

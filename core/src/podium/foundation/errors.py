@@ -1,4 +1,7 @@
-"""Podium's exceptions. Every message says what is wrong, where, and what to do."""
+"""Podium's exceptions, all of them, each exported from ``podium``.
+
+Every message says what is wrong, where, and what to do.
+"""
 
 from __future__ import annotations
 
@@ -57,3 +60,13 @@ class NoDocsProvider(PodiumError):
 
 class AgentNotFound(PodiumError, LookupError):
     """``ctx.agent(name)`` names an agent nobody registered."""
+
+
+class FlightAbandoned(PodiumError):
+    """The caller leading a :class:`~podium.SingleFlight` call went away before starting the
+    work; the callers waiting for it receive this and start over."""
+
+
+class SimulatedAgentError(RuntimeError):
+    """A failure scripted into a :class:`~podium.SimulatedAgent`; it stands for a provider's
+    failure, so it is not a :class:`PodiumError`."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
-from podium.foundation.errors import AgentNotFound
+from podium.foundation.errors import AgentNotFound, SimulatedAgentError
 from podium.values.model import ZERO_USAGE, Usage
 
 if TYPE_CHECKING:
@@ -123,10 +123,6 @@ class AgentRegistry:
 
     def bind(self, name: str, ctx: Context) -> BoundAgent:
         return BoundAgent(name, self.get(name), ctx)
-
-
-class SimulatedAgentError(RuntimeError):
-    """A failure scripted into a :class:`SimulatedAgent`."""
 
 
 class SimulatedAgent:

@@ -22,8 +22,9 @@ from podium.backends.urls import (
     discard_connections,
     is_connection_error,
 )
+from podium.foundation.errors import FlightAbandoned
 from podium.foundation.redaction import redact_url
-from podium.foundation.singleflight import Abandoned, SingleFlight
+from podium.foundation.singleflight import SingleFlight
 from podium.values.model import ZERO_USAGE, Usage
 
 if TYPE_CHECKING:
@@ -288,7 +289,7 @@ class ResultCache:
                     self.flights.start(flight, work, after)
             try:
                 value, usage, source = await self.flights.wait(flight)
-            except Abandoned:
+            except FlightAbandoned:
                 continue
             if delivered:
                 source = "cached"
