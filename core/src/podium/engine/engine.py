@@ -21,7 +21,14 @@ from podium.definition.config import Config
 from podium.definition.plan import Plan
 from podium.definition.strategy import Strategy
 from podium.definition.workflow import Workflow
-from podium.foundation.errors import DefinitionError, PluginError, PodiumError, StrategyNotFound
+from podium.foundation.errors import (
+    INSTALL_HINTS,
+    DefinitionError,
+    PluginError,
+    PodiumError,
+    StrategyNotFound,
+    install_hint,
+)
 from podium.foundation.redaction import redact_url
 from podium.running.agents import Agent, AgentRegistry
 from podium.running.handle import RunHandle
@@ -33,14 +40,6 @@ from podium.values.model import RunResult, StageResult, StageStatus
 from podium.values.pricing import Pricing
 
 _log = logging.getLogger("podium.engine")
-
-#: Which package provides each strategy the project ships, for error messages.
-STRATEGY_PACKAGES = {
-    "sequential": "podium-sequential",
-    "parallel": "podium-parallel",
-    "conditional": "podium-conditional",
-    "dask": "podium-dask",
-}
 
 #: Weight of the newest duration in a stage's moving average (for critical-path priorities).
 _EMA_WEIGHT = 0.3
@@ -190,10 +189,13 @@ class Engine:
         name = workflow.strategy or self.config.settings.strategy
         if name not in self.strategies:
             installed = ", ".join(sorted(self.strategies)) or "none"
-            close = difflib.get_close_matches(name, list(STRATEGY_PACKAGES) + list(self.strategies), n=1)
+            known = [need.removeprefix("strategy ") for need in INSTALL_HINTS if need.startswith("strategy ")]
+            close = difflib.get_close_matches(name, known + list(self.strategies), n=1)
             hint = f" Did you mean {close[0]!r}?" if close and close[0] != name else ""
-            package = STRATEGY_PACKAGES.get(name)
-            install = f" Install it with: pip install {package}." if package else ""
+            command = install_hint(f"strategy {name}")
+            install = f" Install it with: {command}" if command else ""
+            if command and not self.strategies:
+                install += f" (or every Podium plugin: {install_hint('everything')})"
             raise StrategyNotFound(
                 f"workflow {workflow.name!r} uses strategy {name!r}, which no installed plugin "
                 f"provides (installed: {installed}).{hint}{install}"

@@ -7,6 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+#: The ``podium`` extra that installs each thing Podium's own plugins provide (a strategy,
+#: by name, ``ctx.docs``, or all of them): the one place the kernel names its plugins,
+#: used only by the errors that say what to install.
+INSTALL_HINTS = {
+    "strategy sequential": "podium[sequential]",
+    "strategy parallel": "podium[parallel]",
+    "strategy conditional": "podium[conditional]",
+    "docs": "podium[context7]",
+    "everything": "podium[all]",
+}
+
+
+def install_hint(need: str) -> str | None:
+    """``pip install 'podium[...]'`` for a need of :data:`INSTALL_HINTS`, else ``None``."""
+    extra = INSTALL_HINTS.get(need)
+    return f"pip install '{extra}'" if extra else None
+
 
 class PodiumError(Exception):
     """Base class of every error Podium raises on purpose."""
