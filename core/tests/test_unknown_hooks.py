@@ -94,6 +94,17 @@ def test_another_plugins_hook_marked_optional_is_allowed() -> None:
     assert pm.is_registered(module)
 
 
+def test_only_the_unknown_hooks_not_marked_optional_are_named() -> None:
+    typo = misspell(SPECS[0])
+    module = plugin_module(
+        "import podium\n@podium.hookimpl(optionalhook=True)\ndef podium_otherplugin_event():\n    pass\n"
+        f"def {typo}():\n    pass\n"
+    )
+    with pytest.raises(PluginError) as info:
+        create_plugin_manager(autoload=False, plugins=[module])
+    assert typo in str(info.value) and "podium_otherplugin_event" not in str(info.value)
+
+
 def test_a_refused_plugin_is_left_unregistered() -> None:
     pm = create_plugin_manager(autoload=False)
     module = plugin_module(f"def {misspell(SPECS[0])}():\n    pass\n")

@@ -115,7 +115,8 @@ class PodiumPluginManager(pluggy.PluginManager):
         ]
         sentences = []
         for caller in self.get_hookcallers(plugin) or []:
-            if caller.has_spec():
+            own = [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
+            if caller.has_spec() or all(impl.optionalhook for impl in own):
                 continue
             close = difflib.get_close_matches(caller.name.removeprefix(HOOK_PREFIX), specs, n=1)
             advice = (
