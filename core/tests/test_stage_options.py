@@ -164,3 +164,19 @@ def test_mypy_strict_checks_stage_options_in_user_code(tmp_path: Path) -> None:
     assert status == 1
     assert 'Unexpected keyword argument "need"' in out
     assert 'Argument "timeout" to "add_stage" of "Workflow" has incompatible type "str"' in out
+
+
+def test_bad_option_values_in_toml_are_reported_with_their_stage(tmp_path: Path) -> None:
+    (tmp_path / "toml_bad_values.py").write_text("async def a() -> None: ...\nasync def b() -> None: ...\n")
+    path = tmp_path / "wf.toml"
+    path.write_text(
+        '[workflow]\nname = "t"\n'
+        '[[stages]]\nrun = "toml_bad_values:a"\nretry = { attempts = 0 }\n'
+        '[[stages]]\nrun = "toml_bad_values:b"\nmax_visits = 0\ncache = { namespace = "no spaces" }\n'
+    )
+    with pytest.raises(podium.DefinitionError) as info:
+        load_toml(path)
+    message = str(info.value)
+    assert "attempts must be > 0, got 0 @ stages[0].retry" in message
+    assert "cache namespace 'no spaces' must be" in message and "@ stages[1].cache" in message
+    assert "max_visits must be an integer >= 1, got 0 @ stages[1]" in message

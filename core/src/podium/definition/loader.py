@@ -23,8 +23,9 @@ import importlib
 import importlib.util
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -32,6 +33,8 @@ from podium.definition.config import make_config_converter, structure
 from podium.definition.workflow import Workflow
 from podium.foundation.errors import ConfigError, DefinitionError, DefinitionErrors
 from podium.values.model import Budget, CachePolicy, Retry
+
+T = TypeVar("T")
 
 
 @attrs.define
@@ -234,10 +237,6 @@ def _build(spec: WorkflowFile, errors: list[str]) -> Workflow:
         options: dict[str, Any] = {
             key: value for key, value in attrs.asdict(stage, recurse=False).items() if value is not None
         }
-        if isinstance(stage.retry, RetrySpec):
-            options["retry"] = Retry(**attrs.asdict(stage.retry))
-        if isinstance(stage.cache, CacheSpec):
-            options["cache"] = CachePolicy(**attrs.asdict(stage.cache))
         references = {"run": stage.run, "on_error": stage.on_error}
         if isinstance(stage.route, str):
             references["route"] = stage.route
@@ -250,11 +249,24 @@ def _build(spec: WorkflowFile, errors: list[str]) -> Workflow:
             continue  # the reference's error is listed
         options.update(resolved)
         fn = options.pop("run")
+        # A bad policy is reported at its own key; the other options are still checked.
+        if isinstance(stage.retry, RetrySpec):
+            options["retry"] = _policy(Retry, stage.retry, f"{where}.retry", errors)
+        if isinstance(stage.cache, CacheSpec):
+            options["cache"] = _policy(CachePolicy, stage.cache, f"{where}.cache", errors)
         try:
             workflow.add_stage(fn, **options)
         except DefinitionError as exc:
             errors.append(f"{exc} @ {where}")
     return workflow
+
+
+def _policy(cls: Callable[..., T], table: attrs.AttrsInstance, where: str, errors: list[str]) -> T | None:
+    try:
+        return cls(**attrs.asdict(table))
+    except DefinitionError as exc:
+        errors.append(f"{exc} @ {where}")
+        return None
 
 
 def _structure_route(value: Any, _: Any) -> TomlRoute:
