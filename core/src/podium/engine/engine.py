@@ -254,7 +254,7 @@ class Engine:
     async def submit(
         self, workflow: Workflow, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None
     ) -> RunHandle:
-        """Start ``workflow`` in a task and return a :class:`~podium.handle.RunHandle`.
+        """Start ``workflow`` in a task and return a :class:`~podium.RunHandle`.
 
         Definition and input errors raise here, before any stage starts. Use the handle
         to ``cancel()`` the run and still get its result (``await handle``).
