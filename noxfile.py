@@ -7,10 +7,14 @@ nox -s lint           ruff and mypy
 nox -s docs           mkdocs build --strict
 nox -s bench          benchmarks (JSON in bench/results/)
 nox -s demo           the example workflow
+nox -s wheels         every distribution built as a wheel, installed alone (podium[all]), run
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+import sys
 import tomllib
 from pathlib import Path
 
@@ -25,7 +29,8 @@ ROOT = Path(__file__).parent
 PLUGINS = sorted(
     p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file() and p.name != "_template"
 )
-DEV = ["pytest>=8.3", "pytest-asyncio>=0.24", "pytest-cov>=5", "hypothesis>=6.100"]
+# mypy: a test checks that user code type-checks against the stage options.
+DEV = ["pytest>=8.3", "pytest-asyncio>=0.24", "pytest-cov>=5", "hypothesis>=6.100", "mypy>=1.11"]
 
 
 def _test_requirements(plugin: str) -> list[str]:
@@ -130,3 +135,62 @@ def demo(session: nox.Session) -> None:
     """The example workflow, as the README's quick start runs it."""
     session.install("-r", "requirements.txt")
     session.run("podium", "run", "examples/feature_pipeline.py")
+
+
+@nox.session
+def wheels(session: nox.Session) -> None:
+    """Build every distribution as a wheel and install only those in a fresh environment, as
+    a user would (``pip install 'podium[all]'``); then run the example and list the plugins.
+
+    No editable install and no source tree on the path: the fresh environment gets the
+    wheels through ``--find-links`` and only third-party dependencies from the index.
+    """
+    session.install("build>=1.2")
+    tmp = Path(session.create_tmp()).resolve()
+    dist = tmp / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    projects = ["core", *(f"plugins/{name}" for name in PLUGINS)]
+    for project in projects:
+        session.run("python", "-m", "build", "--wheel", "--outdir", str(dist), project, silent=True)
+    built = sorted(path.name for path in dist.glob("*.whl"))
+    if len(built) != len(projects):
+        session.error(f"expected {len(projects)} wheels, built {built}")
+
+    venv = tmp / "wheel-venv"
+    shutil.rmtree(venv, ignore_errors=True)
+    session.run(sys.executable, "-m", "venv", str(venv), external=True)
+    bin_dir = venv / ("Scripts" if sys.platform == "win32" else "bin")
+    report = tmp / "install-report.json"
+    session.run(
+        str(bin_dir / "python"), "-m", "pip", "install", "-q", "--find-links", str(dist),
+        "--report", str(report), "podium[all]", external=True,
+    )  # fmt: skip
+    # Every Podium distribution must come from the wheels just built, none from elsewhere.
+    names = {_project_name(project) for project in projects}
+    installed = {
+        item["metadata"]["name"]: item["download_info"]["url"]
+        for item in json.loads(report.read_text())["install"]
+        if item["metadata"]["name"] in names
+    }
+    strays = {name: url for name, url in installed.items() if not url.startswith(dist.as_uri())}
+    if set(installed) != names or strays:
+        session.error(f"podium[all] installed {installed}; expected {sorted(names)} from {dist}")
+
+    # Run from outside the repository, so that nothing can import from the source tree.
+    work = tmp / "run"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    session.chdir(work)
+    listing = session.run(str(bin_dir / "podium"), "plugins", "--json", external=True, silent=True)
+    plugins = json.loads(str(listing))["plugins"]
+    failed = [p["name"] for p in plugins if p["status"] != "loaded"]
+    missing = names - {"podium"} - {p["distribution"] for p in plugins}
+    if failed or missing:
+        session.error(f"podium plugins: failed {failed}, not discovered {sorted(missing)}")
+    session.run(str(bin_dir / "podium"), "plugins", external=True)
+    session.run(str(bin_dir / "podium"), "run", str(ROOT / "examples" / "feature_pipeline.py"), external=True)
+
+
+def _project_name(project: str) -> str:
+    name: str = tomllib.loads((ROOT / project / "pyproject.toml").read_text())["project"]["name"]
+    return name

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 import podium
 from podium.cli.main import main
 from podium.contract.plugins import create_plugin_manager
+from podium.foundation.errors import INSTALL_HINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = sorted(
@@ -63,3 +64,38 @@ async def test_the_tutorial_plugins_hooks_are_called_with_its_configuration() ->
     assert result["greet"].value == "Bonjour, world!"
     assert result["greet"].usage.total_tokens == 1 + 2
     assert podium_hello.succeeded["greet"] >= 1
+
+
+CORE_EXTRAS = tomllib.loads((ROOT / "core" / "pyproject.toml").read_text())["project"][
+    "optional-dependencies"
+]
+STRATEGY_HINTS = sorted(need for need in INSTALL_HINTS if need.startswith("strategy "))
+
+
+def _entry_points_of_extra(extra: str) -> list[str]:
+    """The podium entry-point names of the distributions a core extra installs."""
+    names = []
+    for requirement in CORE_EXTRAS[extra]:
+        distribution = requirement.split(">")[0].split("=")[0].strip()
+        names += [
+            ep.name
+            for ep in importlib.metadata.distribution(distribution).entry_points
+            if ep.group == "podium"
+        ]
+    return names
+
+
+@pytest.mark.parametrize("need", STRATEGY_HINTS)
+def test_the_extra_a_missing_strategy_names_installs_that_strategy(need: str) -> None:
+    extra = INSTALL_HINTS[need].removeprefix("podium[").removesuffix("]")
+    pm = create_plugin_manager(allow=_entry_points_of_extra(extra), env={})
+    engine = podium.Engine(config=podium.Config(), plugin_manager=pm, cache_url=False)
+    engine.register_plugins()
+    assert sorted(engine.strategies) == [need.removeprefix("strategy ")]
+
+
+def test_the_extra_missing_docs_names_installs_a_doc_fetcher() -> None:
+    extra = INSTALL_HINTS["docs"].removeprefix("podium[").removesuffix("]")
+    plugins = _entry_points_of_extra(extra)
+    pm = create_plugin_manager(allow=plugins, env={})
+    assert {impl.plugin_name for impl in pm.hook.podium_fetch_docs.get_hookimpls()} & set(plugins)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from podium import ResultCache, SingleFlight, Usage, agent_key
-from podium.foundation.singleflight import Abandoned
+from podium.foundation.errors import FlightAbandoned
 
 SPENT = Usage(input_tokens=100, output_tokens=20, requests=1, cost_usd=0.01)
 
@@ -111,7 +111,7 @@ async def test_an_abandoned_flight_tells_waiters_to_start_over() -> None:
     assert not second
     assert joined is flight
     flights.abandon(flight)
-    with pytest.raises(Abandoned):
+    with pytest.raises(FlightAbandoned):
         await flights.wait(joined)
     assert "k" not in flights
 

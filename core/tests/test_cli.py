@@ -100,11 +100,11 @@ def test_definition_errors_exit_2_with_a_message_and_no_traceback(
 
 def test_a_malformed_toml_workflow_exits_2_naming_each_bad_key(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
-    path.write_text('[workflow]\nname = "w"\ntimeout = "soon"\n[[stages]]\nrun = "x:y"\n')
+    path.write_text('[workflow]\nname = "w"\ntimeout = "soon"\n[[stages]]\nname = "x"\n')
     code, _, err = invoke("validate", str(path))
     assert code == 2
     assert "@ workflow.timeout" in err
-    assert "required field missing @ stages[0].name" in err
+    assert "required field missing @ stages[0].run" in err
     assert "Traceback" not in err
 
 

@@ -100,9 +100,15 @@ def test_cached_stage_version_defaults_to_a_hash_of_its_source() -> None:
     ("kwargs", "message"),
     [
         ({"timeout": 0}, "timeout must be > 0"),
-        ({"max_visits": 0}, "max_visits must be >= 1"),
+        ({"timeout": "30s"}, "stage 'noop': timeout must be a number of seconds, got '30s'"),
+        ({"estimate": -1}, "estimate must be >= 0"),
+        ({"max_visits": 0}, "max_visits must be an integer >= 1"),
         ({"retry": 3}, "retry must be a podium.Retry"),
         ({"cache": "yes"}, "cache must be a podium.CachePolicy"),
+        ({"route": "ship"}, "route must be a function or a mapping"),
+        ({"on_error": "log"}, "on_error must be a function of the error"),
+        ({"description": 3}, "description must be a string"),
+        ({"need": ["a"]}, r"unknown option 'need' \(did you mean 'needs'\?\); the options are name, "),
     ],
 )
 def test_bad_stage_options_are_refused(kwargs: dict[str, object], message: str) -> None:

@@ -375,7 +375,7 @@ async def test_ctx_docs_without_a_provider_names_the_package_to_install() -> Non
 
     # With every plugin installed (nox -s tests), podium-context7 would answer: leave it out.
     result, _ = await run(wf, plugin_manager=podium.create_plugin_manager(disable=["context7"]))
-    assert "pip install podium-context7" in str(result["read"].error)
+    assert "pip install 'podium[context7]'" in str(result["read"].error)
 
 
 async def test_podium_agent_call_started_and_podium_agent_call_ended_carry_model_and_usage() -> None:

@@ -116,15 +116,8 @@ def violations() -> list[str]:
     return problems
 
 
-#: Imports still to be removed (each must still exist, so the list can only shrink).
-KNOWN: set[str] = set()
-
-
 def test_every_module_imports_only_its_own_layer_or_below() -> None:
     problems = violations()
-    known = [p for p in problems if any(k in p for k in KNOWN)]
-    assert len(known) == len(KNOWN), "a known violation is gone: remove it from KNOWN"
-    problems = [p for p in problems if p not in known]
     assert not problems, "imports that go up a layer:\n" + "\n".join(problems)
 
 

@@ -1,6 +1,12 @@
 """Podium: a plugin-based orchestrator for LLM-agent workflows.
 
-The public API is exactly ``__all__``; everything else is internal.
+The public API is exactly ``podium.__all__`` and these public submodules:
+
+- ``podium.testing``: the pytest plugin (fixtures, a hook-call recorder) for plugin authors.
+- ``podium.strategy_checks``: property checks every strategy plugin should pass.
+
+Everything else, the layer folders (``podium.foundation``, ``podium.values``, ...) and
+the modules in them, is internal and may change in any release: import from ``podium``.
 """
 
 import logging
@@ -8,17 +14,24 @@ import logging
 from podium.contract.cache_backend import CacheAdmin, CacheStats
 from podium.contract.plugins import create_plugin_manager
 from podium.definition.config import Config
+from podium.definition.options import StageOptions
 from podium.definition.plan import Plan
 from podium.definition.workflow import Stage, Workflow
 from podium.engine.engine import Engine, run, run_sync, shutdown
 from podium.foundation.errors import (
+    AgentNotFound,
     BudgetExceeded,
     CacheBackendError,
+    CacheKeyError,
     ConfigError,
     DefinitionError,
+    DefinitionErrors,
+    FlightAbandoned,
+    NoDocsProvider,
     PluginError,
     PodiumError,
     RoutingError,
+    SimulatedAgentError,
     StageTimeout,
     StrategyNotFound,
     WorkflowTimeout,
@@ -28,11 +41,13 @@ from podium.foundation.redaction import Secret
 from podium.foundation.singleflight import SingleFlight
 from podium.running.agents import Agent, AgentCall, AgentReply, SimulatedAgent
 from podium.running.context import Context
+from podium.running.handle import RunHandle
 from podium.running.result_cache import ResultCache
 from podium.running.scheduler import RunState
 from podium.running.strategy import Router, Strategy
 from podium.values.alerts import Alert, AlertSink
-from podium.values.docs import DocBundle, DocFailure, Document
+from podium.values.docs import DocBundle, DocFailure, DocSource, Document
+from podium.values.executors import Executor
 from podium.values.keys import agent_key, cache_key, canonical
 from podium.values.model import (
     Budget,
@@ -46,6 +61,7 @@ from podium.values.model import (
 )
 
 __version__ = "0.1.0"
+"""The version of the ``podium`` distribution."""
 
 # A library never configures logging; this only keeps Python from printing our records
 # through its last-resort handler when the application configured none.
@@ -54,6 +70,7 @@ logging.getLogger("podium").addHandler(logging.NullHandler())
 __all__ = [
     "Agent",
     "AgentCall",
+    "AgentNotFound",
     "AgentReply",
     "Alert",
     "AlertSink",
@@ -61,16 +78,22 @@ __all__ = [
     "BudgetExceeded",
     "CacheAdmin",
     "CacheBackendError",
+    "CacheKeyError",
     "CachePolicy",
     "CacheStats",
     "Config",
     "ConfigError",
     "Context",
     "DefinitionError",
+    "DefinitionErrors",
     "DocBundle",
     "DocFailure",
+    "DocSource",
     "Document",
     "Engine",
+    "Executor",
+    "FlightAbandoned",
+    "NoDocsProvider",
     "Plan",
     "PluginError",
     "PodiumError",
@@ -78,13 +101,16 @@ __all__ = [
     "Retry",
     "Router",
     "RoutingError",
+    "RunHandle",
     "RunResult",
     "RunState",
     "RunStatus",
     "Secret",
     "SimulatedAgent",
+    "SimulatedAgentError",
     "SingleFlight",
     "Stage",
+    "StageOptions",
     "StageResult",
     "StageStatus",
     "StageTimeout",

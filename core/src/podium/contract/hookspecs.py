@@ -1,5 +1,11 @@
 """Podium's hook specifications: the whole public contract between the kernel and plugins.
 
+The specs are grouped by concern, in this order, here and in the hook reference: stage
+execution, caching, routing, doc fetching, alerting (the five concerns of the kernel),
+then registration and lifecycle events. The events of one concern (cache hits, routes
+taken, doc fetches, budgets and alerts) sit with its hooks; the starts and ends of
+engines, runs, stages and agent calls are the lifecycle.
+
 Every hook is called with keyword arguments, so an implementation may accept any subset
 of a spec's parameters, and new parameters can be added without breaking plugins.
 
@@ -7,7 +13,7 @@ of a spec's parameters, and new parameters can be added without breaking plugins
 implementation is a plain function. One that does asynchronous work returns an
 *awaitable*, and the kernel awaits it. A ``firstresult`` implementation declines by
 returning ``None`` *synchronously*: an ``async def`` implementation can never decline,
-because a coroutine object is not ``None``. So write::
+because a coroutine object is not ``None``. So write:
 
     @hookimpl
     def podium_fetch_docs(libraries, query, tokens, ctx):
@@ -16,7 +22,7 @@ because a coroutine object is not ``None``. So write::
         return fetch(libraries, query, tokens, ctx)   # a coroutine: the kernel awaits it
 
 Wrappers use ``@hookimpl(wrapper=True)`` (never the old ``hookwrapper``). A wrapper that
-times or traces an awaitable result must return a *new* coroutine that awaits it::
+times or traces an awaitable result must return a *new* coroutine that awaits it:
 
     @hookimpl(wrapper=True)
     def podium_execute_stage(stage, ctx):
@@ -62,94 +68,8 @@ if TYPE_CHECKING:
     from podium.values.model import Budget, CachePolicy, RunResult, StageResult, Usage
 
 
-# --------------------------------------------------------------------------- registration
-
-
-@hookspec
-def podium_register_strategies(register: Callable[[Strategy], None]) -> None:
-    """Register execution strategies (scheduling policies) by calling ``register(strategy)``.
-
-    :param register: Takes a :class:`podium.Strategy` instance; its ``name`` is what a
-        workflow's ``strategy=`` names. Registering a name twice is an error that names
-        both plugins.
-
-    Called once per engine, when it starts. Return value ignored.
-    """
-
-
-@hookspec
-def podium_register_executors(register: Callable[[str, Executor], None]) -> None:
-    """Register executors, which decide *where* a stage body runs, by ``register(name, executor)``.
-
-    An executor is an object with ``submit(fn, kwargs) -> Awaitable`` (see
-    :class:`podium.executors.Executor`): the event loop, a thread, a remote worker. How a
-    stage is *invoked* (retries, tracing, timing) is :func:`podium_execute_stage`, not this.
-
-    Called once per engine, when it starts. Return value ignored.
-    """
-
-
-@hookspec
-def podium_register_agents(register: Callable[[str, Agent], None], config: Config) -> None:
-    """Register agents by name with ``register(name, agent)``; stages use ``ctx.agent(name)``.
-
-    :param register: Takes a name and an object implementing :class:`podium.agents.Agent`.
-    :param config: The engine's effective configuration.
-
-    Called once per engine, when it starts. Return value ignored.
-    """
-
-
-@hookspec
-def podium_register_alert_sinks(register: Callable[[AlertSink], None], config: Config) -> None:
-    """Register alert sinks with ``register(sink)``; every raised alert goes to every sink.
-
-    :param register: Takes an object implementing :class:`podium.alerts.AlertSink`.
-    :param config: The engine's effective configuration.
-
-    Called once per engine, when it starts. Return value ignored.
-    """
-
-
-@hookspec
-def podium_register_config_sections(register: Callable[[str, type], None]) -> None:
-    """Declare the configuration section a plugin owns with ``register(name, attrs_class)``.
-
-    The section ``[plugins.<name>]`` of the configuration is structured into
-    ``attrs_class`` with cattrs; errors name the exact key. Read it back with
-    ``config.section(name)``.
-
-    Called when a configuration is loaded. Return value ignored.
-    """
-
-
-# --------------------------------------------------------------------------- engine lifecycle
-
-
-@hookspec
-def podium_engine_started(engine: Engine) -> Awaitable[None] | None:
-    """Called when an engine starts, after registration: open clients, pools, exporters.
-
-    :param engine: The engine; ``engine.config`` holds the effective configuration.
-    :return: ``None``, or an awaitable the engine awaits before running anything.
-
-    All implementations are called.
-    """
-
-
-@hookspec
-def podium_engine_stopping(engine: Engine) -> Awaitable[None] | None:
-    """Called when an engine shuts down: flush exporters, close clients.
-
-    :param engine: The engine being shut down.
-    :return: ``None``, or an awaitable the engine awaits. A failure here is logged and
-        does not stop the other plugins' clean-up.
-
-    All implementations are called.
-    """
-
-
-# --------------------------------------------------------------------------- stage execution
+# --------------------------------------------------------- stage execution
+# How one attempt of a stage body is invoked; wrappers here see every attempt.
 
 
 @hookspec(firstresult=True)
@@ -173,7 +93,8 @@ def podium_execute_stage(
     """
 
 
-# --------------------------------------------------------------------------- caching
+# ----------------------------------------------------------------- caching
+# Stage-result cache keys and backends, and what the caches did.
 
 
 @hookspec(firstresult=True)
@@ -212,7 +133,33 @@ def podium_cache_backend(url: str, config: Config) -> BaseCache | None:
     """
 
 
-# --------------------------------------------------------------------------- routing
+@hookspec
+def podium_cache_hit(run: RunState, stage: Stage | None, kind: str, key: str, saved: Usage) -> None:
+    """A cached result was used instead of spending work.
+
+    :param stage: The stage concerned (``None`` for calls made outside a stage).
+    :param kind: ``"stage"``, ``"agent"`` or ``"docs"``.
+    :param key: The cache key (never contains secrets).
+    :param saved: The usage (tokens, cost) the original execution spent, now saved.
+
+    Return value ignored.
+    """
+
+
+@hookspec
+def podium_cache_miss(run: RunState, stage: Stage | None, kind: str, key: str) -> None:
+    """A cache lookup found nothing; the work is done and, on success, stored.
+
+    :param stage: The stage concerned (``None`` for calls made outside a stage).
+    :param kind: ``"stage"``, ``"agent"`` or ``"docs"``.
+    :param key: The cache key (never contains secrets).
+
+    Return value ignored.
+    """
+
+
+# ----------------------------------------------------------------- routing
+# Where a run goes after a routing stage (for the routers of strategies that route).
 
 
 @hookspec(firstresult=True)
@@ -237,7 +184,19 @@ def podium_route(
     """
 
 
-# --------------------------------------------------------------------------- doc fetching
+@hookspec
+def podium_route_taken(run: RunState, stage: Stage, targets: Sequence[str], skipped: Sequence[str]) -> None:
+    """A routing stage chose where the run goes next.
+
+    :param targets: The stages it picked (dependents, or earlier stages for a loop).
+    :param skipped: The direct dependents it did not pick (they are skipped).
+
+    Return value ignored.
+    """
+
+
+# ------------------------------------------------------------ doc fetching
+# Library documentation for ``ctx.docs(...)``.
 
 
 @hookspec(firstresult=True)
@@ -251,13 +210,133 @@ def podium_fetch_docs(
     :param tokens: The token budget shared by all libraries, or ``None`` for the
         provider's default.
     :param ctx: The calling stage's context, for usage accounting and events.
-    :return: An awaitable of a :class:`podium.docs.DocBundle`, or ``None`` to decline.
+    :return: An awaitable of a :class:`podium.DocBundle`, or ``None`` to decline.
 
     Stops at the first non-None result.
     """
 
 
-# --------------------------------------------------------------------------- lifecycle events
+@hookspec
+def podium_doc_fetch_ended(run: RunState, stage: Stage | None, bundle: DocBundle) -> None:
+    """A documentation fetch (``ctx.docs``) ended.
+
+    :param bundle: The :class:`podium.DocBundle`: documents, per-library errors, counters.
+
+    Return value ignored.
+    """
+
+
+# ---------------------------------------------------------------- alerting
+# Budgets spent and alerts raised (sinks are registered under registration).
+
+
+@hookspec
+def podium_budget_exceeded(run: RunState, budget: Budget, usage: Usage, reason: str) -> None:
+    """A run's budget is spent: no new stage starts; running stages finish.
+
+    :param budget: The workflow's :class:`podium.Budget`.
+    :param usage: The run's usage when the breach was seen.
+    :param reason: Which limit, e.g. ``"tokens 210000 > 200000"``.
+
+    Called once per run. Return value ignored.
+    """
+
+
+@hookspec
+def podium_alert_raised(alert: Alert) -> None:
+    """An alert was raised (after de-duplication), before it is sent to the sinks.
+
+    Return value ignored.
+    """
+
+
+# ------------------------------------------------------------ registration
+# Things a plugin adds to an engine through a ``register`` callback.
+
+
+@hookspec
+def podium_register_strategies(register: Callable[[Strategy], None]) -> None:
+    """Register execution strategies (scheduling policies) by calling ``register(strategy)``.
+
+    :param register: Takes a :class:`podium.Strategy` instance; its ``name`` is what a
+        workflow's ``strategy=`` names. Registering a name twice is an error that names
+        both plugins.
+
+    Called once per engine, when it starts. Return value ignored.
+    """
+
+
+@hookspec
+def podium_register_executors(register: Callable[[str, Executor], None]) -> None:
+    """Register executors, which decide *where* a stage body runs, by ``register(name, executor)``.
+
+    An executor is an object with ``submit(fn, kwargs) -> Awaitable`` (see
+    :class:`podium.Executor`): the event loop, a thread, a remote worker. How a
+    stage is *invoked* (retries, tracing, timing) is :func:`podium_execute_stage`, not this.
+
+    Called once per engine, when it starts. Return value ignored.
+    """
+
+
+@hookspec
+def podium_register_agents(register: Callable[[str, Agent], None], config: Config) -> None:
+    """Register agents by name with ``register(name, agent)``; stages use ``ctx.agent(name)``.
+
+    :param register: Takes a name and an object implementing :class:`podium.Agent`.
+    :param config: The engine's effective configuration.
+
+    Called once per engine, when it starts. Return value ignored.
+    """
+
+
+@hookspec
+def podium_register_alert_sinks(register: Callable[[AlertSink], None], config: Config) -> None:
+    """Register alert sinks with ``register(sink)``; every raised alert goes to every sink.
+
+    :param register: Takes an object implementing :class:`podium.AlertSink`.
+    :param config: The engine's effective configuration.
+
+    Called once per engine, when it starts. Return value ignored.
+    """
+
+
+@hookspec
+def podium_register_config_sections(register: Callable[[str, type], None]) -> None:
+    """Declare the configuration section a plugin owns with ``register(name, attrs_class)``.
+
+    The section ``[plugins.<name>]`` of the configuration is structured into
+    ``attrs_class`` with cattrs; errors name the exact key. Read it back with
+    ``config.section(name)``.
+
+    Called when a configuration is loaded. Return value ignored.
+    """
+
+
+# --------------------------------------------------------------- lifecycle
+# Observers of an engine, its runs, their stages and agent calls.
+
+
+@hookspec
+def podium_engine_started(engine: Engine) -> Awaitable[None] | None:
+    """Called when an engine starts, after registration: open clients, pools, exporters.
+
+    :param engine: The engine; ``engine.config`` holds the effective configuration.
+    :return: ``None``, or an awaitable the engine awaits before running anything.
+
+    All implementations are called.
+    """
+
+
+@hookspec
+def podium_engine_stopping(engine: Engine) -> Awaitable[None] | None:
+    """Called when an engine shuts down: flush exporters, close clients.
+
+    :param engine: The engine being shut down.
+    :return: ``None``, or an awaitable the engine awaits. A failure here is logged and
+        does not stop the other plugins' clean-up.
+
+    All implementations are called.
+    """
 
 
 @hookspec
@@ -318,42 +397,6 @@ def podium_stage_retried(
 
 
 @hookspec
-def podium_route_taken(run: RunState, stage: Stage, targets: Sequence[str], skipped: Sequence[str]) -> None:
-    """A routing stage chose where the run goes next.
-
-    :param targets: The stages it picked (dependents, or earlier stages for a loop).
-    :param skipped: The direct dependents it did not pick (they are skipped).
-
-    Return value ignored.
-    """
-
-
-@hookspec
-def podium_cache_hit(run: RunState, stage: Stage | None, kind: str, key: str, saved: Usage) -> None:
-    """A cached result was used instead of spending work.
-
-    :param stage: The stage concerned (``None`` for calls made outside a stage).
-    :param kind: ``"stage"``, ``"agent"`` or ``"docs"``.
-    :param key: The cache key (never contains secrets).
-    :param saved: The usage (tokens, cost) the original execution spent, now saved.
-
-    Return value ignored.
-    """
-
-
-@hookspec
-def podium_cache_miss(run: RunState, stage: Stage | None, kind: str, key: str) -> None:
-    """A cache lookup found nothing; the work is done and, on success, stored.
-
-    :param stage: The stage concerned (``None`` for calls made outside a stage).
-    :param kind: ``"stage"``, ``"agent"`` or ``"docs"``.
-    :param key: The cache key (never contains secrets).
-
-    Return value ignored.
-    """
-
-
-@hookspec
 def podium_agent_call_started(run: RunState, stage: Stage | None, call: AgentCall) -> None:
     """A stage is calling an agent.
 
@@ -372,34 +415,4 @@ def podium_agent_call_ended(run: RunState, stage: Stage | None, call: AgentCall)
         ``duration_s``, or ``error``.
 
     Called inside the calling task. Return value ignored.
-    """
-
-
-@hookspec
-def podium_doc_fetch_ended(run: RunState, stage: Stage | None, bundle: DocBundle) -> None:
-    """A documentation fetch (``ctx.docs``) ended.
-
-    :param bundle: The :class:`podium.DocBundle`: documents, per-library errors, counters.
-
-    Return value ignored.
-    """
-
-
-@hookspec
-def podium_budget_exceeded(run: RunState, budget: Budget, usage: Usage, reason: str) -> None:
-    """A run's budget is spent: no new stage starts; running stages finish.
-
-    :param budget: The workflow's :class:`podium.Budget`.
-    :param usage: The run's usage when the breach was seen.
-    :param reason: Which limit, e.g. ``"tokens 210000 > 200000"``.
-
-    Called once per run. Return value ignored.
-    """
-
-
-@hookspec
-def podium_alert_raised(alert: Alert) -> None:
-    """An alert was raised (after de-duplication), before it is sent to the sinks.
-
-    Return value ignored.
     """

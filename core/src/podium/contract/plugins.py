@@ -2,12 +2,19 @@
 
 There is no import-time global manager: every engine (and every test, and every remote
 worker) builds a fresh one with :func:`create_plugin_manager`.
+
+A hook implementation must implement a Podium hook: as pytest does, every function named
+``podium_*`` is taken for one (marked with ``@hookimpl`` or not), and a registration that
+leaves an implementation of an unknown hook is refused (pluggy's ``check_pending``), so a
+misspelt hook name is an error instead of an implementation nobody calls.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
+import inspect
 import logging
 import os
 import warnings
@@ -20,6 +27,8 @@ import pluggy
 from podium.contract import hookspecs
 from podium.foundation.errors import PluginError
 from podium.foundation.markers import PROJECT_NAME
+
+HOOK_PREFIX = f"{PROJECT_NAME}_"
 
 if TYPE_CHECKING:
     from podium.definition.config import Settings
@@ -51,11 +60,74 @@ class PluginInfo:
 
 
 class PodiumPluginManager(pluggy.PluginManager):
-    """A pluggy manager that also remembers where each plugin came from and what failed."""
+    """A pluggy manager with Podium's hook specs that remembers where each plugin came from
+    and what failed, and refuses a plugin implementing a hook that does not exist."""
 
     def __init__(self) -> None:
         super().__init__(PROJECT_NAME)
+        self.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is None and name.startswith(HOOK_PREFIX) and inspect.isroutine(getattr(plugin, name, None)):
+            # Unmarked, still a hook implementation: a forgotten @hookimpl must not hide a typo.
+            opts = pluggy.HookimplOpts(
+                wrapper=False,
+                hookwrapper=False,
+                optionalhook=False,
+                tryfirst=False,
+                trylast=False,
+                specname=None,
+            )
+        return opts
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """Register ``plugin``; raises :class:`PluginError` (leaving it unregistered) when one of
+        its hook implementations does not fit its spec or implements no Podium hook."""
+        try:
+            registered = super().register(plugin, name)
+        except pluggy.PluginValidationError as exc:
+            canonical = name or self.get_canonical_name(plugin)
+            label = _label(plugin) if canonical.isdigit() else canonical
+            raise PluginError(
+                str(exc).replace(f"Plugin {canonical!r}", f"plugin {label!r}", 1)
+                + "\n(an implementation takes any subset of its hook's parameters and no others: "
+                "see the hook reference)"
+            ) from None
+        try:
+            self.check_pending()
+        except pluggy.PluginValidationError as exc:
+            culprit = exc.plugin
+            message = self._unknown_hooks_message(culprit)
+            self.unregister(culprit)
+            raise PluginError(message) from None
+        return registered
+
+    def _unknown_hooks_message(self, plugin: object) -> str:
+        name = self.get_name(plugin)
+        label = name if name and not name.isdigit() else _label(plugin)
+        # Compared without the common prefix, which would make every name look close.
+        specs = [
+            n.removeprefix(HOOK_PREFIX)
+            for n in vars(self.hook)
+            if n.startswith(HOOK_PREFIX) and getattr(self.hook, n).has_spec()
+        ]
+        sentences = []
+        for caller in self.get_hookcallers(plugin) or []:
+            own = [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
+            if caller.has_spec() or all(impl.optionalhook for impl in own):
+                continue
+            close = difflib.get_close_matches(caller.name.removeprefix(HOOK_PREFIX), specs, n=1)
+            advice = (
+                f"did you mean {HOOK_PREFIX + close[0]!r}?"
+                if close
+                else "see the hook reference, or mark another plugin's hook @hookimpl(optionalhook=True)"
+            )
+            sentences.append(
+                f"plugin {label!r} implements {caller.name!r}, which is not a Podium hook; {advice}"
+            )
+        return "\n".join(sentences)
 
     def register_info(self, info: PluginInfo) -> None:
         self.infos[info.name] = info
@@ -104,7 +176,6 @@ def create_plugin_manager(
     allowed = set(allow) if allow is not None else None
     required_names = set(required)
     pm = PodiumPluginManager()
-    pm.add_hookspecs(hookspecs)
     for name in disable:
         pm.set_blocked(name)
         pm.register_info(PluginInfo(name, None, None, status="blocked"))
@@ -163,6 +234,15 @@ def _load_entry_point(
         _log.warning("plugin %r failed to load: %s", entry_point.name, message)
         return
     pm.register_info(PluginInfo(entry_point.name, dist_name, version))
+
+
+def _label(plugin: object) -> str:
+    """A plugin as a person knows it: a module by its name, an instance by its class."""
+    name = getattr(plugin, "__name__", None)
+    if isinstance(name, str):
+        return name
+    cls = type(plugin)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _version(distribution: str) -> str | None:

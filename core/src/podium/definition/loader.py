@@ -23,8 +23,9 @@ import importlib
 import importlib.util
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -32,6 +33,8 @@ from podium.definition.config import make_config_converter, structure
 from podium.definition.workflow import Workflow
 from podium.foundation.errors import ConfigError, DefinitionError, DefinitionErrors
 from podium.values.model import Budget, CachePolicy, Retry
+
+T = TypeVar("T")
 
 
 @attrs.define
@@ -60,23 +63,30 @@ class BudgetSpec:
     duration_s: float | None = None
 
 
+#: A TOML route: a ``module:function`` reference, or a table from value to stage.
+TomlRoute = str | dict[str, str] | None
+
+
 @attrs.define
 class StageSpec:
-    name: str
+    """One ``[[stages]]`` table: ``run`` names the function, every other key is a stage
+    option (:class:`podium.StageOptions`), references given as ``module:function``."""
+
     run: str
+    name: str | None = None
+    description: str | None = None
     needs: list[str] = attrs.field(factory=list)
     needs_any: list[str] = attrs.field(factory=list)
     timeout: float | None = None
     retry: RetrySpec | None = None
-    cache: CacheSpec | None = None
-    route: str | None = None
-    routes: dict[str, str] | None = None
-    fallback: Any = None
+    cache: CacheSpec | bool | None = None
+    route: TomlRoute = None
     on_error: str | None = None
+    fallback: Any = None
     version: str | None = None
     executor: str | None = None
     estimate: float | None = None
-    max_visits: int = 1
+    max_visits: int | None = None
 
 
 @attrs.define
@@ -182,9 +192,9 @@ def _load_toml(path: str | Path) -> tuple[Workflow, list[Any]]:
     except tomllib.TOMLDecodeError as exc:
         raise DefinitionError(f"{path}: not valid TOML: {exc}") from None
     try:
-        spec: WorkflowFile = structure(
-            make_config_converter(), data, WorkflowFile, "", str(path), "workflow file"
-        )
+        converter = make_config_converter()
+        converter.register_structure_hook_func(lambda t: t == TomlRoute, _structure_route)
+        spec: WorkflowFile = structure(converter, data, WorkflowFile, "", str(path), "workflow file")
     except ConfigError as exc:
         raise DefinitionError(str(exc)) from None
     directory = str(path.resolve().parent)
@@ -222,34 +232,49 @@ def _build(spec: WorkflowFile, errors: list[str]) -> Workflow:
         workflow.inputs = tuple(dict.fromkeys([*(w.inputs or ()), *w.defaults]))
     for n, stage in enumerate(spec.stages):
         where = f"stages[{n}]"
-        fn = _resolve(stage.run, f"{where}.run", errors)
-        route: Any = _resolve(stage.route, f"{where}.route", errors) if stage.route else stage.routes
-        on_error = _resolve(stage.on_error, f"{where}.on_error", errors) if stage.on_error else None
-        if fn is None:
-            continue
-        options: dict[str, Any] = {}
-        if stage.fallback is not None:
-            options["fallback"] = stage.fallback
+        # Every key but ``run`` is the option of the same name. TOML has no None, so a
+        # key left out is None here and means "not given" (for ``fallback`` too).
+        options: dict[str, Any] = {
+            key: value for key, value in attrs.asdict(stage, recurse=False).items() if value is not None
+        }
+        references = {"run": stage.run, "on_error": stage.on_error}
+        if isinstance(stage.route, str):
+            references["route"] = stage.route
+        resolved = {
+            key: _resolve(reference, f"{where}.{key}", errors)
+            for key, reference in references.items()
+            if reference is not None
+        }
+        if any(value is None for value in resolved.values()):
+            continue  # the reference's error is listed
+        options.update(resolved)
+        fn = options.pop("run")
+        # A bad policy is reported at its own key; the other options are still checked.
+        if isinstance(stage.retry, RetrySpec):
+            options["retry"] = _policy(Retry, stage.retry, f"{where}.retry", errors)
+        if isinstance(stage.cache, CacheSpec):
+            options["cache"] = _policy(CachePolicy, stage.cache, f"{where}.cache", errors)
         try:
-            workflow.add_stage(
-                fn,
-                name=stage.name,
-                needs=stage.needs,
-                needs_any=stage.needs_any,
-                timeout=stage.timeout,
-                retry=Retry(**attrs.asdict(stage.retry)) if stage.retry else None,
-                cache=CachePolicy(**attrs.asdict(stage.cache)) if stage.cache else None,
-                route=route,
-                on_error=on_error,
-                version=stage.version,
-                executor=stage.executor,
-                estimate=stage.estimate,
-                max_visits=stage.max_visits,
-                **options,
-            )
+            workflow.add_stage(fn, **options)
         except DefinitionError as exc:
             errors.append(f"{exc} @ {where}")
     return workflow
+
+
+def _policy(cls: Callable[..., T], table: attrs.AttrsInstance, where: str, errors: list[str]) -> T | None:
+    try:
+        return cls(**attrs.asdict(table))
+    except DefinitionError as exc:
+        errors.append(f"{exc} @ {where}")
+        return None
+
+
+def _structure_route(value: Any, _: Any) -> TomlRoute:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        return {str(k): v for k, v in value.items()}
+    raise ValueError(f"expected 'module:function' or a table of value = \"stage\", got {value!r}")
 
 
 def _resolve(reference: str | None, where: str, errors: list[str]) -> Any:

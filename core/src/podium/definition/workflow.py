@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, overload
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar, Unpack, overload
 
 import attrs
 
+from podium.definition.options import NOTSET, RouteSpec, StageOptions, resolve_options, stage_names
 from podium.definition.plan import Plan, build_plan, dependency_errors, suggest
 from podium.foundation.errors import DefinitionError, DefinitionErrors
 from podium.values.model import Budget, CachePolicy, Retry
@@ -16,42 +16,24 @@ from podium.values.model import Budget, CachePolicy, Retry
 #: Parameter names through which a stage body receives its :class:`podium.Context`.
 CONTEXT_PARAMETERS = frozenset({"ctx", "context"})
 
-_NOTSET: Any = object()
-RouteSpec = Callable[[Any], "str | Sequence[str] | None"] | Mapping[Any, "str | Sequence[str]"]
+#: Fields of :class:`Stage` that no option sets: they are read from the function and the
+#: workflow. Every other field is an option of :class:`~podium.StageOptions`.
+DERIVED_FIELDS = ("fn", "index", "context_parameter", "parameters", "is_async")
 
-
-def _names(value: str | Iterable[str] | None, what: str, stage: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    names = tuple(value)
-    for name in names:
-        if not isinstance(name, str):
-            raise DefinitionError(f"stage {stage!r}: {what} must name stages, got {name!r}")
-    return names
-
-
-def source_version(fn: Callable[..., Any]) -> str | None:
-    """A short hash of a function's source code, or ``None`` when it has no usable source."""
-    if getattr(fn, "__name__", "") == "<lambda>":
-        return None
-    try:
-        source = inspect.getsource(fn)
-    except (OSError, TypeError):
-        return None
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @attrs.define(eq=False, repr=False)
 class Stage:
     """One step of a workflow: an async (or plain) function and how it is run.
 
-    Built by :meth:`Workflow.stage`; the fields are read by strategies and plugins.
+    Built by :meth:`Workflow.stage` (or :meth:`Workflow.add_stage`), which take one
+    keyword per option field; the fields are read by strategies and plugins.
     """
 
     name: str
     fn: Callable[..., Any]
+    description: str = ""
     needs: tuple[str, ...] = ()
     needs_any: tuple[str, ...] = ()
     timeout: float | None = None
@@ -59,12 +41,11 @@ class Stage:
     cache: CachePolicy | None = None
     route: RouteSpec | None = None
     on_error: Callable[[BaseException], Any] | None = None
-    fallback: Any = _NOTSET
+    fallback: Any = NOTSET
     version: str | None = None
     executor: str = "inline"
     estimate: float | None = None
     max_visits: int = 1
-    description: str = ""
     #: Position in declaration order; ties in scheduling are broken by it.
     index: int = -1
     #: Name of the parameter receiving the Context, if the body takes one.
@@ -80,7 +61,7 @@ class Stage:
 
     @property
     def has_fallback(self) -> bool:
-        return self.fallback is not _NOTSET or self.on_error is not None
+        return self.fallback is not NOTSET or self.on_error is not None
 
     @property
     def route_targets(self) -> frozenset[str] | None:
@@ -88,7 +69,7 @@ class Stage:
         if isinstance(self.route, Mapping):
             targets: set[str] = set()
             for target in self.route.values():
-                targets.update(_names(target, "route", self.name))
+                targets.update(stage_names(target, "route", self.name))
             return frozenset(targets)
         return None
 
@@ -123,12 +104,12 @@ def _inspect_parameters(stage_name: str, fn: Callable[..., Any]) -> tuple[str | 
         if is_context and context_parameter is None:
             context_parameter = parameter.name
             continue
-        parameters[parameter.name] = _NOTSET if parameter.default is parameter.empty else parameter.default
+        parameters[parameter.name] = NOTSET if parameter.default is parameter.empty else parameter.default
     return context_parameter, parameters
 
 
 def has_default(value: Any) -> bool:
-    return value is not _NOTSET
+    return value is not NOTSET
 
 
 class Workflow:
@@ -181,112 +162,47 @@ class Workflow:
         return f"<Workflow {self.name!r} stages={list(self.stages)} strategy={self.strategy!r}>"
 
     @overload
-    def stage(self, fn: Callable[..., Any], /) -> Callable[..., Any]: ...
+    def stage(self, fn: F, /) -> F: ...
 
     @overload
-    def stage(
-        self,
-        *,
-        name: str | None = None,
-        needs: str | Iterable[str] | None = None,
-        needs_any: str | Iterable[str] | None = None,
-        timeout: float | None = None,
-        retry: Retry | None = None,
-        cache: CachePolicy | bool | None = None,
-        route: RouteSpec | None = None,
-        on_error: Callable[[BaseException], Any] | None = None,
-        fallback: Any = _NOTSET,
-        version: str | None = None,
-        executor: str | None = None,
-        estimate: float | None = None,
-        max_visits: int = 1,
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+    def stage(self, /, **options: Unpack[StageOptions]) -> Callable[[F], F]: ...
 
-    def stage(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:  # type: ignore[misc]
+    def stage(self, fn: F | None = None, /, **options: Unpack[StageOptions]) -> F | Callable[[F], F]:
         """Declare a stage; usable bare (``@wf.stage``) or with options (``@wf.stage(needs=...)``).
 
-        The decorated function is returned unchanged, so it stays callable and testable.
+        The options are those of :meth:`add_stage`. The decorated function is returned
+        unchanged, so it stays callable and testable.
         """
         if fn is not None:
             self.add_stage(fn, **options)
             return fn
 
-        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def decorate(fn: F) -> F:
             self.add_stage(fn, **options)
             return fn
 
         return decorate
 
-    def add_stage(
-        self,
-        fn: Callable[..., Any],
-        *,
-        name: str | None = None,
-        needs: str | Iterable[str] | None = None,
-        needs_any: str | Iterable[str] | None = None,
-        timeout: float | None = None,
-        retry: Retry | None = None,
-        cache: CachePolicy | bool | None = None,
-        route: RouteSpec | None = None,
-        on_error: Callable[[BaseException], Any] | None = None,
-        fallback: Any = _NOTSET,
-        version: str | None = None,
-        executor: str | None = None,
-        estimate: float | None = None,
-        max_visits: int = 1,
-        description: str | None = None,
-    ) -> Stage:
-        """Add a stage programmatically (the decorator and the TOML loader use this)."""
-        if not callable(fn):
-            raise DefinitionError(f"workflow {self.name!r}: a stage must be a function, got {fn!r}")
-        stage_name = name or getattr(fn, "__name__", None)
-        if not stage_name or stage_name == "<lambda>":
-            raise DefinitionError(f"workflow {self.name!r}: give the stage for {fn!r} a name=")
-        if stage_name in self.stages:
-            raise DefinitionError(f"workflow {self.name!r}: duplicate stage name {stage_name!r}")
-        if timeout is not None and timeout <= 0:
-            raise DefinitionError(f"stage {stage_name!r}: timeout must be > 0, got {timeout}")
-        if max_visits < 1:
-            raise DefinitionError(f"stage {stage_name!r}: max_visits must be >= 1, got {max_visits}")
-        if retry is not None and not isinstance(retry, Retry):
-            raise DefinitionError(f"stage {stage_name!r}: retry must be a podium.Retry, got {retry!r}")
-        policy = CachePolicy() if cache is True else (cache or None)
-        if policy is not None and not isinstance(policy, CachePolicy):
-            raise DefinitionError(f"stage {stage_name!r}: cache must be a podium.CachePolicy, got {cache!r}")
-        if route is not None and not (callable(route) or isinstance(route, Mapping)):
-            raise DefinitionError(f"stage {stage_name!r}: route must be a function or a mapping")
-        stage_version = version or (policy.version if policy else None)
-        if policy is not None and stage_version is None:
-            stage_version = source_version(fn)
-            if stage_version is None:
-                raise DefinitionError(
-                    f"stage {stage_name!r} is cached but its function has no readable source "
-                    "(a lambda, a notebook cell or a builtin): pass version='...' to the stage"
-                )
-        context_parameter, parameters = _inspect_parameters(stage_name, fn)
-        is_async = inspect.iscoroutinefunction(fn)
+    def add_stage(self, fn: Callable[..., Any], /, **options: Unpack[StageOptions]) -> Stage:
+        """Add a stage running ``fn`` (the decorator and the TOML loader use this).
+
+        :param fn: The stage body: an ``async def`` (or a plain function, run in a thread).
+        :param options: Any of the stage options, :class:`podium.StageOptions`.
+        """
+        fields = resolve_options(fn, options, workflow=self.name)
+        name = fields["name"]
+        if name in self.stages:
+            raise DefinitionError(f"workflow {self.name!r}: duplicate stage name {name!r}")
+        context_parameter, parameters = _inspect_parameters(name, fn)
         stage = Stage(
-            name=stage_name,
             fn=fn,
-            needs=_names(needs, "needs", stage_name),
-            needs_any=_names(needs_any, "needs_any", stage_name),
-            timeout=timeout,
-            retry=retry,
-            cache=policy,
-            route=route,
-            on_error=on_error,
-            fallback=fallback,
-            version=stage_version,
-            executor=executor or ("inline" if is_async else "thread"),
-            estimate=estimate,
-            max_visits=max_visits,
-            description=description if description is not None else (inspect.getdoc(fn) or "").split("\n")[0],
+            **fields,
             index=len(self.stages),
             context_parameter=context_parameter,
             parameters=parameters,
-            is_async=is_async,
+            is_async=inspect.iscoroutinefunction(fn),
         )
-        self.stages[stage_name] = stage
+        self.stages[name] = stage
         self._plan = None
         self._valid_inputs.clear()
         return stage

@@ -20,7 +20,14 @@ from podium.contract.plugins import PodiumPluginManager, configured_plugin_manag
 from podium.definition.config import Config
 from podium.definition.plan import Plan
 from podium.definition.workflow import Workflow
-from podium.foundation.errors import DefinitionErrors, PluginError, PodiumError, StrategyNotFound
+from podium.foundation.errors import (
+    INSTALL_HINTS,
+    DefinitionErrors,
+    PluginError,
+    PodiumError,
+    StrategyNotFound,
+    install_hint,
+)
 from podium.foundation.redaction import redact_url
 from podium.running.agents import Agent, AgentRegistry
 from podium.running.estimates import DurationEstimator
@@ -35,14 +42,6 @@ from podium.values.model import RunResult
 from podium.values.pricing import Pricing
 
 _log = logging.getLogger("podium.engine")
-
-#: Which package provides each strategy the project ships, for error messages.
-STRATEGY_PACKAGES = {
-    "sequential": "podium-sequential",
-    "parallel": "podium-parallel",
-    "conditional": "podium-conditional",
-    "dask": "podium-dask",
-}
 
 
 class Registry(Mapping[str, Any]):
@@ -195,10 +194,13 @@ class Engine:
         name = workflow.strategy or self.config.settings.strategy
         if name not in self.strategies:
             installed = ", ".join(sorted(self.strategies)) or "none"
-            close = difflib.get_close_matches(name, list(STRATEGY_PACKAGES) + list(self.strategies), n=1)
+            known = [need.removeprefix("strategy ") for need in INSTALL_HINTS if need.startswith("strategy ")]
+            close = difflib.get_close_matches(name, known + list(self.strategies), n=1)
             hint = f" Did you mean {close[0]!r}?" if close and close[0] != name else ""
-            package = STRATEGY_PACKAGES.get(name)
-            install = f" Install it with: pip install {package}." if package else ""
+            command = install_hint(f"strategy {name}")
+            install = f" Install it with: {command}" if command else ""
+            if command and not self.strategies:
+                install += f" (or every Podium plugin: {install_hint('everything')})"
             raise StrategyNotFound(
                 f"workflow {workflow.name!r} uses strategy {name!r}, which no installed plugin "
                 f"provides (installed: {installed}).{hint}{install}"
@@ -267,7 +269,7 @@ class Engine:
     async def submit(
         self, workflow: Workflow, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None
     ) -> RunHandle:
-        """Start ``workflow`` in a task and return a :class:`~podium.handle.RunHandle`.
+        """Start ``workflow`` in a task and return a :class:`~podium.RunHandle`.
 
         Definition and input errors raise here, before any stage starts. Use the handle
         to ``cancel()`` the run and still get its result (``await handle``).

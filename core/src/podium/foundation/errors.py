@@ -1,8 +1,28 @@
-"""Podium's exceptions. Every message says what is wrong, where, and what to do."""
+"""Podium's exceptions, all of them, each exported from ``podium``.
+
+Every message says what is wrong, where, and what to do.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+#: The ``podium`` extra that installs each thing Podium's own plugins provide (a strategy,
+#: by name, ``ctx.docs``, or all of them): the one place the kernel names its plugins,
+#: used only by the errors that say what to install.
+INSTALL_HINTS = {
+    "strategy sequential": "podium[sequential]",
+    "strategy parallel": "podium[parallel]",
+    "strategy conditional": "podium[conditional]",
+    "docs": "podium[context7]",
+    "everything": "podium[all]",
+}
+
+
+def install_hint(need: str) -> str | None:
+    """``pip install 'podium[...]'`` for a need of :data:`INSTALL_HINTS`, else ``None``."""
+    extra = INSTALL_HINTS.get(need)
+    return f"pip install '{extra}'" if extra else None
 
 
 class PodiumError(Exception):
@@ -61,6 +81,16 @@ class NoDocsProvider(PodiumError):
 
 class AgentNotFound(PodiumError, LookupError):
     """``ctx.agent(name)`` names an agent nobody registered."""
+
+
+class FlightAbandoned(PodiumError):
+    """The caller leading a :class:`~podium.SingleFlight` call went away before starting the
+    work; the callers waiting for it receive this and start over."""
+
+
+class SimulatedAgentError(RuntimeError):
+    """A failure scripted into a :class:`~podium.SimulatedAgent`; it stands for a provider's
+    failure, so it is not a :class:`PodiumError`."""
 
 
 class BudgetExceeded(PodiumError):

@@ -12,11 +12,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
+from podium.foundation.errors import FlightAbandoned
+
 T = TypeVar("T")
-
-
-class Abandoned(Exception):
-    """The caller leading a flight went away before starting the work; waiters start over."""
 
 
 class Flight(Generic[T]):
@@ -124,10 +122,10 @@ class SingleFlight(Generic[T]):
             flight.future.set_result(value)
 
     def abandon(self, flight: Flight[T]) -> None:
-        """Give up leading before :meth:`start`; waiting callers get :class:`Abandoned`."""
+        """Give up leading before :meth:`start`; waiting callers get :class:`FlightAbandoned`."""
         self._close(flight)
         if not flight.future.done():
-            flight.future.set_exception(Abandoned(flight.key))
+            flight.future.set_exception(FlightAbandoned(flight.key))
 
     def _close(self, flight: Flight[T]) -> None:
         if self._flights.get(flight.key) is flight:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
-from podium.foundation.errors import AgentNotFound, BudgetExceeded
+from podium.foundation.errors import AgentNotFound, BudgetExceeded, SimulatedAgentError
 from podium.values.model import ZERO_USAGE, Usage
 
 if TYPE_CHECKING:
@@ -132,10 +132,6 @@ class AgentRegistry:
 
     def bind(self, name: str, ctx: Context) -> BoundAgent:
         return BoundAgent(name, self.get(name), ctx)
-
-
-class SimulatedAgentError(RuntimeError):
-    """A failure scripted into a :class:`SimulatedAgent`."""
 
 
 class SimulatedAgent:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from podium.foundation.errors import NoDocsProvider
+from podium.foundation.errors import NoDocsProvider, install_hint
 from podium.values.model import ZERO_USAGE, Usage
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class Context:
         if awaitable is None:
             raise NoDocsProvider(
                 f"stage {self.stage.name!r} asked for documentation, but no installed plugin "
-                "fetches it: pip install podium-context7"
+                f"fetches it: {install_hint('docs')}"
             )
         bundle: DocBundle = await awaitable
         self.run.events.emit("podium_doc_fetch_ended", run=self.run, stage=self.stage, bundle=bundle)

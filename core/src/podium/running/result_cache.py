@@ -23,9 +23,9 @@ from podium.contract.cache_backend import (
     backend_name,
     is_outage,
 )
-from podium.foundation.errors import CacheBackendError
+from podium.foundation.errors import CacheBackendError, FlightAbandoned
 from podium.foundation.redaction import redact_url
-from podium.foundation.singleflight import Abandoned, SingleFlight
+from podium.foundation.singleflight import SingleFlight
 from podium.values.keys import KEY_PREFIX, namespace_prefix
 from podium.values.model import ZERO_USAGE, Usage
 
@@ -286,7 +286,7 @@ class ResultCache:
                     self.flights.start(flight, work, after)
             try:
                 value, usage, source = await self.flights.wait(flight)
-            except Abandoned:
+            except FlightAbandoned:
                 continue
             if delivered:
                 source = "cached"

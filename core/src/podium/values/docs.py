@@ -7,6 +7,8 @@ from typing import Literal
 import attrs
 
 DocSource = Literal["network", "cache", "shared"]
+"""Where a :class:`Document` came from: fetched, a cache hit, or shared with an identical
+request in flight."""
 
 
 @attrs.frozen

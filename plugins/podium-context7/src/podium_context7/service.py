@@ -11,8 +11,17 @@ from typing import Any, Generic, TypeVar
 import attrs
 import httpx
 
-from podium import Context, DocBundle, DocFailure, Document, ResultCache, SingleFlight, Usage, cache_key
-from podium.values.docs import DocSource
+from podium import (
+    Context,
+    DocBundle,
+    DocFailure,
+    DocSource,
+    Document,
+    ResultCache,
+    SingleFlight,
+    Usage,
+    cache_key,
+)
 from podium_context7.client import Context7Client, Meter
 from podium_context7.config import Settings, is_library_id
 from podium_context7.errors import Context7Error, InvalidDocsRequest
