@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+import click
+
+from podium.cli.base import errors_exit_2
+from podium.definition.loader import load_target
 from podium.definition.workflow import Workflow
 
 
@@ -40,3 +44,13 @@ def to_dot(workflow: Workflow) -> str:
             lines.append(f'    "{dep}" -> "{stage.name}" [style=dashed];')
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+@click.command()
+@click.argument("target")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
+@errors_exit_2
+def graph(target: str, fmt: str) -> None:
+    """Print the workflow's dependency graph (Mermaid or Graphviz DOT)."""
+    workflow = load_target(target).workflow
+    click.echo(to_mermaid(workflow) if fmt == "mermaid" else to_dot(workflow), nl=False)

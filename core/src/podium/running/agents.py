@@ -112,7 +112,10 @@ class AgentRegistry:
 
     def register(self, name: str, agent: Agent) -> None:
         if not isinstance(agent, Agent):
-            raise TypeError(f"agent {name!r}: {agent!r} does not implement podium.agents.Agent")
+            raise TypeError(
+                f"agent {name!r}: {agent!r} does not implement podium.Agent "
+                "(provider, model, async complete())"
+            )
         self._agents[name] = agent
 
     def __contains__(self, name: object) -> bool:

@@ -1,0 +1,62 @@
+"""What every command shares: exit codes, error handling, workflow inputs, configuration."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from podium.definition.config import Config
+from podium.foundation.errors import PodiumError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def errors_exit_2(fn: F) -> F:
+    """Turn Podium's own errors into a message on stderr and exit code 2."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PodiumError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_inputs(pairs: Sequence[str]) -> dict[str, Any]:
+    """Workflow inputs from ``NAME=VALUE`` pairs; a VALUE that parses as JSON is decoded."""
+    inputs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--input")
+        try:
+            inputs[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            inputs[key] = raw
+    return inputs
+
+
+def load_config(ctx: click.Context, **overrides: Any) -> Config:
+    """The configuration for a command: the global --config file, then its own flags."""
+    return Config.load(file=ctx.obj.get("config_file"), overrides=overrides)
+
+
+#: ``-i NAME=VALUE``, shared by the commands that take workflow inputs.
+input_option = click.option(
+    "--input",
+    "-i",
+    "inputs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A workflow input (VALUE parsed as JSON when it parses). Repeatable.",
+)
