@@ -548,3 +548,40 @@ async def test_podium_stage_ended_reports_each_outcome_with_its_result() -> None
         ("failed", "bad: nope"),
         ("skipped", "child: dependency 'bad' failed"),
     ]
+
+
+async def test_podium_register_providers_adds_agent_factories_by_name() -> None:
+    class EchoAgent:
+        provider = "echo"
+
+        def __init__(self, spec: podium.AgentSpec) -> None:
+            self.model = spec.model
+
+        async def complete(self, prompt: str | podium.Prompt, **options: Any) -> podium.AgentReply:
+            return podium.AgentReply(podium.Prompt.of(prompt).text.upper(), model=self.model)
+
+    class Plugin:
+        @podium.hookimpl
+        def podium_register_providers(self, register: Callable[[str, podium.ProviderFactory], None]) -> None:
+            register("echo", lambda spec, config: EchoAgent(spec))
+
+    async with podium.Engine(config=podium.Config(), plugins=[Plugin()], cache_url=False) as engine:
+        agent = engine.providers["echo"](podium.AgentSpec("shout", "echo", "echo-1"), engine.config)
+        simulated = engine.providers["simulated"](
+            podium.AgentSpec("sim", "simulated", "claude-haiku-4-5", {"reply": "hi", "latency": 0.0}),
+            engine.config,
+        )
+    assert (await agent.complete(podium.Prompt("hey", system="be loud"))).text == "HEY"
+    assert isinstance(simulated, podium.SimulatedAgent) and simulated.model == "claude-haiku-4-5"
+    with pytest.raises(podium.ConfigError, match=r"agents\.sim: bad option for the simulated provider"):
+        engine.providers["simulated"](podium.AgentSpec("sim", "simulated", "m", {"colour": 1}), engine.config)
+
+
+def test_provider_errors_say_whether_another_attempt_may_help() -> None:
+    limited = podium.ProviderError(
+        "slow down", provider="p", kind=podium.ProviderErrorKind.RATE_LIMITED, status=429, retry_after=2.0
+    )
+    refused = podium.ProviderError("bad key", provider="p", kind="authentication", status=401)
+    assert limited.transient and limited.retry_after == 2.0
+    assert not refused.transient and refused.kind is podium.ProviderErrorKind.AUTHENTICATION
+    assert "status=401" in repr(refused)

@@ -30,6 +30,8 @@ from podium.foundation.errors import (
     NoDocsProvider,
     PluginError,
     PodiumError,
+    ProviderError,
+    ProviderErrorKind,
     RoutingError,
     SimulatedAgentError,
     StageTimeout,
@@ -39,7 +41,7 @@ from podium.foundation.errors import (
 from podium.foundation.markers import hookimpl, hookspec
 from podium.foundation.redaction import Secret
 from podium.foundation.singleflight import SingleFlight
-from podium.running.agents import Agent, AgentCall, AgentReply, SimulatedAgent
+from podium.running.agents import Agent, AgentCall, AgentReply, ProviderFactory, SimulatedAgent
 from podium.running.context import Context
 from podium.running.handle import RunHandle
 from podium.running.result_cache import ResultCache
@@ -59,6 +61,7 @@ from podium.values.model import (
     StageStatus,
     Usage,
 )
+from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits
 
 __version__ = "0.1.0"
 """The version of the ``podium`` distribution."""
@@ -72,6 +75,7 @@ __all__ = [
     "AgentCall",
     "AgentNotFound",
     "AgentReply",
+    "AgentSpec",
     "Alert",
     "AlertSink",
     "Budget",
@@ -93,10 +97,17 @@ __all__ = [
     "Engine",
     "Executor",
     "FlightAbandoned",
+    "Message",
     "NoDocsProvider",
     "Plan",
     "PluginError",
     "PodiumError",
+    "Prompt",
+    "ProviderError",
+    "ProviderErrorKind",
+    "ProviderFactory",
+    "Quota",
+    "RateLimits",
     "ResultCache",
     "Retry",
     "Router",

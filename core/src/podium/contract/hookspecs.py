@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from podium.definition.config import Config
     from podium.definition.workflow import Stage
     from podium.engine.engine import Engine
-    from podium.running.agents import Agent, AgentCall
+    from podium.running.agents import Agent, AgentCall, ProviderFactory
     from podium.running.context import Context
     from podium.running.scheduler import RunState
     from podium.running.strategy import Strategy
@@ -284,6 +284,21 @@ def podium_register_agents(register: Callable[[str, Agent], None], config: Confi
 
     :param register: Takes a name and an object implementing :class:`podium.Agent`.
     :param config: The engine's effective configuration.
+
+    Called once per engine, when it starts. Return value ignored.
+    """
+
+
+@hookspec
+def podium_register_providers(register: Callable[[str, ProviderFactory], None]) -> None:
+    """Register agent providers by name with ``register(name, factory)``.
+
+    :param register: Takes the name an agent declares as ``provider = "..."`` and a
+        factory ``factory(spec: podium.AgentSpec, config: podium.Config) -> podium.Agent``
+        that builds one agent of that provider. An agent makes exactly one attempt per
+        ``complete`` call and raises :class:`podium.ProviderError` on failure (the kernel
+        retries, limits and breaks circuits). Registering a name twice is an error that
+        names the provider.
 
     Called once per engine, when it starts. Return value ignored.
     """

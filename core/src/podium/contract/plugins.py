@@ -42,6 +42,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "podium.engine.defaults.caching",
     "podium.engine.defaults.routing",
     "podium.engine.defaults.alerting",
+    "podium.engine.defaults.agents",
 )
 
 ENTRY_POINT_GROUP = PROJECT_NAME

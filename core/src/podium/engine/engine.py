@@ -98,6 +98,8 @@ class Engine:
         self.hook = self.pm.hook
         self.strategies: Registry = Registry("strategy")
         self.executors: Registry = Registry("executor")
+        #: Agent providers by name: factories of agents from their declarations.
+        self.providers: Registry = Registry("provider")
         self.agents = AgentRegistry()
         self._extra_agents = dict(agents or {})
         self.alerts = AlertRouter(lambda alert: self.hook.podium_alert_raised(alert=alert))
@@ -182,6 +184,7 @@ class Engine:
 
         self.hook.podium_register_strategies(register=register_strategy)
         self.hook.podium_register_executors(register=register_executor)
+        self.hook.podium_register_providers(register=self.providers.add)
         self.hook.podium_register_agents(register=self.agents.register, config=self.config)
         self.hook.podium_register_alert_sinks(register=register_sink, config=self.config)
         for name, agent in self._extra_agents.items():

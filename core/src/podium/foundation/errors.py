@@ -5,7 +5,9 @@ Every message says what is wrong, where, and what to do.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
+from typing import Any
 
 #: The ``podium`` extra that installs each thing Podium's own plugins provide (a strategy,
 #: by name, ``ctx.docs``, or all of them): the one place the kernel names its plugins,
@@ -105,3 +107,72 @@ NOT_RETRIED: tuple[type[Exception], ...] = (
     AgentNotFound,
     BudgetExceeded,
 )
+
+
+class ProviderErrorKind(enum.StrEnum):
+    """What went wrong in a call to an LLM provider; decides whether another attempt may help."""
+
+    RATE_LIMITED = "rate_limited"  # 429: too many requests or tokens for now
+    OVERLOADED = "overloaded"  # 529, or a provider's "overloaded" error
+    SERVER_ERROR = "server_error"  # 5xx
+    TIMEOUT = "timeout"  # no answer in time (the request may still have been billed)
+    CONNECTION = "connection"  # could not reach the provider
+    AUTHENTICATION = "authentication"  # 401: the key is missing, wrong or revoked
+    PERMISSION = "permission"  # 403
+    NOT_FOUND = "not_found"  # 404: e.g. an unknown model
+    BAD_REQUEST = "bad_request"  # 400, 413, 422: the request itself is wrong
+    QUOTA_EXHAUSTED = "quota_exhausted"  # a spend or billing limit that waiting will not lift
+    OTHER = "other"
+
+
+#: The kinds another attempt may fix (after waiting, when the provider says how long).
+TRANSIENT_KINDS = frozenset(
+    {
+        ProviderErrorKind.RATE_LIMITED,
+        ProviderErrorKind.OVERLOADED,
+        ProviderErrorKind.SERVER_ERROR,
+        ProviderErrorKind.TIMEOUT,
+        ProviderErrorKind.CONNECTION,
+    }
+)
+
+
+class ProviderError(PodiumError):
+    """A call to an LLM provider failed; ``kind`` says how, ``transient`` whether to try again.
+
+    :param message: The provider's own message (never the API key).
+    :param provider: The provider's registered name (``"anthropic"``, ``"openai"``, ...).
+    :param kind: A :class:`ProviderErrorKind`.
+    :param status: The HTTP status, when there was a response.
+    :param retry_after: Seconds the provider asked to wait before the next attempt.
+    :param limits: The provider's rate-limit state from the response (a :class:`podium.RateLimits`).
+    :param request_id: The provider's id of the request, for support tickets.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        kind: ProviderErrorKind,
+        status: int | None = None,
+        retry_after: float | None = None,
+        limits: Any = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.kind = ProviderErrorKind(kind)
+        self.status = status
+        self.retry_after = retry_after
+        self.limits = limits
+        self.request_id = request_id
+
+    @property
+    def transient(self) -> bool:
+        """Whether another attempt may succeed (rate limits, overload, 5xx, timeouts, connection)."""
+        return self.kind in TRANSIENT_KINDS
+
+    def __repr__(self) -> str:
+        status = f", status={self.status}" if self.status is not None else ""
+        return f"ProviderError({str(self)!r}, provider={self.provider!r}, kind={self.kind.value!r}{status})"

@@ -19,19 +19,28 @@ import attrs
 
 from podium.foundation.errors import AgentNotFound, BudgetExceeded, SimulatedAgentError
 from podium.values.model import ZERO_USAGE, Usage
+from podium.values.providers import AgentSpec, Prompt, RateLimits
 
 if TYPE_CHECKING:
+    from podium.definition.config import Config
     from podium.running.context import Context
 
 
 @attrs.frozen
 class AgentReply:
-    """What an agent answered: text, token usage, and the model that answered."""
+    """What an agent answered: its text, token usage and the model that answered.
+
+    ``stop_reason`` is why the model stopped (``end_turn``, ``max_tokens``, ...);
+    ``limits`` the provider's rate-limit state as its response reported it, for the
+    limiters; ``request_id`` the provider's id of the request.
+    """
 
     text: str
     usage: Usage = ZERO_USAGE
     model: str | None = None
     stop_reason: str = "end_turn"
+    limits: RateLimits | None = None
+    request_id: str | None = None
 
 
 @runtime_checkable
@@ -41,9 +50,13 @@ class Agent(Protocol):
     provider: str
     model: str
 
-    async def complete(self, prompt: str, **options: Any) -> AgentReply:
-        """Answer ``prompt``; raise on failure (transient errors are the agent's to retry)."""
+    async def complete(self, prompt: str | Prompt, **options: Any) -> AgentReply:
+        """Answer ``prompt`` with one attempt; raise :class:`podium.ProviderError` on failure."""
         ...
+
+
+#: Builds one agent of a provider from its declaration (``podium_register_providers``).
+ProviderFactory = Callable[[AgentSpec, "Config"], Agent]
 
 
 @attrs.define(slots=True)
@@ -54,7 +67,7 @@ class AgentCall:
     agent: str
     provider: str
     model: str
-    prompt: str
+    prompt: str | Prompt
     options: Mapping[str, Any] = attrs.field(factory=dict)
     reply: AgentReply | None = None
     usage: Usage = ZERO_USAGE
@@ -77,7 +90,7 @@ class BoundAgent:
     def model(self) -> str:
         return self._agent.model
 
-    async def complete(self, prompt: str, **options: Any) -> AgentReply:
+    async def complete(self, prompt: str | Prompt, **options: Any) -> AgentReply:
         """Call the agent: the same verb as :meth:`Agent.complete`, with accounting and events."""
         ctx = self._ctx
         run = ctx.run
@@ -176,17 +189,19 @@ class SimulatedAgent:
     def __repr__(self) -> str:
         return f"<SimulatedAgent model={self.model!r} calls={self.calls}>"
 
-    async def complete(self, prompt: str, **options: Any) -> AgentReply:
+    async def complete(self, prompt: str | Prompt, **options: Any) -> AgentReply:
         self.calls += 1
         number = self.calls
-        self.prompts.append(prompt)
+        asked = Prompt.of(prompt)
+        self.prompts.append(asked.text)
         if self.latency:
             await asyncio.sleep(self.latency)
         if number in self.fail_on or (self.failure_rate and self._random.random() < self.failure_rate):
             raise SimulatedAgentError(f"simulated failure on call {number}")
-        text = self._reply(prompt) if callable(self._reply) else self._reply
+        text = self._reply(asked.text) if callable(self._reply) else self._reply
+        sent = len(asked.text) + len(asked.system or "") + sum(len(m.content) for m in asked.history)
         usage = Usage(
-            input_tokens=self.input_tokens if self.input_tokens is not None else max(1, len(prompt) // 4),
+            input_tokens=self.input_tokens if self.input_tokens is not None else max(1, sent // 4),
             output_tokens=self.output_tokens if self.output_tokens is not None else max(1, len(text) // 4),
             requests=1,
         )

@@ -17,7 +17,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from podium import AgentCall, DocBundle, RunResult, Stage, StageResult, StageStatus
+from podium import AgentCall, DocBundle, Prompt, RunResult, Stage, StageResult, StageStatus
 from podium_otel import names as n
 from podium_otel.instruments import Instruments
 
@@ -213,8 +213,14 @@ class RunTrace:
                 attributes[name] = list(value) if isinstance(value, tuple) else value
         telemetry = self.telemetry
         if telemetry.capture:
+            prompt = Prompt.of(call.prompt)
+            turns = [("system", prompt.system)] if prompt.system else []
+            turns += [(m.role, m.content) for m in prompt.history] + [("user", prompt.text)]
             attributes[n.GEN_AI_INPUT_MESSAGES] = json.dumps(
-                [{"role": "user", "parts": [{"type": "text", "content": telemetry.content(call.prompt)}]}]
+                [
+                    {"role": role, "parts": [{"type": "text", "content": telemetry.content(text)}]}
+                    for role, text in turns
+                ]
             )
         span = telemetry.tracer.start_span(
             f"chat {call.model}", context=self._parent(stage), kind=SpanKind.CLIENT, attributes=attributes
