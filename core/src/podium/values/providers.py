@@ -71,10 +71,10 @@ class RateLimits:
 class AgentSpec:
     """An agent as declared (in ``[agents.<name>]`` or in code): what a provider builds from.
 
-    :param name: The name stages call it by (``ctx.agent(name)``).
-    :param provider: A registered provider name (``simulated`` is built in).
-    :param model: The model id the provider calls.
-    :param options: Provider options (``max_tokens``, ``system``, ``base_url``, ``timeout``,
+    :ivar name: The name stages call it by (``ctx.agent(name)``).
+    :ivar provider: A registered provider name (``simulated`` is built in).
+    :ivar model: The model id the provider calls.
+    :ivar options: Provider options (``max_tokens``, ``system``, ``base_url``, ``timeout``,
         ``api_key`` as a :class:`podium.Secret`, ...), passed on as declared.
     """
 
