@@ -29,8 +29,16 @@ ROOT = Path(__file__).parent
 PLUGINS = sorted(
     p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file() and p.name != "_template"
 )
-# mypy: a test checks that user code type-checks against the stage options.
-DEV = ["pytest>=8.3", "pytest-asyncio>=0.24", "pytest-cov>=5", "hypothesis>=6.100", "mypy>=1.11"]
+# mypy: a test checks that user code type-checks against the stage options. selenium drives
+# Debian's chromium (no browser download) for the report and dashboard tests.
+DEV = [
+    "pytest>=8.3",
+    "pytest-asyncio>=0.24",
+    "pytest-cov>=5",
+    "hypothesis>=6.100",
+    "mypy>=1.11",
+    "selenium>=4.20",
+]
 
 
 def _test_requirements(plugin: str) -> list[str]:

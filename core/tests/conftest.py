@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,3 +21,86 @@ async def engine(podium_engine: Callable[..., podium.Engine]) -> AsyncIterator[p
         agents={"echo": podium.SimulatedAgent(lambda p: p.upper(), input_tokens=100, output_tokens=50)}
     ) as started:
         yield started
+
+
+# ------------------------------------------------------------------ a real browser
+# Headless Chromium through Selenium, driving Debian's /usr/bin/chromedriver (nothing is
+# downloaded). Without chromium the browser tests skip, with the reason shown; under CI,
+# which installs it, they fail instead.
+
+CHROMIUM = os.environ.get("PODIUM_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("PODIUM_CHROMEDRIVER", "/usr/bin/chromedriver")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1200,1600",
+)
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure)")
+    pytest.skip(reason)
+
+
+class Browser:
+    """One headless Chromium: open a page, see the requests it made, look at its DOM."""
+
+    def __init__(self, driver: Any, screenshots: Path) -> None:
+        self.driver = driver
+        self.screenshots = screenshots
+
+    def open(self, url: str) -> list[str]:
+        """Load ``url`` and return every other URL the page requested while loading."""
+        self.driver.get("about:blank")
+        self.driver.get_log("performance")  # drop what earlier pages logged
+        self.driver.get(url)
+        return self.requests_since(url)
+
+    def requests_since(self, *own: str) -> list[str]:
+        """URLs requested (per the DevTools network log) since the last call, except ``own``."""
+        urls = []
+        for entry in self.driver.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            if message["method"] == "Network.requestWillBeSent":
+                urls.append(message["params"]["request"]["url"])
+        return [url for url in urls if url not in own and not url.startswith("about:")]
+
+    def css(self, selector: str) -> list[Any]:
+        return list(self.driver.find_elements("css selector", selector))
+
+    def screenshot(self, name: str) -> Path:
+        path = self.screenshots / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """A headless Chromium for the whole session (screenshots in ``PODIUM_SCREENSHOTS`` or a temp dir)."""
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
+    if missing:
+        _unavailable(f"{' and '.join(missing)} not installed (apt-get install chromium chromium-driver)")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        _unavailable("selenium is not installed (pip install selenium)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    screenshots = Path(os.environ.get("PODIUM_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    screenshots.mkdir(parents=True, exist_ok=True)
+    try:
+        yield Browser(driver, screenshots)
+    finally:
+        driver.quit()

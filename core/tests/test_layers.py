@@ -30,6 +30,9 @@ FOLDERS = {
     "backends": "engine",
     "cli": "faces",
     "testing": "faces",
+    # Run reports and the dashboard: faces like the command line.
+    "report": "faces",
+    "ui": "faces",
 }
 #: Who may import the backends folder at run time.
 BACKEND_USERS = ("podium.backends", "podium.engine.defaults", "podium.cli")

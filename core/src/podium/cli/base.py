@@ -60,3 +60,13 @@ input_option = click.option(
     metavar="NAME=VALUE",
     help="A workflow input (VALUE parsed as JSON when it parses). Repeatable.",
 )
+
+
+def write_file(path: str, text: str) -> None:
+    """Write a command's output file; a path that cannot be written is a usage error (exit 2)."""
+    try:
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(text)
+    except OSError as error:
+        click.echo(f"error: cannot write {path}: {error.strerror or error}", err=True)
+        sys.exit(EXIT_USAGE)

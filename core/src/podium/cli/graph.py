@@ -1,4 +1,4 @@
-"""Render a workflow's graph as Mermaid or Graphviz DOT."""
+"""Render a workflow's graph as Mermaid, Graphviz DOT, SVG or a self-contained HTML page."""
 
 from __future__ import annotations
 
@@ -6,51 +6,96 @@ import re
 
 import click
 
-from podium.cli.base import errors_exit_2
+from podium.cli.base import errors_exit_2, write_file
+from podium.definition.graph import EdgeKind, WorkflowGraph, workflow_graph
 from podium.definition.loader import load_target
-from podium.definition.workflow import Workflow
+from podium.report.graph_svg import render_graph
+from podium.report.markup import tag
+from podium.report.page import page
+from podium.report.style import SVG_CSS
+
+FORMATS = ("mermaid", "dot", "svg", "html")
 
 
 def _mermaid_id(name: str) -> str:
     return re.sub(r"\W", "_", name)
 
 
-def to_mermaid(workflow: Workflow) -> str:
-    """A Mermaid flowchart: solid arrows for ``needs``, dotted for ``needs_any``, labels for routes."""
-    workflow.plan()
+def _dot_id(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _loop_limit(graph: WorkflowGraph, target: str) -> int:
+    return next(node.max_visits for node in graph.nodes if node.name == target)
+
+
+def to_mermaid(graph: WorkflowGraph) -> str:
+    """A Mermaid flowchart: solid arrows for ``needs``, dotted for ``needs_any``, labelled loop-backs."""
     lines = ["flowchart TD"]
-    for stage in workflow.stages.values():
-        label = stage.name + (" ⤳" if stage.route is not None else "")
-        lines.append(f'    {_mermaid_id(stage.name)}["{label}"]')
-    for stage in workflow.stages.values():
-        for dep in stage.needs:
-            lines.append(f"    {_mermaid_id(dep)} --> {_mermaid_id(stage.name)}")
-        for dep in stage.needs_any:
-            lines.append(f"    {_mermaid_id(dep)} -.-> {_mermaid_id(stage.name)}")
+    for node in graph.nodes:
+        label = (node.name + (" ⤳" if node.routes else "")).replace('"', "#quot;")
+        lines.append(f'    {_mermaid_id(node.name)}["{label}"]')
+    for edge in graph.edges:
+        source, target = _mermaid_id(edge.source), _mermaid_id(edge.target)
+        if edge.kind is EdgeKind.NEEDS:
+            lines.append(f"    {source} --> {target}")
+        elif edge.kind is EdgeKind.NEEDS_ANY:
+            lines.append(f"    {source} -.-> {target}")
+        else:
+            lines.append(f'    {source} -. "loop ≤{_loop_limit(graph, edge.target)}" .-> {target}')
     return "\n".join(lines) + "\n"
 
 
-def to_dot(workflow: Workflow) -> str:
-    """A Graphviz digraph: dashed edges for ``needs_any``, diamonds for routing stages."""
-    workflow.plan()
-    lines = [f'digraph "{workflow.name}" {{', "    rankdir=TB;", "    node [shape=box];"]
-    for stage in workflow.stages.values():
-        shape = " shape=diamond" if stage.route is not None else ""
-        lines.append(f'    "{stage.name}" [label="{stage.name}"{shape}];')
-    for stage in workflow.stages.values():
-        for dep in stage.needs:
-            lines.append(f'    "{dep}" -> "{stage.name}";')
-        for dep in stage.needs_any:
-            lines.append(f'    "{dep}" -> "{stage.name}" [style=dashed];')
+def to_dot(graph: WorkflowGraph) -> str:
+    """A Graphviz digraph: dashed edges for ``needs_any``, dotted loop-backs, diamonds for routing stages."""
+    lines = [f"digraph {_dot_id(graph.workflow)} {{", "    rankdir=TB;", "    node [shape=box];"]
+    for node in graph.nodes:
+        shape = " shape=diamond" if node.routes else ""
+        lines.append(f"    {_dot_id(node.name)} [label={_dot_id(node.name)}{shape}];")
+    for edge in graph.edges:
+        source, target = _dot_id(edge.source), _dot_id(edge.target)
+        if edge.kind is EdgeKind.NEEDS:
+            lines.append(f"    {source} -> {target};")
+        elif edge.kind is EdgeKind.NEEDS_ANY:
+            lines.append(f"    {source} -> {target} [style=dashed];")
+        else:
+            label = f"loop ≤{_loop_limit(graph, edge.target)}"
+            lines.append(f'    {source} -> {target} [style=dotted, constraint=false, label="{label}"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
+def to_svg(graph: WorkflowGraph) -> str:
+    """A standalone SVG file (its style inside it)."""
+    svg = render_graph(graph)
+    # The drawing's own style goes first inside the root element, so the file renders alone.
+    head, _, rest = svg.partition(">")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{head}>{tag("style", None, SVG_CSS)}{rest}\n'
+
+
+def to_html(graph: WorkflowGraph) -> str:
+    """A self-contained HTML page showing the graph."""
+    body = tag("h1", None, graph.workflow), tag("section", {"class": "card"}, render_graph(graph))
+    return page(f"{graph.workflow} · graph", tag("div", None, body))
+
+
+RENDERERS = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg, "html": to_html}
+
+
 @click.command()
 @click.argument("target")
-@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="mermaid", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file instead of stdout.",
+)
 @errors_exit_2
-def graph(target: str, fmt: str) -> None:
-    """Print the workflow's dependency graph (Mermaid or Graphviz DOT)."""
-    workflow = load_target(target).workflow
-    click.echo(to_mermaid(workflow) if fmt == "mermaid" else to_dot(workflow), nl=False)
+def graph(target: str, fmt: str, output: str | None) -> None:
+    """Print the workflow's graph (Mermaid, Graphviz DOT, SVG or HTML), loop-back edges included."""
+    text = RENDERERS[fmt](workflow_graph(load_target(target).workflow))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_file(output, text)

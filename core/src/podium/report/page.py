@@ -1,0 +1,381 @@
+"""The run report: one self-contained HTML page (no scripts, styles or fonts from elsewhere).
+
+:func:`render_report` is a pure function of a :class:`RunRecord`: the same record gives
+the same page. The page works offline and as an e-mail attachment (hover texts fall back
+to SVG titles where scripts do not run).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from podium.report.critical import critical_path
+from podium.report.graph_svg import render_graph
+from podium.report.markup import Markup, join, tag
+from podium.report.record import RunRecord, VisitRecord
+from podium.report.style import PAGE_CSS, STATUS_COLOURS, TOOLTIP_JS, content_security_policy
+from podium.report.timeline import render_timeline, seconds
+from podium.values.model import Usage
+
+
+def render_report(record: RunRecord, *, now: datetime | None = None) -> str:
+    """The whole report page of ``record`` as HTML text."""
+    title = f"{record.workflow} · run {record.run_id} · {record.status}"
+    return page(title, report_body(record, now=now))
+
+
+def page(
+    title: str,
+    body: Markup,
+    *,
+    scripts: tuple[str, ...] = (),
+    connect_self: bool = False,
+    header: Markup | None = None,
+) -> str:
+    """An HTML document around ``body`` with the report's style, tooltip and policy."""
+    all_scripts = (str(TOOLTIP_JS), *scripts)
+    return "<!DOCTYPE html>\n" + tag(
+        "html",
+        {"lang": "en"},
+        tag(
+            "head",
+            None,
+            tag("meta", {"charset": "utf-8"}),
+            tag(
+                "meta",
+                {
+                    "http-equiv": "Content-Security-Policy",
+                    "content": content_security_policy(*all_scripts, connect_self=connect_self),
+                },
+            ),
+            tag("meta", {"name": "viewport", "content": "width=device-width, initial-scale=1"}),
+            tag("title", None, title),
+            tag("style", None, PAGE_CSS),
+        ),
+        tag(
+            "body",
+            None,
+            header,
+            tag("main", None, body),
+            tag("div", {"id": "tip", "role": "tooltip"}),
+            [tag("script", None, Markup(script)) for script in all_scripts],
+        ),
+    )
+
+
+def badge(status: str) -> Markup:
+    return tag("span", {"class": f"badge status-{status}", "data-status": status}, status)
+
+
+def report_body(record: RunRecord, *, now: datetime | None = None) -> Markup:
+    """The report's content (without the document around it), for pages that embed it."""
+    return join(
+        [
+            _heading(record),
+            _kpis(record),
+            tag("h2", None, "Timeline"),
+            tag("section", {"class": "card", "id": "timeline"}, _legend(), render_timeline(record, now)),
+            _graph_section(record),
+            tag("h2", None, "Usage and cost per stage"),
+            tag("section", {"class": "card", "id": "stages"}, _stage_table(record)),
+            tag("h2", None, "Usage and cost per model"),
+            tag("section", {"class": "card", "id": "models"}, _model_table(record)),
+            tag("h2", None, "Savings"),
+            tag("section", {"class": "card", "id": "savings"}, _savings(record)),
+            tag("h2", None, "Errors"),
+            tag("section", {"class": "card", "id": "errors"}, _errors(record)),
+        ]
+    )
+
+
+def _heading(record: RunRecord) -> Markup:
+    facts = [
+        f"run {record.run_id}",
+        f"strategy {record.strategy}" if record.strategy else None,
+        f"started {record.started_at.strftime('%Y-%m-%d %H:%M:%S %Z').strip()}",
+        f"took {seconds(record.duration_s)}" if not record.running else "running",
+    ]
+    return join(
+        [
+            tag("h1", None, record.workflow, " ", badge(record.status)),
+            tag("div", {"class": "meta"}, " · ".join(f for f in facts if f)),
+            tag("div", {"class": "meta reason"}, record.reason) if record.reason else None,
+        ]
+    )
+
+
+@attrs.frozen
+class Kpi:
+    """One figure of the run against its target (``ok`` is ``None`` without a target)."""
+
+    key: str
+    name: str
+    value: str
+    target: str = ""
+    ok: bool | None = None
+
+
+def run_kpis(record: RunRecord) -> list[Kpi]:
+    """The run's KPIs: duration against the SLO, stage success, budgets, cache, critical path."""
+    slo = record.slo_target_s
+    ran = [v for v in record.visits if v.status != "skipped"]
+    good = [v for v in ran if v.status in ("succeeded", "cached")]
+    cached = [v for v in ran if v.status == "cached"]
+    kpis = [
+        Kpi(
+            "duration",
+            "duration",
+            seconds(record.duration_s) if not record.running else "running",
+            f"SLO < {seconds(slo)}" + (f" ({record.strategy})" if record.strategy else ""),
+            None if record.running else record.duration_s < slo,
+        ),
+        Kpi(
+            "success",
+            "stage visits succeeded",
+            f"{len(good)} / {len(ran)}",
+            "",
+            None if not ran else len(good) == len(ran),
+        ),
+    ]
+    budget = record.budget
+    tokens = record.usage.total_tokens
+    kpis.append(
+        Kpi(
+            "tokens",
+            "tokens",
+            f"{tokens:,}",
+            f"budget {budget.tokens:,}" if budget and budget.tokens else "no token budget",
+            tokens <= budget.tokens if budget and budget.tokens else None,
+        )
+    )
+    cost = record.usage.cost_usd
+    kpis.append(
+        Kpi(
+            "cost",
+            "cost",
+            f"${cost:.4f}",
+            f"budget ${budget.cost_usd:.2f}" if budget and budget.cost_usd else "no cost budget",
+            cost <= budget.cost_usd if budget and budget.cost_usd else None,
+        )
+    )
+    kpis.append(
+        Kpi(
+            "cache",
+            "served from cache",
+            f"{len(cached) / len(ran):.0%}" if ran else "-",
+            f"{len(cached)} of {len(ran)} visits",
+        )
+    )
+    path = critical_path(record.visits, record.graph)
+    length = sum(record.visits[i].duration_s for i in path)
+    kpis.append(
+        Kpi(
+            "critical",
+            "critical path",
+            seconds(length),
+            " → ".join(record.visits[i].label for i in path) or "-",
+        )
+    )
+    saved = record.saved
+    kpis.append(Kpi("saved", "saved", f"{saved.total_tokens:,} tok", f"${saved.cost_usd:.4f}"))
+    return kpis
+
+
+def _kpis(record: RunRecord) -> Markup:
+    cards = []
+    for kpi in run_kpis(record):
+        state = "" if kpi.ok is None else ("ok" if kpi.ok else "breach")
+        cards.append(
+            tag(
+                "div",
+                {
+                    "class": f"kpi {state}".strip(),
+                    "data-kpi": kpi.key,
+                    "data-ok": None if kpi.ok is None else str(kpi.ok).lower(),
+                },
+                tag("div", {"class": "name"}, kpi.name),
+                tag("div", {"class": "value"}, kpi.value),
+                tag("div", {"class": "target"}, kpi.target),
+            )
+        )
+    return tag("section", {"class": "kpis", "id": "kpis"}, cards)
+
+
+def _legend() -> Markup:
+    items = [
+        tag("span", None, tag("i", {"style": f"background:{STATUS_COLOURS[s]}"}), s)
+        for s in ("succeeded", "cached", "failed", "skipped", "cancelled", "running")
+    ]
+    items.append(tag("span", None, tag("i", {"class": "critical"}), "critical path"))
+    items.append(tag("span", None, "● retry  ⚡ cache hit  ↺ loop visit"))
+    return tag("div", {"class": "legend"}, items)
+
+
+def _graph_section(record: RunRecord) -> Markup | None:
+    if record.graph is None:
+        return None
+    return join(
+        [
+            tag("h2", None, "Workflow graph and route taken"),
+            tag("section", {"class": "card", "id": "graph"}, render_graph(record.graph, record)),
+        ]
+    )
+
+
+def _num(value: float | int, fmt: str = ",") -> Markup:
+    return tag("td", {"class": "num"}, format(value, fmt) if value else "")
+
+
+def _usage_cells(usage: Usage) -> list[Markup]:
+    return [
+        _num(usage.input_tokens),
+        _num(usage.output_tokens),
+        _num(usage.cache_read_tokens),
+        _num(usage.total_tokens),
+        tag("td", {"class": "num"}, f"${usage.cost_usd:.4f}" if usage.cost_usd else ""),
+    ]
+
+
+_USAGE_HEAD = ("input", "output", "cache read", "tokens", "cost")
+
+
+def _head(*names: str, numeric_from: int) -> Markup:
+    return tag(
+        "thead",
+        None,
+        tag(
+            "tr",
+            None,
+            [
+                tag("th", {"class": "num"} if n >= numeric_from else None, name)
+                for n, name in enumerate(names)
+            ],
+        ),
+    )
+
+
+def _stage_table(record: RunRecord) -> Markup:
+    by_stage: dict[str, list[VisitRecord]] = {name: [] for name in record.stage_names()}
+    for visit in record.visits:
+        by_stage.setdefault(visit.name, []).append(visit)
+    rows = []
+    for name, visits in by_stage.items():
+        if not visits:
+            rows.append(
+                tag("tr", {"data-stage": name}, tag("td", None, name), tag("td", None, badge("pending")))
+            )
+            continue
+        usage = sum((v.usage for v in visits), Usage())
+        saved = sum((v.saved for v in visits), Usage())
+        rows.append(
+            tag(
+                "tr",
+                {"data-stage": name},
+                tag("td", None, name),
+                tag("td", None, badge(visits[-1].status)),
+                _num(len(visits)),
+                tag("td", {"class": "num"}, seconds(sum(v.duration_s for v in visits))),
+                _num(sum(v.attempts for v in visits)),
+                _usage_cells(usage),
+                _num(saved.total_tokens),
+            )
+        )
+    total = record.usage
+    rows.append(
+        tag(
+            "tr",
+            {"class": "total"},
+            tag("td", None, "total"),
+            tag("td", None, badge(record.status)),
+            _num(len(record.visits)),
+            tag("td", {"class": "num"}, seconds(record.duration_s)),
+            tag("td", None),
+            _usage_cells(total),
+            _num(record.saved.total_tokens),
+        )
+    )
+    head = _head(
+        "stage", "status", "visits", "duration", "attempts", *_USAGE_HEAD, "saved tok", numeric_from=2
+    )
+    return tag("table", None, head, tag("tbody", None, rows))
+
+
+def _model_table(record: RunRecord) -> Markup:
+    if not record.models:
+        return tag("p", {"class": "empty"}, "No agent calls were recorded for this run.")
+    rows = [
+        tag(
+            "tr",
+            {"data-model": m.model},
+            tag("td", None, m.model),
+            tag("td", None, m.provider),
+            _num(m.calls),
+            _usage_cells(m.usage),
+        )
+        for m in sorted(record.models, key=lambda m: -m.usage.cost_usd)
+    ]
+    head = _head("model", "provider", "calls", *_USAGE_HEAD, numeric_from=2)
+    return tag("table", None, head, tag("tbody", None, rows))
+
+
+def _savings(record: RunRecord) -> Markup:
+    saved = record.saved
+    if not (saved.total_tokens or saved.cost_usd or saved.requests):
+        return tag("p", {"class": "empty"}, "Nothing was served from a cache in this run.")
+    spent = record.usage.cost_usd
+    share = saved.cost_usd / (spent + saved.cost_usd) if spent + saved.cost_usd else 0.0
+    rows = [
+        tag(
+            "tr",
+            {"data-stage": v.name},
+            tag("td", None, v.label),
+            tag("td", None, badge(v.status)),
+            _num(v.saved.total_tokens),
+            _num(v.saved.requests),
+            tag("td", {"class": "num"}, f"${v.saved.cost_usd:.4f}"),
+        )
+        for v in record.visits
+        if v.saved
+    ]
+    return join(
+        [
+            tag(
+                "p",
+                None,
+                f"Saved {saved.total_tokens:,} tokens, {saved.requests:,} requests and ${saved.cost_usd:.4f} "
+                f"({share:.0%} of what the run would have cost).",
+            ),
+            tag(
+                "table",
+                None,
+                _head("visit", "status", "tokens", "requests", "cost", numeric_from=2),
+                tag("tbody", None, rows),
+            ),
+        ]
+    )
+
+
+def _errors(record: RunRecord) -> Markup:
+    failures = [v for v in record.visits if v.error]
+    if not failures and not (record.reason and record.status != "succeeded"):
+        return tag("p", {"class": "empty"}, "No errors.")
+    items = []
+    if record.reason and record.status not in ("succeeded", "running"):
+        items.append(
+            tag("div", {"class": "run-reason"}, tag("strong", None, f"run {record.status}: "), record.reason)
+        )
+    for visit in failures:
+        heading = f"{visit.label} — {'fallback used after' if visit.fallback else visit.status}"
+        if visit.attempts > 1:
+            heading += f" ({visit.attempts} attempts)"
+        items.append(
+            tag(
+                "div",
+                {"class": "error", "data-stage": visit.name, "data-visit": visit.visit},
+                tag("strong", None, heading),
+                tag("pre", {"class": "error-message"}, visit.error),
+            )
+        )
+    return join(items)

@@ -1,0 +1,127 @@
+"""An observer that keeps the record of each run it sees, live: what a report is drawn from.
+
+Register a :class:`RunRecorder` on an engine (``Engine(plugins=[recorder])``); while a
+run goes, :meth:`RunRecorder.record` gives its :class:`RunRecord` so far (status
+``running``, running stages as ``running`` visits), and afterwards its final one. Beyond
+what a :class:`podium.RunResult` holds, it notes when each failed attempt ended (the
+timeline's retry marks) and which models the agent calls went to.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import attrs
+
+from podium.cli.console import visit_dict
+from podium.definition.graph import WorkflowGraph, workflow_graph
+from podium.definition.workflow import Stage
+from podium.foundation.markers import hookimpl
+from podium.report.record import RUNNING, ModelUsage, RetryMark, RunRecord, VisitRecord
+from podium.running.agents import AgentCall
+from podium.running.context import Context
+from podium.running.scheduler import RunState
+from podium.values.model import RunResult, StageResult
+
+
+@attrs.define
+class _Run:
+    state: RunState | None
+    graph: WorkflowGraph
+    visits: list[VisitRecord] = attrs.field(factory=list)
+    running: dict[str, VisitRecord] = attrs.field(factory=dict)
+    retries: dict[str, list[RetryMark]] = attrs.field(factory=dict)
+    models: dict[tuple[str, str], ModelUsage] = attrs.field(factory=dict)
+    final: RunRecord | None = None
+
+
+class RunRecorder:
+    """Keeps a :class:`RunRecord` per run, updated by the lifecycle events (newest ``keep`` runs)."""
+
+    def __init__(self, keep: int = 100) -> None:
+        self._runs: dict[str, _Run] = {}
+        self._keep = keep
+
+    def run_ids(self) -> list[str]:
+        """The runs recorded, oldest first."""
+        return list(self._runs)
+
+    def record(self, run_id: str) -> RunRecord:
+        """The run's record: final once it ended, else a snapshot of it so far."""
+        run = self._runs[run_id]
+        if run.final is not None:
+            return run.final
+        state = run.state
+        assert state is not None  # a run without its final record is still going
+        return RunRecord(
+            run_id=state.id,
+            workflow=state.workflow.name,
+            status=RUNNING,
+            started_at=state.started_at,
+            duration_s=state.elapsed_s,
+            strategy=state.strategy.name,
+            usage=state.usage,
+            saved=state.saved,
+            visits=(*run.visits, *run.running.values()),
+            graph=run.graph,
+            models=tuple(run.models.values()),
+            budget=state.workflow.budget,
+        )
+
+    @hookimpl
+    def podium_workflow_started(self, run: RunState) -> None:
+        self._runs[run.id] = _Run(run, workflow_graph(run.workflow))
+        while len(self._runs) > self._keep:
+            del self._runs[next(iter(self._runs))]
+
+    @hookimpl
+    def podium_stage_started(self, run: RunState, stage: Stage, ctx: Context) -> None:
+        recorded = self._runs.get(run.id)
+        if recorded is not None:
+            recorded.running[stage.name] = VisitRecord(
+                stage.name, ctx.visit, RUNNING, started_at=datetime.now(UTC)
+            )
+
+    @hookimpl
+    def podium_stage_retried(self, run: RunState, stage: Stage, attempt: int, error: BaseException) -> None:
+        recorded = self._runs.get(run.id)
+        if recorded is not None:
+            text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            recorded.retries.setdefault(stage.name, []).append(RetryMark(attempt, run.elapsed_s, text))
+
+    @hookimpl
+    def podium_stage_ended(self, run: RunState, stage: Stage, result: StageResult) -> None:
+        recorded = self._runs.get(run.id)
+        if recorded is None:
+            return
+        recorded.running.pop(stage.name, None)
+        visit = VisitRecord.from_json(visit_dict(result))
+        retries = recorded.retries.pop(stage.name, [])
+        recorded.visits.append(attrs.evolve(visit, retries=tuple(retries)))
+
+    @hookimpl
+    def podium_agent_call_ended(self, run: RunState, call: AgentCall) -> None:
+        recorded = self._runs.get(run.id)
+        if recorded is None or call.cached:
+            return
+        key = (call.provider, call.model)
+        before = recorded.models.get(key, ModelUsage(call.model, call.provider))
+        recorded.models[key] = attrs.evolve(before, calls=before.calls + 1, usage=before.usage + call.usage)
+
+    @hookimpl
+    def podium_workflow_ended(self, run: RunState, result: RunResult) -> None:
+        recorded = self._runs.get(run.id)
+        if recorded is None:
+            return
+        # The result's history is the truth (it also holds visits no event announced).
+        retries = {(v.name, v.visit): v.retries for v in recorded.visits}
+        final = RunRecord.from_result(
+            result,
+            graph=recorded.graph,
+            strategy=run.strategy.name,
+            budget=run.workflow.budget,
+            models=recorded.models.values(),
+        )
+        visits = tuple(attrs.evolve(v, retries=retries.get((v.name, v.visit), ())) for v in final.visits)
+        recorded.final = attrs.evolve(final, visits=visits)
+        recorded.state = None
