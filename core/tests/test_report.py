@@ -13,11 +13,11 @@ import pytest
 import podium
 from podium.cli.console import result_dict
 from podium.definition.graph import EdgeKind, workflow_graph
-from podium.report import RunRecord, render_report
+from podium.report import RunReport, render_report
 from podium.report.critical import critical_path
+from podium.report.live import ReportRecorder
 from podium.report.markup import Markup, tag
-from podium.report.record import VisitRecord
-from podium.report.recorder import RunRecorder
+from podium.report.run_report import ReportVisit
 from podium.report.timeline import render_timeline
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -30,9 +30,9 @@ def at(seconds: float) -> datetime:
 
 def visit(
     name: str, start: float | None, end: float | None, status: str = "succeeded", visit: int = 1, **kw: object
-) -> VisitRecord:
+) -> ReportVisit:
     duration = (end - start) if start is not None and end is not None else 0.0
-    return VisitRecord(
+    return ReportVisit(
         name,
         visit,
         status=status,
@@ -183,10 +183,10 @@ async def test_a_hostile_value_error_and_workflow_name_stay_text_in_the_report(
     async def boom(leak: str) -> str:
         raise RuntimeError(HOSTILE)
 
-    recorder = RunRecorder()
+    recorder = ReportRecorder()
     async with podium_engine(plugins=(recorder,)) as engine:  # type: ignore[operator]
         result = await engine.run(wf)
-    html = render_report(recorder.record(result.run_id))
+    html = render_report(recorder.report(result.run_id))
     scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
     assert all("pwned" not in script for script in scripts)  # only the page's own script
     assert "&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;" in html
@@ -196,10 +196,10 @@ async def test_a_hostile_value_error_and_workflow_name_stay_text_in_the_report(
 
 
 async def test_the_report_has_one_bar_per_visit_with_its_status(podium_engine: object) -> None:
-    recorder = RunRecorder()
+    recorder = ReportRecorder()
     async with podium_engine(plugins=(recorder,)) as engine:  # type: ignore[operator]
         result = await engine.run(loop_workflow())
-    html = render_report(recorder.record(result.run_id))
+    html = render_report(recorder.report(result.run_id))
     bars = re.findall(
         r'<rect class="bar"[^>]*data-status="(\w+)" data-stage="(\w+)" data-visit="(\d+)"', html
     )
@@ -209,7 +209,7 @@ async def test_the_report_has_one_bar_per_visit_with_its_status(podium_engine: o
 
 
 def test_the_report_is_self_contained() -> None:
-    record = RunRecord(
+    record = RunReport(
         run_id="r1",
         workflow="diamond",
         status="succeeded",
@@ -227,7 +227,7 @@ def test_the_report_is_self_contained() -> None:
 
 
 def test_the_report_shows_duration_against_the_strategys_slo() -> None:
-    record = RunRecord(
+    record = RunReport(
         run_id="r1", workflow="w", status="succeeded", started_at=T0, duration_s=16.0, strategy="parallel"
     )
     html = render_report(record)
@@ -251,10 +251,10 @@ async def test_the_recorder_marks_retries_and_sums_usage_per_model(podium_engine
         "big": podium.SimulatedAgent("a", model="claude-sonnet-4-5", input_tokens=1000, output_tokens=100),
         "small": podium.SimulatedAgent("b", model="claude-haiku-4-5", input_tokens=200, output_tokens=20),
     }
-    recorder = RunRecorder()
+    recorder = ReportRecorder()
     async with podium_engine(plugins=(recorder,), agents=agents) as engine:  # type: ignore[operator]
         result = await engine.run(wf)
-    record = recorder.record(result.run_id)
+    record = recorder.report(result.run_id)
     (ask_visit,) = record.visits
     assert [mark.attempt for mark in ask_visit.retries] == [1, 2]
     assert ask_visit.retries[0].error == "RuntimeError: flaky 1"
@@ -283,31 +283,31 @@ async def test_a_live_record_shows_the_running_stage(podium_engine: object) -> N
         await release.wait()
         return "2"
 
-    recorder = RunRecorder()
+    recorder = ReportRecorder()
     async with podium_engine(plugins=(recorder,)) as engine:  # type: ignore[operator]
         handle = await engine.submit(wf)
         await started.wait()
         (run_id,) = recorder.run_ids()
-        live = recorder.record(run_id)
+        live = recorder.report(run_id)
         release.set()
         await handle
     assert live.running
     assert [(v.name, v.status) for v in live.visits] == [("first", "succeeded"), ("second", "running")]
     assert 'data-status="running"' in render_report(live)
-    assert recorder.record(run_id).status == "succeeded"
+    assert recorder.report(run_id).status == "succeeded"
 
 
 def test_a_record_reads_the_json_podium_run_prints() -> None:
     result = podium.run_sync(diamond())
-    record = RunRecord.from_json(json.loads(json.dumps(result_dict(result))))
+    record = RunReport.from_json(json.loads(json.dumps(result_dict(result))))
     assert [v.name for v in record.visits] == [v.name for v in result.history]
     assert record.usage == result.usage
-    back = RunRecord.from_json(json.loads(json.dumps(record.to_json())))
+    back = RunReport.from_json(json.loads(json.dumps(record.to_json())))
     assert back == record
 
 
 def test_the_timeline_is_well_formed_svg() -> None:
-    record = RunRecord(
+    record = RunReport(
         run_id="r", workflow="w", status="failed", started_at=T0, duration_s=2.0,
         visits=(visit("a", 0, 1, error="E: <&>"), visit("b", None, None, status="skipped", reason="dependency 'a' failed")),
     )  # fmt: skip

@@ -12,8 +12,8 @@ import pytest
 import podium
 from podium.report import render_report
 from podium.report.critical import critical_path
-from podium.report.record import RunRecord
-from podium.report.recorder import RunRecorder
+from podium.report.live import ReportRecorder
+from podium.report.run_report import RunReport
 
 HOSTILE = "<script>window.pwned = 1; document.title = 'pwned'</script><img src=x onerror='window.pwned=2'>"
 
@@ -58,19 +58,19 @@ def feature_workflow() -> podium.Workflow:
 
 
 @pytest.fixture
-async def report(podium_engine: Callable[..., podium.Engine], tmp_path: Path) -> tuple[RunRecord, str]:
-    recorder = RunRecorder()
+async def report(podium_engine: Callable[..., podium.Engine], tmp_path: Path) -> tuple[RunReport, str]:
+    recorder = ReportRecorder()
     planner = podium.SimulatedAgent("spec", model="claude-sonnet-4-5", input_tokens=1200, output_tokens=300)
     async with podium_engine(plugins=(recorder,), agents={"planner": planner}) as engine:
         result = await engine.run(feature_workflow())
-    record = recorder.record(result.run_id)
+    record = recorder.report(result.run_id)
     path = tmp_path / "report.html"
     path.write_text(render_report(record), encoding="utf-8")
     return record, path.as_uri()
 
 
 def test_the_report_shows_one_bar_per_visit_with_its_status_and_the_critical_path(
-    browser: Any, report: tuple[RunRecord, str]
+    browser: Any, report: tuple[RunReport, str]
 ) -> None:
     record, url = report
     browser.open(url)
@@ -97,7 +97,7 @@ def test_the_report_shows_one_bar_per_visit_with_its_status_and_the_critical_pat
     browser.screenshot("report")
 
 
-def test_the_report_makes_no_network_request(browser: Any, report: tuple[RunRecord, str]) -> None:
+def test_the_report_makes_no_network_request(browser: Any, report: tuple[RunReport, str]) -> None:
     _, url = report
     requested = browser.open(url)
     assert requested == []
@@ -105,7 +105,7 @@ def test_the_report_makes_no_network_request(browser: Any, report: tuple[RunReco
 
 
 def test_a_hostile_stage_value_and_error_are_shown_as_text_and_never_run(
-    browser: Any, report: tuple[RunRecord, str]
+    browser: Any, report: tuple[RunReport, str]
 ) -> None:
     _, url = report
     browser.open(url)
@@ -117,7 +117,7 @@ def test_a_hostile_stage_value_and_error_are_shown_as_text_and_never_run(
     assert browser.css("img") == []  # the <img> in the value stayed text too
 
 
-def test_hovering_a_bar_shows_its_times_tokens_and_cost(browser: Any, report: tuple[RunRecord, str]) -> None:
+def test_hovering_a_bar_shows_its_times_tokens_and_cost(browser: Any, report: tuple[RunReport, str]) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
 
     _, url = report
@@ -130,7 +130,7 @@ def test_hovering_a_bar_shows_its_times_tokens_and_cost(browser: Any, report: tu
     browser.screenshot("report-hover")
 
 
-def test_retries_and_loop_visits_are_marked(browser: Any, report: tuple[RunRecord, str]) -> None:
+def test_retries_and_loop_visits_are_marked(browser: Any, report: tuple[RunReport, str]) -> None:
     _, url = report
     browser.open(url)
     frontend = [g for g in browser.css("svg.timeline g.visit") if "frontend" in g.get_attribute("data-tip")]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from podium.definition.graph import EdgeKind, WorkflowGraph
-from podium.report.record import VisitRecord
+from podium.report.run_report import ReportVisit
 
 # Clocks are read separately for a dependency's end and its dependent's start.
 _SLACK = timedelta(milliseconds=1)
@@ -27,7 +27,7 @@ def _dependencies(graph: WorkflowGraph | None) -> dict[str, list[str]]:
     return deps
 
 
-def predecessors(visits: Sequence[VisitRecord], graph: WorkflowGraph | None) -> dict[int, list[int]]:
+def predecessors(visits: Sequence[ReportVisit], graph: WorkflowGraph | None) -> dict[int, list[int]]:
     """For each visit that ran (by index), the visits it waited for."""
     deps = _dependencies(graph)
     timed = [i for i, v in enumerate(visits) if v.started_at is not None]
@@ -50,7 +50,7 @@ def predecessors(visits: Sequence[VisitRecord], graph: WorkflowGraph | None) -> 
 
 
 def _latest_finished(
-    visits: Sequence[VisitRecord], candidates: Sequence[int], before: datetime
+    visits: Sequence[ReportVisit], candidates: Sequence[int], before: datetime
 ) -> int | None:
     """The candidate visit that finished last, no later than ``before``."""
     best: int | None = None
@@ -64,7 +64,7 @@ def _latest_finished(
     return best
 
 
-def critical_path(visits: Sequence[VisitRecord], graph: WorkflowGraph | None) -> list[int]:
+def critical_path(visits: Sequence[ReportVisit], graph: WorkflowGraph | None) -> list[int]:
     """Indexes of the visits on the critical path, first to last (empty if none ran)."""
     links = predecessors(visits, graph)
     order = sorted(links, key=lambda i: (visits[i].started_at or datetime.min, i))

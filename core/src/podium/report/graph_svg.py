@@ -14,7 +14,7 @@ import attrs
 
 from podium.definition.graph import EdgeKind, GraphEdge, WorkflowGraph
 from podium.report.markup import Markup, tag
-from podium.report.record import RunRecord, VisitRecord
+from podium.report.run_report import ReportVisit, RunReport
 
 NODE_W = 138
 NODE_H = 34
@@ -117,7 +117,7 @@ def _loop_label_at(edge: GraphEdge, at: _Layout) -> tuple[float, float]:
     return (sx + NODE_W + tx) / 2, at.lanes[(edge.source, edge.target)] - 3
 
 
-def _taken(edge: GraphEdge, visits: tuple[VisitRecord, ...]) -> bool:
+def _taken(edge: GraphEdge, visits: tuple[ReportVisit, ...]) -> bool:
     """Whether the run went along ``edge`` in any of its rounds."""
     sources = [v for v in visits if v.name == edge.source]
     if edge.kind is EdgeKind.LOOP:
@@ -128,10 +128,10 @@ def _taken(edge: GraphEdge, visits: tuple[VisitRecord, ...]) -> bool:
     return any(v.route is None or edge.target in v.route for v in ran)
 
 
-def render_graph(graph: WorkflowGraph, record: RunRecord | None = None) -> Markup:
+def render_graph(graph: WorkflowGraph, record: RunReport | None = None) -> Markup:
     """The graph SVG; with ``record``, stages coloured by their latest visit and the route taken bold."""
     at = layout(graph)
-    latest: dict[str, VisitRecord] = {}
+    latest: dict[str, ReportVisit] = {}
     counts: dict[str, int] = {}
     visits = record.visits if record is not None else ()
     for visit in visits:

@@ -1,6 +1,6 @@
 """The run report: one self-contained HTML page (no scripts, styles or fonts from elsewhere).
 
-:func:`render_report` is a pure function of a :class:`RunRecord`: the same record gives
+:func:`render_report` is a pure function of a :class:`RunReport`: the same record gives
 the same page. The page works offline and as an e-mail attachment (hover texts fall back
 to SVG titles where scripts do not run).
 """
@@ -14,13 +14,13 @@ import attrs
 from podium.report.critical import critical_path
 from podium.report.graph_svg import render_graph
 from podium.report.markup import Markup, join, tag
-from podium.report.record import RunRecord, VisitRecord
+from podium.report.run_report import ReportVisit, RunReport
 from podium.report.style import PAGE_CSS, STATUS_COLOURS, TOOLTIP_JS, content_security_policy
 from podium.report.timeline import render_timeline, seconds
 from podium.values.model import Usage
 
 
-def render_report(record: RunRecord, *, now: datetime | None = None) -> str:
+def render_report(record: RunReport, *, now: datetime | None = None) -> str:
     """The whole report page of ``record`` as HTML text."""
     title = f"{record.workflow} · run {record.run_id} · {record.status}"
     return page(title, report_body(record, now=now))
@@ -69,7 +69,7 @@ def badge(status: str) -> Markup:
     return tag("span", {"class": f"badge status-{status}", "data-status": status}, status)
 
 
-def report_body(record: RunRecord, *, now: datetime | None = None) -> Markup:
+def report_body(record: RunReport, *, now: datetime | None = None) -> Markup:
     """The report's content (without the document around it), for pages that embed it."""
     return join(
         [
@@ -90,7 +90,7 @@ def report_body(record: RunRecord, *, now: datetime | None = None) -> Markup:
     )
 
 
-def _heading(record: RunRecord) -> Markup:
+def _heading(record: RunReport) -> Markup:
     facts = [
         f"run {record.run_id}",
         f"strategy {record.strategy}" if record.strategy else None,
@@ -117,7 +117,7 @@ class Kpi:
     ok: bool | None = None
 
 
-def run_kpis(record: RunRecord) -> list[Kpi]:
+def run_kpis(record: RunReport) -> list[Kpi]:
     """The run's KPIs: duration against the SLO, stage success, budgets, cache, critical path."""
     slo = record.slo_target_s
     ran = [v for v in record.visits if v.status != "skipped"]
@@ -183,7 +183,7 @@ def run_kpis(record: RunRecord) -> list[Kpi]:
     return kpis
 
 
-def _kpis(record: RunRecord) -> Markup:
+def _kpis(record: RunReport) -> Markup:
     cards = []
     for kpi in run_kpis(record):
         state = "" if kpi.ok is None else ("ok" if kpi.ok else "breach")
@@ -213,7 +213,7 @@ def _legend() -> Markup:
     return tag("div", {"class": "legend"}, items)
 
 
-def _graph_section(record: RunRecord) -> Markup | None:
+def _graph_section(record: RunReport) -> Markup | None:
     if record.graph is None:
         return None
     return join(
@@ -256,8 +256,8 @@ def _head(*names: str, numeric_from: int) -> Markup:
     )
 
 
-def _stage_table(record: RunRecord) -> Markup:
-    by_stage: dict[str, list[VisitRecord]] = {name: [] for name in record.stage_names()}
+def _stage_table(record: RunReport) -> Markup:
+    by_stage: dict[str, list[ReportVisit]] = {name: [] for name in record.stage_names()}
     for visit in record.visits:
         by_stage.setdefault(visit.name, []).append(visit)
     rows = []
@@ -302,7 +302,7 @@ def _stage_table(record: RunRecord) -> Markup:
     return tag("table", None, head, tag("tbody", None, rows))
 
 
-def _model_table(record: RunRecord) -> Markup:
+def _model_table(record: RunReport) -> Markup:
     if not record.models:
         return tag("p", {"class": "empty"}, "No agent calls were recorded for this run.")
     rows = [
@@ -320,7 +320,7 @@ def _model_table(record: RunRecord) -> Markup:
     return tag("table", None, head, tag("tbody", None, rows))
 
 
-def _savings(record: RunRecord) -> Markup:
+def _savings(record: RunReport) -> Markup:
     saved = record.saved
     if not (saved.total_tokens or saved.cost_usd or saved.requests):
         return tag("p", {"class": "empty"}, "Nothing was served from a cache in this run.")
@@ -357,7 +357,7 @@ def _savings(record: RunRecord) -> Markup:
     )
 
 
-def _errors(record: RunRecord) -> Markup:
+def _errors(record: RunReport) -> Markup:
     failures = [v for v in record.visits if v.error]
     if not failures and not (record.reason and record.status != "succeeded"):
         return tag("p", {"class": "empty"}, "No errors.")

@@ -15,7 +15,7 @@ from datetime import datetime
 from podium.definition.graph import EdgeKind
 from podium.report.critical import critical_path, predecessors
 from podium.report.markup import Markup, tag
-from podium.report.record import RunRecord, VisitRecord
+from podium.report.run_report import ReportVisit, RunReport
 
 LABEL_W = 170
 CHART_W = 720
@@ -47,11 +47,11 @@ def seconds(value: float) -> str:
     return f"{minutes:.0f} m {rest:02.0f} s"
 
 
-def _offset(record: RunRecord, at: datetime | None) -> float | None:
+def _offset(record: RunReport, at: datetime | None) -> float | None:
     return (at - record.started_at).total_seconds() if at is not None else None
 
 
-def visit_tip(record: RunRecord, visit: VisitRecord) -> str:
+def visit_tip(record: RunReport, visit: ReportVisit) -> str:
     """The hover text of a visit: times, attempts, tokens, cost, route, error."""
     lines = [f"{visit.label} — {visit.status}"]
     start = _offset(record, visit.started_at)
@@ -76,7 +76,7 @@ def visit_tip(record: RunRecord, visit: VisitRecord) -> str:
     return "\n".join(lines)
 
 
-def _rows(record: RunRecord, now: float) -> list[tuple[int, float, float]]:
+def _rows(record: RunReport, now: float) -> list[tuple[int, float, float]]:
     """(visit index, start, end) in seconds from the run's start, in the order of the rows."""
     rows = []
     decided = 0.0  # visits settle in history order: a skip is decided after the visit before it
@@ -94,7 +94,7 @@ def _rows(record: RunRecord, now: float) -> list[tuple[int, float, float]]:
     return rows
 
 
-def render_timeline(record: RunRecord, now: datetime | None = None) -> Markup:
+def render_timeline(record: RunReport, now: datetime | None = None) -> Markup:
     """The timeline SVG; ``now`` (default: the run's end, or its latest timestamp) ends running bars."""
     latest = [v.finished_at or v.started_at for v in record.visits if v.started_at]
     horizon = now or record.finished_at or max((t for t in latest if t), default=record.started_at)
@@ -195,7 +195,7 @@ def _tick_label(t: float, step: float) -> str:
 
 
 def _bar(
-    record: RunRecord, i: int, start: float, end: float, y: float, scale: float, critical: bool
+    record: RunReport, i: int, start: float, end: float, y: float, scale: float, critical: bool
 ) -> Markup:
     visit = record.visits[i]
     ran = visit.started_at is not None
@@ -234,7 +234,7 @@ def _bar(
 
 
 def _retry_marks(
-    record: RunRecord, visit: VisitRecord, x: float, w: float, y: float, scale: float
+    record: RunReport, visit: ReportVisit, x: float, w: float, y: float, scale: float
 ) -> list[Markup]:
     """A tick where each failed attempt ended when the record knows it, else a dot per retry after the bar."""
     if visit.retries:
@@ -260,7 +260,7 @@ def _retry_marks(
 
 
 def _loop_links(
-    record: RunRecord, rows: Sequence[tuple[int, float, float]], y_of: dict[int, float], scale: float
+    record: RunReport, rows: Sequence[tuple[int, float, float]], y_of: dict[int, float], scale: float
 ) -> Markup:
     """A dotted arrow from the visit whose route looped back to the visit it brought about."""
     ends = {i: end for i, _, end in rows}

@@ -1,8 +1,8 @@
 """What a run report is drawn from: a run's visits, its workflow's graph, usage per model.
 
-A :class:`RunRecord` is plain data, built from a finished :class:`podium.RunResult`
-(:meth:`RunRecord.from_result`) or from the JSON form that ``podium run --json`` prints
-and the run store keeps (:meth:`RunRecord.from_json`), so a report looks the same
+A :class:`RunReport` is plain data, built from a finished :class:`podium.RunResult`
+(:meth:`RunReport.from_result`) or from the JSON form that ``podium run --json`` prints
+and the run store keeps (:meth:`RunReport.from_json`), so a report looks the same
 whichever way the run reached it. Values are kept as short text (their ``repr``), never
 as objects: a record can be stored, served and rendered without running user code.
 """
@@ -68,7 +68,7 @@ class RetryMark:
 
 
 @attrs.frozen
-class VisitRecord:
+class ReportVisit:
     """One visit of a stage: what the timeline draws as one bar."""
 
     name: str
@@ -97,7 +97,7 @@ class VisitRecord:
         return self.started_at is not None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> VisitRecord:
+    def from_json(cls, data: Mapping[str, Any]) -> ReportVisit:
         route = data.get("route")
         return cls(
             name=str(data["name"]),
@@ -174,7 +174,7 @@ def _budget(data: Mapping[str, Any] | None) -> Budget | None:
 
 
 @attrs.frozen
-class RunRecord:
+class RunReport:
     """A run as the report shows it. ``status`` is ``running`` while the run goes on."""
 
     run_id: str
@@ -187,7 +187,7 @@ class RunRecord:
     reason: str | None = None
     usage: Usage = ZERO_USAGE
     saved: Usage = ZERO_USAGE
-    visits: tuple[VisitRecord, ...] = ()
+    visits: tuple[ReportVisit, ...] = ()
     graph: WorkflowGraph | None = None
     models: tuple[ModelUsage, ...] = ()
     budget: Budget | None = None
@@ -214,7 +214,7 @@ class RunRecord:
         budget: Budget | None = None,
         models: Iterable[ModelUsage] = (),
         slo_s: float | None = None,
-    ) -> RunRecord:
+    ) -> RunReport:
         """The record of a finished run (``graph``: :func:`podium.definition.graph.workflow_graph`)."""
         data = result_dict(result)
         data["started_at"] = result.started_at.isoformat()
@@ -229,9 +229,9 @@ class RunRecord:
         )
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunRecord:
+    def from_json(cls, data: Mapping[str, Any]) -> RunReport:
         """A record from :meth:`to_json`, or from ``podium run --json`` output (no graph)."""
-        visits = tuple(VisitRecord.from_json(v) for v in data.get("history", ()))
+        visits = tuple(ReportVisit.from_json(v) for v in data.get("history", ()))
         started = _time(data.get("started_at")) or min(
             (v.started_at for v in visits if v.started_at), default=datetime.fromtimestamp(0).astimezone()
         )

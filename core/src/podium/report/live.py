@@ -1,7 +1,7 @@
 """An observer that keeps the record of each run it sees, live: what a report is drawn from.
 
-Register a :class:`RunRecorder` on an engine (``Engine(plugins=[recorder])``); while a
-run goes, :meth:`RunRecorder.record` gives its :class:`RunRecord` so far (status
+Register a :class:`ReportRecorder` on an engine (``Engine(plugins=[recorder])``); while a
+run goes, :meth:`ReportRecorder.record` gives its :class:`RunReport` so far (status
 ``running``, running stages as ``running`` visits), and afterwards its final one. Beyond
 what a :class:`podium.RunResult` holds, it notes when each failed attempt ended (the
 timeline's retry marks) and which models the agent calls went to.
@@ -17,7 +17,7 @@ from podium.cli.console import visit_dict
 from podium.definition.graph import WorkflowGraph, workflow_graph
 from podium.definition.workflow import Stage
 from podium.foundation.markers import hookimpl
-from podium.report.record import RUNNING, ModelUsage, RetryMark, RunRecord, VisitRecord
+from podium.report.run_report import RUNNING, ModelUsage, ReportVisit, RetryMark, RunReport
 from podium.running.agents import AgentCall
 from podium.running.context import Context
 from podium.running.scheduler import RunState
@@ -28,15 +28,15 @@ from podium.values.model import RunResult, StageResult
 class _Run:
     state: RunState | None
     graph: WorkflowGraph
-    visits: list[VisitRecord] = attrs.field(factory=list)
-    running: dict[str, VisitRecord] = attrs.field(factory=dict)
+    visits: list[ReportVisit] = attrs.field(factory=list)
+    running: dict[str, ReportVisit] = attrs.field(factory=dict)
     retries: dict[str, list[RetryMark]] = attrs.field(factory=dict)
     models: dict[tuple[str, str], ModelUsage] = attrs.field(factory=dict)
-    final: RunRecord | None = None
+    final: RunReport | None = None
 
 
-class RunRecorder:
-    """Keeps a :class:`RunRecord` per run, updated by the lifecycle events (newest ``keep`` runs)."""
+class ReportRecorder:
+    """Keeps a :class:`RunReport` per run, updated by the lifecycle events (newest ``keep`` runs)."""
 
     def __init__(self, keep: int = 100) -> None:
         self._runs: dict[str, _Run] = {}
@@ -46,14 +46,14 @@ class RunRecorder:
         """The runs recorded, oldest first."""
         return list(self._runs)
 
-    def record(self, run_id: str) -> RunRecord:
+    def report(self, run_id: str) -> RunReport:
         """The run's record: final once it ended, else a snapshot of it so far."""
         run = self._runs[run_id]
         if run.final is not None:
             return run.final
         state = run.state
         assert state is not None  # a run without its final record is still going
-        return RunRecord(
+        return RunReport(
             run_id=state.id,
             workflow=state.workflow.name,
             status=RUNNING,
@@ -78,7 +78,7 @@ class RunRecorder:
     def podium_stage_started(self, run: RunState, stage: Stage, ctx: Context) -> None:
         recorded = self._runs.get(run.id)
         if recorded is not None:
-            recorded.running[stage.name] = VisitRecord(
+            recorded.running[stage.name] = ReportVisit(
                 stage.name, ctx.visit, RUNNING, started_at=datetime.now(UTC)
             )
 
@@ -95,7 +95,7 @@ class RunRecorder:
         if recorded is None:
             return
         recorded.running.pop(stage.name, None)
-        visit = VisitRecord.from_json(visit_dict(result))
+        visit = ReportVisit.from_json(visit_dict(result))
         retries = recorded.retries.pop(stage.name, [])
         recorded.visits.append(attrs.evolve(visit, retries=tuple(retries)))
 
@@ -115,7 +115,7 @@ class RunRecorder:
             return
         # The result's history is the truth (it also holds visits no event announced).
         retries = {(v.name, v.visit): v.retries for v in recorded.visits}
-        final = RunRecord.from_result(
+        final = RunReport.from_result(
             result,
             graph=recorded.graph,
             strategy=run.strategy.name,
