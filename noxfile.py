@@ -30,7 +30,8 @@ PLUGINS = sorted(
     p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file() and p.name != "_template"
 )
 # mypy: a test checks that user code type-checks against the stage options. selenium drives
-# Debian's chromium (no browser download) for the report and dashboard tests.
+# Debian's chromium (no browser download) for the report and dashboard tests; httpx asks
+# the dashboard for pages.
 DEV = [
     "pytest>=8.3",
     "pytest-asyncio>=0.24",
@@ -38,6 +39,7 @@ DEV = [
     "hypothesis>=6.100",
     "mypy>=1.11",
     "selenium>=4.20",
+    "httpx>=0.27",
 ]
 
 
@@ -67,7 +69,7 @@ def _editable(requirements: list[str]) -> list[str]:
 
 def _everything() -> list[str]:
     """Install arguments for core and every plugin with their test requirements, each once."""
-    requirements = ["core[redis,memcached]"]
+    requirements = ["core[redis,memcached,ui]"]
     for plugin in PLUGINS:
         requirements += [f"plugins/{plugin}", *_test_requirements(plugin)]
     args: list[str] = []
@@ -100,7 +102,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def core(session: nox.Session) -> None:
     """Core's own tests, with podium-sequential (the strategy they run on)."""
-    session.install(*DEV, "-e", "core[redis,memcached]", "-e", "plugins/podium-sequential")
+    session.install(*DEV, "-e", "core[redis,memcached,ui]", "-e", "plugins/podium-sequential")
     _pytest(session, "core/tests")
 
 

@@ -69,7 +69,8 @@ class Browser:
             message = json.loads(entry["message"])["message"]
             if message["method"] == "Network.requestWillBeSent":
                 urls.append(message["params"]["request"]["url"])
-        return [url for url in urls if url not in own and not url.startswith("about:")]
+        # data: URLs (a form control's icon) are not requests to anywhere.
+        return [url for url in urls if url not in own and not url.startswith(("about:", "data:"))]
 
     def css(self, selector: str) -> list[Any]:
         return list(self.driver.find_elements("css selector", selector))

@@ -21,6 +21,7 @@ from podium.report.run_report import RUNNING, ModelUsage, ReportVisit, RetryMark
 from podium.running.agents import AgentCall
 from podium.running.context import Context
 from podium.running.scheduler import RunState
+from podium.values.alerts import Alert
 from podium.values.model import RunResult, StageResult
 
 
@@ -36,11 +37,14 @@ class _Run:
 
 
 class ReportRecorder:
-    """Keeps a :class:`RunReport` per run, updated by the lifecycle events (newest ``keep`` runs)."""
+    """Keeps a :class:`RunReport` per run, updated by the lifecycle events, and the alerts
+    raised (the newest ``keep`` of each)."""
 
     def __init__(self, keep: int = 100) -> None:
         self._runs: dict[str, _Run] = {}
         self._keep = keep
+        #: The alerts raised while it listened, oldest first (the newest ``keep``).
+        self.alerts: list[Alert] = []
 
     def run_ids(self) -> list[str]:
         """The runs recorded, oldest first."""
@@ -107,6 +111,11 @@ class ReportRecorder:
         key = (call.provider, call.model)
         before = recorded.models.get(key, ModelUsage(call.model, call.provider))
         recorded.models[key] = attrs.evolve(before, calls=before.calls + 1, usage=before.usage + call.usage)
+
+    @hookimpl
+    def podium_alert_raised(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+        del self.alerts[: -self._keep]
 
     @hookimpl
     def podium_workflow_ended(self, run: RunState, result: RunResult) -> None:

@@ -14,7 +14,7 @@ import attrs
 from podium.report.critical import critical_path
 from podium.report.graph_svg import render_graph
 from podium.report.markup import Markup, join, tag
-from podium.report.run_report import ReportVisit, RunReport
+from podium.report.run_report import RUNNING, ReportVisit, RunReport
 from podium.report.style import PAGE_CSS, STATUS_COLOURS, TOOLTIP_JS, content_security_policy
 from podium.report.timeline import render_timeline, seconds
 from podium.values.model import Usage
@@ -33,6 +33,7 @@ def page(
     scripts: tuple[str, ...] = (),
     connect_self: bool = False,
     header: Markup | None = None,
+    css: Markup | None = None,
 ) -> str:
     """An HTML document around ``body`` with the report's style, tooltip and policy."""
     all_scripts = (str(TOOLTIP_JS), *scripts)
@@ -52,7 +53,7 @@ def page(
             ),
             tag("meta", {"name": "viewport", "content": "width=device-width, initial-scale=1"}),
             tag("title", None, title),
-            tag("style", None, PAGE_CSS),
+            tag("style", None, PAGE_CSS, css),
         ),
         tag(
             "body",
@@ -120,7 +121,7 @@ class Kpi:
 def run_kpis(record: RunReport) -> list[Kpi]:
     """The run's KPIs: duration against the SLO, stage success, budgets, cache, critical path."""
     slo = record.slo_target_s
-    ran = [v for v in record.visits if v.status != "skipped"]
+    ran = [v for v in record.visits if v.status not in ("skipped", RUNNING)]
     good = [v for v in ran if v.status in ("succeeded", "cached")]
     cached = [v for v in ran if v.status == "cached"]
     kpis = [
@@ -136,7 +137,7 @@ def run_kpis(record: RunReport) -> list[Kpi]:
             "stage visits succeeded",
             f"{len(good)} / {len(ran)}",
             "",
-            None if not ran else len(good) == len(ran),
+            None if not ran or record.running else len(good) == len(ran),
         ),
     ]
     budget = record.budget

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from podium.definition.graph import EdgeKind
 from podium.report.critical import critical_path, predecessors
@@ -97,6 +97,8 @@ def _rows(record: RunReport, now: float) -> list[tuple[int, float, float]]:
 def render_timeline(record: RunReport, now: datetime | None = None) -> Markup:
     """The timeline SVG; ``now`` (default: the run's end, or its latest timestamp) ends running bars."""
     latest = [v.finished_at or v.started_at for v in record.visits if v.started_at]
+    if now is None and record.running:  # a snapshot: running bars reach the time it was taken
+        now = record.started_at + timedelta(seconds=record.duration_s)
     horizon = now or record.finished_at or max((t for t in latest if t), default=record.started_at)
     now_s = max(_offset(record, horizon) or 0.0, 0.0)
     rows = _rows(record, now_s)

@@ -1,0 +1,148 @@
+"""The dashboard's ASGI app: read-only, escaped, clear about bad input and failing sources."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+try:
+    import starlette  # noqa: F401
+except ImportError:  # locally a skip with the reason; under CI (which installs the extra) a failure
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("the dashboard needs the ui extra: pip install 'podium[ui]'", allow_module_level=True)
+import httpx
+
+import podium
+from podium.report import ReportRecorder, RunReport
+from podium.ui.app import create_app
+from podium.ui.charts import daily_kpis, p95
+from podium.ui.server import BackgroundServer
+from podium.ui.source import RecorderSource, RunFilters, parse_filters
+
+HOSTILE = "<script>window.pwned=1</script>"
+
+
+def workflow(name: str, fail: bool = False) -> podium.Workflow:
+    wf = podium.Workflow(name, strategy="sequential")
+
+    @wf.stage
+    async def work() -> str:
+        if fail:
+            raise RuntimeError(HOSTILE)
+        return HOSTILE
+
+    return wf
+
+
+@pytest.fixture
+async def recorder(podium_engine: Callable[..., podium.Engine]) -> ReportRecorder:
+    recorder = ReportRecorder()
+    async with podium_engine(plugins=(recorder,)) as engine:
+        await engine.run(workflow("alpha"))
+        await engine.run(workflow(f"beta {HOSTILE}", fail=True))
+        engine.alerts.raise_alert(podium.Alert("slow", f"too slow {HOSTILE}", workflow="alpha"))
+    return recorder
+
+
+@pytest.fixture
+def client(recorder: ReportRecorder) -> Iterator[httpx.Client]:
+    """A client of the dashboard served by uvicorn on a free port of 127.0.0.1."""
+    with (
+        BackgroundServer(create_app(RecorderSource(recorder))) as server,
+        httpx.Client(base_url=server.url) as c,
+    ):
+        yield c
+
+
+def test_the_runs_page_lists_every_run_with_values_as_text(client: httpx.Client) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.text.count('<tr class="run"') == 2
+    assert HOSTILE not in page.text and "beta &lt;script&gt;" in page.text
+
+
+def test_filters_keep_only_the_matching_runs(client: httpx.Client) -> None:
+    runs = client.get("/api/runs", params={"status": "failed"}).json()["runs"]
+    assert [r["workflow"] for r in runs] == [f"beta {HOSTILE}"]
+    today = datetime.now(UTC).date()
+    assert len(client.get("/api/runs", params={"since": today.isoformat()}).json()["runs"]) == 2
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    assert client.get("/api/runs", params={"since": tomorrow}).json()["runs"] == []
+    assert len(client.get("/api/runs", params={"workflow": "alpha"}).json()["runs"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("since=yesterday", "since=&#x27;yesterday&#x27; is not a date: use YYYY-MM-DD"),
+        ("status=done", "status=&#x27;done&#x27; is not a run status"),
+        ("limit=-3", "limit=&#x27;-3&#x27; must be a whole number from 1 to 10000"),
+        ("since=2026-02-01&until=2026-01-01", "until=&#x27;2026-01-01&#x27; is before since"),
+        ("colour=red", "unknown filter &#x27;colour&#x27;"),
+    ],
+)
+def test_a_bad_filter_is_a_400_page_that_says_what_is_wrong(
+    client: httpx.Client, query: str, message: str
+) -> None:
+    page = client.get(f"/?{query}")
+    assert page.status_code == 400
+    assert message in page.text
+
+
+def test_an_unknown_run_is_a_404_page(client: httpx.Client) -> None:
+    page = client.get("/runs/nope")
+    assert page.status_code == 404 and "no run &#x27;nope&#x27;" in page.text
+    assert client.get("/api/runs/nope").status_code == 404
+
+
+def test_the_dashboard_is_read_only(client: httpx.Client) -> None:
+    assert client.post("/").status_code == 405
+    run_id = client.get("/api/runs").json()["runs"][0]["run_id"]
+    assert client.delete(f"/api/runs/{run_id}").status_code == 405
+
+
+def test_pages_allow_no_source_but_themselves(client: httpx.Client) -> None:
+    run_id = client.get("/api/runs").json()["runs"][0]["run_id"]
+    for path in ("/", f"/runs/{run_id}", "/kpis", "/alerts", "/agents"):
+        page = client.get(path)
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert "default-src &#x27;none&#x27;" in page.text
+        assert "http://" not in page.text.replace('xmlns="http://www.w3.org/2000/svg"', "")
+        assert "https://" not in page.text
+
+
+def test_recent_alerts_are_listed_as_text(client: httpx.Client) -> None:
+    page = client.get("/alerts")
+    assert 'data-alert="slow"' in page.text and "too slow &lt;script&gt;" in page.text
+
+
+def test_a_source_that_fails_gives_a_503_page(recorder: ReportRecorder) -> None:
+    class Broken(RecorderSource):
+        async def runs(self, filters: RunFilters) -> list[RunReport]:
+            raise OSError("disk gone")
+
+    with BackgroundServer(create_app(Broken(recorder))) as server:
+        page = httpx.get(server.url + "/")
+    assert page.status_code == 503
+    assert "could not read this process: OSError: disk gone" in page.text
+
+
+def test_filters_parse_dates_as_whole_days() -> None:
+    filters = parse_filters({"since": "2026-01-01", "until": "2026-01-01", "workflow": " "})
+    assert filters.since == datetime(2026, 1, 1, tzinfo=UTC)
+    assert filters.until == datetime(2026, 1, 2, tzinfo=UTC)
+    assert filters.workflow is None
+    with pytest.raises(ValueError, match="limit='many' must be a whole number"):
+        parse_filters({"limit": "many"})
+
+
+def test_daily_kpis_rate_the_runs_that_ended(recorder: ReportRecorder) -> None:
+    reports = [recorder.report(run_id) for run_id in recorder.run_ids()]
+    (day,) = daily_kpis(reports)
+    assert day.runs == 2 and day.success_rate == 0.5
+    assert day.cache_hit_rate == 0.0
+    assert p95([1.0, 2.0, 3.0, 4.0, 100.0]) == 100.0 and p95([]) is None
