@@ -5,6 +5,7 @@ The public API is exactly ``podium.__all__`` and these public submodules:
 - ``podium.testing``: the pytest plugin (fixtures, a hook-call recorder) for plugin authors.
 - ``podium.strategy_checks``: property checks every strategy plugin should pass.
 - ``podium.report``: run reports (a run's timeline, graph, usage and KPIs as one HTML page).
+- ``podium.ui``: the local dashboard (needs ``pip install 'podium[ui]'``).
 
 Everything else, the layer folders (``podium.foundation``, ``podium.values``, ...) and
 the modules in them, is internal and may change in any release: import from ``podium``.

@@ -11,7 +11,16 @@ from typing import Any, Literal
 import click
 from rich.console import Console
 
-from podium.cli.base import EXIT_FAILED, EXIT_OK, errors_exit_2, input_option, load_config, parse_inputs
+from podium.cli.base import (
+    EXIT_FAILED,
+    EXIT_OK,
+    check_writable,
+    errors_exit_2,
+    input_option,
+    load_config,
+    parse_inputs,
+    write_file,
+)
 from podium.cli.cache import cli_cache_url
 from podium.cli.console import ProgressDisplay, result_dict, summary_table
 from podium.cli.logs import configure_logging
@@ -19,6 +28,8 @@ from podium.definition.config import Config
 from podium.definition.loader import load_target
 from podium.definition.workflow import Workflow
 from podium.engine.engine import Engine
+from podium.report.live import ReportRecorder
+from podium.report.page import render_report
 from podium.values.model import RunResult
 
 
@@ -30,6 +41,12 @@ from podium.values.model import RunResult
 @click.option("--no-cache", is_flag=True, help="Run without any cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no progress).")
 @click.option("--no-progress", is_flag=True, help="Do not show live progress.")
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False),
+    help="Also write the run's report to this file (one self-contained HTML page).",
+)
 @click.pass_context
 @errors_exit_2
 def run(
@@ -41,8 +58,11 @@ def run(
     no_cache: bool,
     as_json: bool,
     no_progress: bool,
+    report_file: str | None,
 ) -> None:
     """Run the workflow TARGET (file.py[:name], module:attr or file.toml)."""
+    if report_file is not None:
+        check_writable(report_file)  # before the run, not after it
     config = load_config(ctx, strategy=strategy, cache_url=cache_url)
     configure_logging(ctx.obj["log_level"] or config.settings.log_level, json_lines=ctx.obj["log_json"])
     loaded = load_target(target)
@@ -56,9 +76,14 @@ def run(
     plugins: list[object] = list(loaded.plugins)
     if not (as_json or no_progress):
         plugins.append(ProgressDisplay(Console(stderr=True)))
+    recorder = ReportRecorder() if report_file is not None else None
+    if recorder is not None:
+        plugins.append(recorder)
     # The command line caches in a SQLite file by default, so two runs share results.
     chosen: str | Literal[False] = False if no_cache else cli_cache_url(config)
     result = asyncio.run(_run(workflow, values, config, plugins, cache_url=chosen))
+    if recorder is not None and report_file is not None:
+        write_file(report_file, render_report(recorder.report(result.run_id)))
     if as_json:
         click.echo(json.dumps(result_dict(result), indent=2))
     else:
