@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import attrs
-
-from podium.report.critical import critical_path
 from podium.report.graph_svg import render_graph
+from podium.report.kpis import run_kpis
 from podium.report.markup import Markup, join, tag
-from podium.report.run_report import RUNNING, ReportVisit, RunReport
+from podium.report.run_report import ReportVisit, RunReport
 from podium.report.style import PAGE_CSS, STATUS_COLOURS, TOOLTIP_JS, content_security_policy
 from podium.report.timeline import render_timeline, seconds
 from podium.values.model import Usage
@@ -107,83 +105,6 @@ def _heading(record: RunReport) -> Markup:
     )
 
 
-@attrs.frozen
-class Kpi:
-    """One figure of the run against its target (``ok`` is ``None`` without a target)."""
-
-    key: str
-    name: str
-    value: str
-    target: str = ""
-    ok: bool | None = None
-
-
-def run_kpis(record: RunReport) -> list[Kpi]:
-    """The run's KPIs: duration against the SLO, stage success, budgets, cache, critical path."""
-    slo = record.slo_target_s
-    ran = [v for v in record.visits if v.status not in ("skipped", RUNNING)]
-    good = [v for v in ran if v.status in ("succeeded", "cached")]
-    cached = [v for v in ran if v.status == "cached"]
-    kpis = [
-        Kpi(
-            "duration",
-            "duration",
-            seconds(record.duration_s) if not record.running else "running",
-            f"SLO < {seconds(slo)}" + (f" ({record.strategy})" if record.strategy else ""),
-            None if record.running else record.duration_s < slo,
-        ),
-        Kpi(
-            "success",
-            "stage visits succeeded",
-            f"{len(good)} / {len(ran)}",
-            "",
-            None if not ran or record.running else len(good) == len(ran),
-        ),
-    ]
-    budget = record.budget
-    tokens = record.usage.total_tokens
-    kpis.append(
-        Kpi(
-            "tokens",
-            "tokens",
-            f"{tokens:,}",
-            f"budget {budget.tokens:,}" if budget and budget.tokens else "no token budget",
-            tokens <= budget.tokens if budget and budget.tokens else None,
-        )
-    )
-    cost = record.usage.cost_usd
-    kpis.append(
-        Kpi(
-            "cost",
-            "cost",
-            f"${cost:.4f}",
-            f"budget ${budget.cost_usd:.2f}" if budget and budget.cost_usd else "no cost budget",
-            cost <= budget.cost_usd if budget and budget.cost_usd else None,
-        )
-    )
-    kpis.append(
-        Kpi(
-            "cache",
-            "served from cache",
-            f"{len(cached) / len(ran):.0%}" if ran else "-",
-            f"{len(cached)} of {len(ran)} visits",
-        )
-    )
-    path = critical_path(record.visits, record.graph)
-    length = sum(record.visits[i].duration_s for i in path)
-    kpis.append(
-        Kpi(
-            "critical",
-            "critical path",
-            seconds(length),
-            " → ".join(record.visits[i].label for i in path) or "-",
-        )
-    )
-    saved = record.saved
-    kpis.append(Kpi("saved", "saved", f"{saved.total_tokens:,} tok", f"${saved.cost_usd:.4f}"))
-    return kpis
-
-
 def _kpis(record: RunReport) -> Markup:
     cards = []
     for kpi in run_kpis(record):
@@ -242,7 +163,8 @@ def _usage_cells(usage: Usage) -> list[Markup]:
 _USAGE_HEAD = ("input", "output", "cache read", "tokens", "cost")
 
 
-def _head(*names: str, numeric_from: int) -> Markup:
+def table_head(*names: str, numeric_from: int | None = None) -> Markup:
+    """A table's header row; the columns from ``numeric_from`` on are right-aligned figures."""
     return tag(
         "thead",
         None,
@@ -250,10 +172,21 @@ def _head(*names: str, numeric_from: int) -> Markup:
             "tr",
             None,
             [
-                tag("th", {"class": "num"} if n >= numeric_from else None, name)
+                tag("th", {"class": "num"} if numeric_from is not None and n >= numeric_from else None, name)
                 for n, name in enumerate(names)
             ],
         ),
+    )
+
+
+def data_table(
+    table_id: str, names: tuple[str, ...], rows: list[Markup], empty: str, numeric_from: int | None = None
+) -> Markup:
+    """A table of ``rows`` under ``names``, or the ``empty`` sentence when there are none."""
+    if not rows:
+        return tag("p", {"class": "empty", "id": table_id}, empty)
+    return tag(
+        "table", {"id": table_id}, table_head(*names, numeric_from=numeric_from), tag("tbody", None, rows)
     )
 
 
@@ -297,7 +230,7 @@ def _stage_table(record: RunReport) -> Markup:
             _num(record.saved.total_tokens),
         )
     )
-    head = _head(
+    head = table_head(
         "stage", "status", "visits", "duration", "attempts", *_USAGE_HEAD, "saved tok", numeric_from=2
     )
     return tag("table", None, head, tag("tbody", None, rows))
@@ -317,7 +250,7 @@ def _model_table(record: RunReport) -> Markup:
         )
         for m in sorted(record.models, key=lambda m: -m.usage.cost_usd)
     ]
-    head = _head("model", "provider", "calls", *_USAGE_HEAD, numeric_from=2)
+    head = table_head("model", "provider", "calls", *_USAGE_HEAD, numeric_from=2)
     return tag("table", None, head, tag("tbody", None, rows))
 
 
@@ -351,7 +284,7 @@ def _savings(record: RunReport) -> Markup:
             tag(
                 "table",
                 None,
-                _head("visit", "status", "tokens", "requests", "cost", numeric_from=2),
+                table_head("visit", "status", "tokens", "requests", "cost", numeric_from=2),
                 tag("tbody", None, rows),
             ),
         ]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from podium.report.markup import Markup, join, tag
-from podium.report.page import badge, page, report_body
+from podium.report.page import badge, data_table, page, report_body
 from podium.report.run_report import DEFAULT_SLO_S, RunReport
 from podium.report.timeline import seconds
 from podium.ui.charts import CHART_CSS, chart, daily_kpis
@@ -119,32 +119,15 @@ def runs_page(
             tag("td", None, r.workflow),
             tag("td", None, badge(r.status)),
             tag("td", None, _when(r.started_at)),
+            tag("td", None, r.reason),
             tag("td", {"class": "num"}, "running" if r.running else seconds(r.duration_s)),
             tag("td", {"class": "num"}, f"{r.usage.total_tokens:,}"),
             tag("td", {"class": "num"}, f"${r.usage.cost_usd:.4f}"),
-            tag("td", None, r.reason),
         )
         for r in reports
     ]
-    head = tag(
-        "thead",
-        None,
-        tag(
-            "tr",
-            None,
-            [
-                tag("th", {"class": "num"} if n in (4, 5, 6) else None, h)
-                for n, h in enumerate(
-                    ("run", "workflow", "status", "started (UTC)", "duration", "tokens", "cost", "reason")
-                )
-            ],
-        ),
-    )
-    table = (
-        tag("table", {"id": "runs"}, head, tag("tbody", None, rows))
-        if rows
-        else tag("p", {"class": "empty", "id": "runs"}, "No runs match these filters.")
-    )
+    names = ("run", "workflow", "status", "started (UTC)", "reason", "duration", "tokens", "cost")
+    table = data_table("runs", names, rows, "No runs match these filters.", numeric_from=5)
     body = join(
         [
             tag("h1", None, "Runs"),
@@ -239,20 +222,8 @@ def alerts_page(alerts: Sequence[Alert], source: str) -> str:
         )
         for a in alerts
     ]
-    head = tag(
-        "thead",
-        None,
-        tag(
-            "tr",
-            None,
-            [tag("th", None, h) for h in ("raised (UTC)", "severity", "alert", "workflow", "run", "message")],
-        ),
-    )
-    table = (
-        tag("table", {"id": "alerts"}, head, tag("tbody", None, rows))
-        if rows
-        else tag("p", {"class": "empty", "id": "alerts"}, "No alerts.")
-    )
+    names = ("raised (UTC)", "severity", "alert", "workflow", "run", "message")
+    table = data_table("alerts", names, rows, "No alerts.")
     return dashboard_page(
         "Podium · alerts",
         join([tag("h1", None, "Recent alerts"), tag("section", {"class": "card"}, table)]),
@@ -263,8 +234,6 @@ def alerts_page(alerts: Sequence[Alert], source: str) -> str:
 def agents_page(agents: Sequence[AgentState] | None, source: str) -> str:
     if agents is None:
         content = tag("p", {"class": "empty", "id": "agents"}, f"{source} does not report agents.")
-    elif not agents:
-        content = tag("p", {"class": "empty", "id": "agents"}, "No agents are registered.")
     else:
         rows = [
             tag(
@@ -277,12 +246,8 @@ def agents_page(agents: Sequence[AgentState] | None, source: str) -> str:
             )
             for a in agents
         ]
-        head = tag(
-            "thead",
-            None,
-            tag("tr", None, [tag("th", None, h) for h in ("agent", "provider", "model", "breaker")]),
-        )
-        content = tag("table", {"id": "agents"}, head, tag("tbody", None, rows))
+        names = ("agent", "provider", "model", "breaker")
+        content = data_table("agents", names, rows, "No agents are registered.")
     return dashboard_page(
         "Podium · agents",
         join([tag("h1", None, "Agents"), tag("section", {"class": "card"}, content)]),
