@@ -72,9 +72,11 @@ def stage_path(
     return StagePath(bare, direct, cached, routed, inline_hits)
 
 
-# Per plan and hook facts, the paths of runs without a router: runs of one definition
-# share them, so a run pays nothing per stage to classify.
-_cache: weakref.WeakKeyDictionary[Plan, dict[tuple[bool, ...], list[StagePath]]] = weakref.WeakKeyDictionary()
+# Per plan, hook facts and routed stages, the paths: runs of one definition share them,
+# so a run pays (almost) nothing per stage to classify.
+_cache: weakref.WeakKeyDictionary[Plan, dict[tuple[object, ...], list[StagePath]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def stage_paths(
@@ -88,11 +90,13 @@ def stage_paths(
 ) -> Sequence[StagePath]:
     """:func:`stage_path` for every stage of ``plan`` (``routes`` says which ones route)."""
     options = {"hooked": hooked, "observed": observed, "cached": cached, "inline_cache": inline_cache}
-    if routes is not None:
-        return [stage_path(stage, routed=routes(stage), **options) for stage in plan.stages]
+    routed = tuple(routes(stage) for stage in plan.stages) if routes is not None else ()
+    key = (hooked, observed, cached, inline_cache, routed if any(routed) else ())
     per_plan = _cache.setdefault(plan, {})
-    key = (hooked, observed, cached, inline_cache)
     paths = per_plan.get(key)
     if paths is None:
-        paths = per_plan[key] = [stage_path(stage, routed=False, **options) for stage in plan.stages]
+        flags = routed or (False,) * len(plan.stages)
+        paths = per_plan[key] = [
+            stage_path(stage, routed=flag, **options) for stage, flag in zip(plan.stages, flags, strict=True)
+        ]
     return paths

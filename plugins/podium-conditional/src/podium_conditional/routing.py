@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,8 +22,18 @@ from podium_conditional.settings import SECTION, ConditionalSettings
 def loop_targets(plan: Plan) -> dict[int, list[str]]:
     """Per stage index, the stages its route may loop back to: itself or ancestors with max_visits > 1.
 
-    Only stages that may loop have entries, so a workflow without loops costs nothing here.
+    Only stages that may loop have entries, and a plan's are computed once for all its runs.
     """
+    found = _loop_targets.get(plan)
+    if found is None:
+        found = _loop_targets[plan] = _find_loop_targets(plan)
+    return found
+
+
+_loop_targets: weakref.WeakKeyDictionary[Plan, dict[int, list[str]]] = weakref.WeakKeyDictionary()
+
+
+def _find_loop_targets(plan: Plan) -> dict[int, list[str]]:
     targets: dict[int, list[str]] = {}
     for t, stage in enumerate(plan.stages):
         if stage.max_visits > 1:
