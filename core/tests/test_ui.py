@@ -1,10 +1,14 @@
-"""The dashboard's ASGI app: read-only, escaped, clear about bad input and failing sources."""
+"""The dashboard: read-only, escaped, clear about bad input and failing sources (over HTTP);
+its pages load, filter and follow a running run (in headless Chromium)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -21,7 +25,7 @@ from podium.report import ReportRecorder, RunReport
 from podium.ui.app import create_app
 from podium.ui.charts import daily_kpis, p95
 from podium.ui.server import BackgroundServer
-from podium.ui.source import RecorderSource, RunFilters, parse_filters
+from podium.ui.source import AgentState, RecorderSource, RunFilters, parse_filters
 
 HOSTILE = "<script>window.pwned=1</script>"
 
@@ -49,12 +53,16 @@ async def recorder(podium_engine: Callable[..., podium.Engine]) -> ReportRecorde
 
 
 @pytest.fixture
-def client(recorder: ReportRecorder) -> Iterator[httpx.Client]:
-    """A client of the dashboard served by uvicorn on a free port of 127.0.0.1."""
-    with (
-        BackgroundServer(create_app(RecorderSource(recorder))) as server,
-        httpx.Client(base_url=server.url) as c,
-    ):
+def dashboard(recorder: ReportRecorder) -> Iterator[str]:
+    """The dashboard served by uvicorn on a free port of 127.0.0.1: its URL."""
+    agents = [AgentState("planner", "simulated", "claude-sonnet-4-5")]
+    with BackgroundServer(create_app(RecorderSource(recorder, agents=agents))) as server:
+        yield server.url
+
+
+@pytest.fixture
+def client(dashboard: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=dashboard) as c:
         yield c
 
 
@@ -146,3 +154,97 @@ def test_daily_kpis_rate_the_runs_that_ended(recorder: ReportRecorder) -> None:
     assert day.runs == 2 and day.success_rate == 0.5
     assert day.cache_hit_rate == 0.0
     assert p95([1.0, 2.0, 3.0, 4.0, 100.0]) == 100.0 and p95([]) is None
+
+
+# ------------------------------------------------------------------ in a real browser
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the page did not get there in time")
+        time.sleep(0.05)
+
+
+async def test_every_page_loads_and_asks_nothing_of_the_internet(
+    browser: Any, dashboard: str, recorder: ReportRecorder
+) -> None:
+    run_id = recorder.run_ids()[0]
+    for path, selector, count in [
+        ("/", "#runs tr.run", 2),
+        (f"/runs/{run_id}", "svg.timeline rect.bar", 1),
+        ("/alerts", "#alerts tr.alert", 1),
+        ("/agents", "#agents tr.agent", 1),
+        ("/kpis", "svg.chart", 5),
+    ]:
+        requested = await asyncio.to_thread(browser.open, dashboard + path)
+        assert [url for url in requested if not url.startswith(dashboard)] == [], path
+        assert len(browser.css(selector)) == count, f"{path} shows {selector} {count} time(s)"
+        assert browser.driver.execute_script("return window.pwned === undefined")
+    await asyncio.to_thread(browser.screenshot, "dashboard-kpis")
+
+
+async def test_the_runs_list_filters_by_status_and_workflow(
+    browser: Any, dashboard: str, recorder: ReportRecorder
+) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    await asyncio.to_thread(browser.open, dashboard + "/")
+    assert len(browser.css("#runs tr.run")) == 2
+    Select(browser.css("#filter-status")[0]).select_by_value("failed")
+    browser.css("#filters button")[0].click()
+    wait_for(lambda: "status=failed" in browser.driver.current_url)
+    rows = browser.css("#runs tr.run")
+    assert [(r.get_attribute("data-workflow"), r.get_attribute("data-status")) for r in rows] == [
+        (f"beta {HOSTILE}", "failed")
+    ]
+    Select(browser.css("#filter-status")[0]).select_by_value("")
+    Select(browser.css("#filter-workflow")[0]).select_by_visible_text("alpha")
+    browser.css("#filters button")[0].click()
+    wait_for(lambda: "status=failed" not in browser.driver.current_url)
+    assert [r.get_attribute("data-workflow") for r in browser.css("#runs tr.run")] == ["alpha"]
+    await asyncio.to_thread(browser.screenshot, "dashboard-runs")
+
+
+async def test_a_running_runs_page_updates_until_the_run_ends(
+    browser: Any, dashboard: str, recorder: ReportRecorder, podium_engine: Callable[..., podium.Engine]
+) -> None:
+    wf = podium.Workflow("live", strategy="sequential")
+    started, release = asyncio.Event(), asyncio.Event()
+
+    @wf.stage
+    async def first() -> str:
+        return "1"
+
+    @wf.stage(needs=["first"])
+    async def slow(first: str) -> str:
+        started.set()
+        await release.wait()
+        return "2"
+
+    @wf.stage(needs=["slow"])
+    async def last(slow: str) -> str:
+        return "3"
+
+    def statuses() -> dict[str, str]:
+        return {
+            b.get_attribute("data-stage"): b.get_attribute("data-status")
+            for b in browser.css("svg.timeline rect.bar")
+        }
+
+    async with podium_engine(plugins=(recorder,)) as engine:
+        handle = await engine.submit(wf)
+        await started.wait()
+        await asyncio.to_thread(browser.open, f"{dashboard}/runs/{handle.run.id}")
+        assert statuses() == {"first": "succeeded", "slow": "running"}
+        assert browser.css("#live")[0].get_attribute("data-running") == "true"
+        await asyncio.to_thread(browser.screenshot, "dashboard-live-running")
+        release.set()
+        await handle
+    live = browser.css("#live")[0]
+    await asyncio.to_thread(wait_for, lambda: live.get_attribute("data-running") == "false")
+    assert statuses() == {"first": "succeeded", "slow": "succeeded", "last": "succeeded"}
+    assert int(live.get_attribute("data-updates")) >= 1
+    assert browser.css("h1 .badge")[0].text == "succeeded"
+    await asyncio.to_thread(browser.screenshot, "dashboard-live-ended")
