@@ -31,18 +31,23 @@ def predecessors(visits: Sequence[ReportVisit], graph: WorkflowGraph | None) -> 
     """For each visit that ran (by index), the visits it waited for."""
     deps = _dependencies(graph)
     timed = [i for i, v in enumerate(visits) if v.started_at is not None]
+    by_stage: dict[str, list[int]] = {}
+    routed_to: dict[str, list[int]] = {}
+    for j in timed:
+        by_stage.setdefault(visits[j].name, []).append(j)
+        for target in visits[j].route or ():
+            routed_to.setdefault(target, []).append(j)
     links: dict[int, list[int]] = {}
     for i in timed:
         visit = visits[i]
         start = (visit.started_at or datetime.min) + _SLACK
         found: list[int] = []
         for dep in deps.get(visit.name, []):
-            latest = _latest_finished(visits, [j for j in timed if visits[j].name == dep], start)
+            latest = _latest_finished(visits, by_stage.get(dep, ()), start)
             if latest is not None:
                 found.append(latest)
         if visit.visit > 1:
-            routers = [j for j in timed if visit.name in (visits[j].route or ())]
-            router = _latest_finished(visits, routers, start)
+            router = _latest_finished(visits, routed_to.get(visit.name, ()), start)
             if router is not None and router not in found:
                 found.append(router)
         links[i] = found

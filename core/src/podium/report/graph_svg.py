@@ -117,12 +117,12 @@ def _loop_label_at(edge: GraphEdge, at: _Layout) -> tuple[float, float]:
     return (sx + NODE_W + tx) / 2, at.lanes[(edge.source, edge.target)] - 3
 
 
-def _taken(edge: GraphEdge, visits: tuple[ReportVisit, ...]) -> bool:
+def _taken(edge: GraphEdge, by_stage: Mapping[str, list[ReportVisit]]) -> bool:
     """Whether the run went along ``edge`` in any of its rounds."""
-    sources = [v for v in visits if v.name == edge.source]
+    sources = by_stage.get(edge.source, [])
     if edge.kind is EdgeKind.LOOP:
         return any(v.route is not None and edge.target in v.route for v in sources)
-    if not any(v.name == edge.target and v.started_at is not None for v in visits):
+    if not any(v.started_at is not None for v in by_stage.get(edge.target, [])):
         return False
     ran = [v for v in sources if v.status in ("succeeded", "cached")]
     return any(v.route is None or edge.target in v.route for v in ran)
@@ -131,17 +131,14 @@ def _taken(edge: GraphEdge, visits: tuple[ReportVisit, ...]) -> bool:
 def render_graph(graph: WorkflowGraph, record: RunReport | None = None) -> Markup:
     """The graph SVG; with ``record``, stages coloured by their latest visit and the route taken bold."""
     at = layout(graph)
-    latest: dict[str, ReportVisit] = {}
-    counts: dict[str, int] = {}
-    visits = record.visits if record is not None else ()
-    for visit in visits:
-        latest[visit.name] = visit
-        counts[visit.name] = counts.get(visit.name, 0) + 1
+    by_stage: dict[str, list[ReportVisit]] = {}
+    for visit in record.visits if record is not None else ():
+        by_stage.setdefault(visit.name, []).append(visit)
     edges = []
     for edge in graph.edges:
         classes = ["edge", edge.kind.value]
         if record is not None:
-            classes.append("taken" if _taken(edge, visits) else "not-taken")
+            classes.append("taken" if _taken(edge, by_stage) else "not-taken")
         label = None
         if edge.kind is EdgeKind.LOOP:
             limit = next((n.max_visits for n in graph.nodes if n.name == edge.target), 1)
@@ -161,12 +158,12 @@ def render_graph(graph: WorkflowGraph, record: RunReport | None = None) -> Marku
     nodes = []
     for node in graph.nodes:
         x, y = at.position[node.name]
-        shown = latest.get(node.name)
+        shown = by_stage[node.name][-1] if node.name in by_stage else None
         status = shown.status if shown is not None else ("pending" if record is not None else "defined")
         tip = node.name + (f" — {node.description}" if node.description else "")
         if shown is not None:
             tip += f"\nlatest: {shown.status}" + (f" ({shown.reason})" if shown.reason else "")
-        count = counts.get(node.name, 0)
+        count = len(by_stage.get(node.name, ()))
         nodes.append(
             tag(
                 "g",

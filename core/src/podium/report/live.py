@@ -122,15 +122,20 @@ class ReportRecorder:
         recorded = self._runs.get(run.id)
         if recorded is None:
             return
-        # The result's history is the truth (it also holds visits no event announced).
-        retries = {(v.name, v.visit): v.retries for v in recorded.visits}
+        # The result's history is the truth (it also holds visits no event announced); the
+        # visits the events announced are reused, with the retries only they know.
+        seen = {(v.name, v.visit, v.status): v for v in recorded.visits}
+        visits = tuple(
+            seen.get((r.name, r.visit, r.status.value)) or ReportVisit.from_json(visit_dict(r))
+            for r in result.history
+        )
         final = RunReport.from_result(
             result,
             graph=recorded.graph,
             strategy=run.strategy.name,
             budget=run.workflow.budget,
             models=recorded.models.values(),
+            visits=visits,
         )
-        visits = tuple(attrs.evolve(v, retries=retries.get((v.name, v.visit), ())) for v in final.visits)
-        recorded.final = attrs.evolve(final, visits=visits)
+        recorded.final = final
         recorded.state = None

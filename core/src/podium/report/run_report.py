@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from podium.cli.console import result_dict
+from podium.cli.console import visit_dict
 from podium.definition.graph import WorkflowGraph
 from podium.values.model import ZERO_USAGE, Budget, RunResult, Usage
 
@@ -214,17 +214,27 @@ class RunReport:
         budget: Budget | None = None,
         models: Iterable[ModelUsage] = (),
         slo_s: float | None = None,
+        visits: Iterable[ReportVisit] | None = None,
     ) -> RunReport:
-        """The record of a finished run (``graph``: :func:`podium.definition.graph.workflow_graph`)."""
-        data = result_dict(result)
-        data["started_at"] = result.started_at.isoformat()
-        data["finished_at"] = result.finished_at.isoformat()
-        return attrs.evolve(
-            cls.from_json(data),
-            graph=graph,
+        """The report of a finished run (``graph``: :func:`podium.report.workflow_graph`;
+        ``visits``: already converted visits of ``result.history``, in its order)."""
+        return cls(
+            run_id=result.run_id,
+            workflow=result.workflow,
+            status=result.status.value,
+            started_at=result.started_at,
+            finished_at=result.finished_at,
+            duration_s=result.duration_s,
             strategy=strategy,
-            budget=budget,
+            reason=result.reason,
+            usage=result.usage,
+            saved=result.saved,
+            visits=tuple(visits)
+            if visits is not None
+            else tuple(ReportVisit.from_json(visit_dict(v)) for v in result.history),
+            graph=graph,
             models=tuple(models),
+            budget=budget,
             slo_s=slo_s,
         )
 
