@@ -2,7 +2,7 @@
 
 - :class:`ReportRecorder`: an observer plugin keeping each run's :class:`RunReport`, live.
 - :class:`RunReport`: a run's visits, graph, usage per model, budget and SLO target.
-- :func:`render_report`: the page of a record; :func:`critical_path`: its critical path;
+- :func:`render_report`: the page of a report; :func:`critical_path`: its critical path;
   :func:`workflow_graph`: a workflow's graph.
 """
 

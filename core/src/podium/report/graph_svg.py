@@ -128,16 +128,16 @@ def _taken(edge: GraphEdge, by_stage: Mapping[str, list[ReportVisit]]) -> bool:
     return any(v.route is None or edge.target in v.route for v in ran)
 
 
-def render_graph(graph: WorkflowGraph, record: RunReport | None = None) -> Markup:
-    """The graph SVG; with ``record``, stages coloured by their latest visit and the route taken bold."""
+def render_graph(graph: WorkflowGraph, report: RunReport | None = None) -> Markup:
+    """The graph SVG; with ``report``, stages coloured by their latest visit and the route taken bold."""
     at = layout(graph)
     by_stage: dict[str, list[ReportVisit]] = {}
-    for visit in record.visits if record is not None else ():
+    for visit in report.visits if report is not None else ():
         by_stage.setdefault(visit.name, []).append(visit)
     edges = []
     for edge in graph.edges:
         classes = ["edge", edge.kind.value]
-        if record is not None:
+        if report is not None:
             classes.append("taken" if _taken(edge, by_stage) else "not-taken")
         label = None
         if edge.kind is EdgeKind.LOOP:
@@ -159,7 +159,7 @@ def render_graph(graph: WorkflowGraph, record: RunReport | None = None) -> Marku
     for node in graph.nodes:
         x, y = at.position[node.name]
         shown = by_stage[node.name][-1] if node.name in by_stage else None
-        status = shown.status if shown is not None else ("pending" if record is not None else "defined")
+        status = shown.status if shown is not None else ("pending" if report is not None else "defined")
         tip = node.name + (f" — {node.description}" if node.description else "")
         if shown is not None:
             tip += f"\nlatest: {shown.status}" + (f" ({shown.reason})" if shown.reason else "")

@@ -21,31 +21,31 @@ class Kpi:
     ok: bool | None = None
 
 
-def run_kpis(record: RunReport) -> list[Kpi]:
+def run_kpis(report: RunReport) -> list[Kpi]:
     """The run's KPIs: duration against the SLO, stage success, budgets, cache, critical path."""
-    slo = record.slo_target_s
-    ran = [v for v in record.visits if v.status not in ("skipped", RUNNING)]
+    slo = report.slo_target_s
+    ran = [v for v in report.visits if v.status not in ("skipped", RUNNING)]
     good = [v for v in ran if v.status in ("succeeded", "cached")]
     cached = [v for v in ran if v.status == "cached"]
     kpis = [
         Kpi(
             "duration",
             "duration",
-            seconds(record.duration_s) if not record.running else "running",
-            f"SLO < {seconds(slo)}" + (f" ({record.strategy})" if record.strategy else ""),
-            None if record.running else record.duration_s < slo,
+            seconds(report.duration_s) if not report.running else "running",
+            f"SLO < {seconds(slo)}" + (f" ({report.strategy})" if report.strategy else ""),
+            None if report.running else report.duration_s < slo,
         ),
         Kpi(
             "success",
             "stage visits succeeded",
             f"{len(good)} / {len(ran)}",
             "",
-            None if not ran or record.running else len(good) == len(ran),
+            None if not ran or report.running else len(good) == len(ran),
         ),
     ]
-    budget = record.budget
-    kpis.append(_budget_kpi("tokens", record.usage.total_tokens, budget.tokens if budget else None, "{:,}"))
-    kpis.append(_budget_kpi("cost", record.usage.cost_usd, budget.cost_usd if budget else None, "${:.4f}"))
+    budget = report.budget
+    kpis.append(_budget_kpi("tokens", report.usage.total_tokens, budget.tokens if budget else None, "{:,}"))
+    kpis.append(_budget_kpi("cost", report.usage.cost_usd, budget.cost_usd if budget else None, "${:.4f}"))
     kpis.append(
         Kpi(
             "cache",
@@ -54,17 +54,17 @@ def run_kpis(record: RunReport) -> list[Kpi]:
             f"{len(cached)} of {len(ran)} visits",
         )
     )
-    path = critical_path(record.visits, record.graph)
-    length = sum(record.visits[i].duration_s for i in path)
+    path = critical_path(report.visits, report.graph)
+    length = sum(report.visits[i].duration_s for i in path)
     kpis.append(
         Kpi(
             "critical",
             "critical path",
             seconds(length),
-            " → ".join(record.visits[i].label for i in path) or "-",
+            " → ".join(report.visits[i].label for i in path) or "-",
         )
     )
-    saved = record.saved
+    saved = report.saved
     kpis.append(Kpi("saved", "saved", f"{saved.total_tokens:,} tok", f"${saved.cost_usd:.4f}"))
     return kpis
 

@@ -1,7 +1,7 @@
-"""An observer that keeps the record of each run it sees, live: what a report is drawn from.
+"""An observer that keeps a report of each run it sees, live: what a report page is drawn from.
 
 Register a :class:`ReportRecorder` on an engine (``Engine(plugins=[recorder])``); while a
-run goes, :meth:`ReportRecorder.record` gives its :class:`RunReport` so far (status
+run goes, :meth:`ReportRecorder.report` gives its :class:`RunReport` so far (status
 ``running``, running stages as ``running`` visits), and afterwards its final one. Beyond
 what a :class:`podium.RunResult` holds, it notes when each failed attempt ended (the
 timeline's retry marks) and which models the agent calls went to.
@@ -51,12 +51,12 @@ class ReportRecorder:
         return list(self._runs)
 
     def report(self, run_id: str) -> RunReport:
-        """The run's record: final once it ended, else a snapshot of it so far."""
+        """The run's report: final once it ended, else a snapshot of it so far."""
         run = self._runs[run_id]
         if run.final is not None:
             return run.final
         state = run.state
-        assert state is not None  # a run without its final record is still going
+        assert state is not None  # a run without its final report is still going
         return RunReport(
             run_id=state.id,
             workflow=state.workflow.name,

@@ -1,6 +1,6 @@
 """The run report: one self-contained HTML page (no scripts, styles or fonts from elsewhere).
 
-:func:`render_report` is a pure function of a :class:`RunReport`: the same record gives
+:func:`render_report` is a pure function of a :class:`RunReport`: the same report gives
 the same page. The page works offline and as an e-mail attachment (hover texts fall back
 to SVG titles where scripts do not run).
 """
@@ -18,10 +18,10 @@ from podium.report.timeline import render_timeline, seconds
 from podium.values.model import Usage
 
 
-def render_report(record: RunReport, *, now: datetime | None = None) -> str:
-    """The whole report page of ``record`` as HTML text."""
-    title = f"{record.workflow} · run {record.run_id} · {record.status}"
-    return page(title, report_body(record, now=now))
+def render_report(report: RunReport, *, now: datetime | None = None) -> str:
+    """The whole page of ``report`` as HTML text."""
+    title = f"{report.workflow} · run {report.run_id} · {report.status}"
+    return page(title, report_body(report, now=now))
 
 
 def page(
@@ -68,46 +68,46 @@ def badge(status: str) -> Markup:
     return tag("span", {"class": f"badge status-{status}", "data-status": status}, status)
 
 
-def report_body(record: RunReport, *, now: datetime | None = None) -> Markup:
+def report_body(report: RunReport, *, now: datetime | None = None) -> Markup:
     """The report's content (without the document around it), for pages that embed it."""
     return join(
         [
-            _heading(record),
-            _kpis(record),
+            _heading(report),
+            _kpis(report),
             tag("h2", None, "Timeline"),
-            tag("section", {"class": "card", "id": "timeline"}, _legend(), render_timeline(record, now)),
-            _graph_section(record),
+            tag("section", {"class": "card", "id": "timeline"}, _legend(), render_timeline(report, now)),
+            _graph_section(report),
             tag("h2", None, "Usage and cost per stage"),
-            tag("section", {"class": "card", "id": "stages"}, _stage_table(record)),
+            tag("section", {"class": "card", "id": "stages"}, _stage_table(report)),
             tag("h2", None, "Usage and cost per model"),
-            tag("section", {"class": "card", "id": "models"}, _model_table(record)),
+            tag("section", {"class": "card", "id": "models"}, _model_table(report)),
             tag("h2", None, "Savings"),
-            tag("section", {"class": "card", "id": "savings"}, _savings(record)),
+            tag("section", {"class": "card", "id": "savings"}, _savings(report)),
             tag("h2", None, "Errors"),
-            tag("section", {"class": "card", "id": "errors"}, _errors(record)),
+            tag("section", {"class": "card", "id": "errors"}, _errors(report)),
         ]
     )
 
 
-def _heading(record: RunReport) -> Markup:
+def _heading(report: RunReport) -> Markup:
     facts = [
-        f"run {record.run_id}",
-        f"strategy {record.strategy}" if record.strategy else None,
-        f"started {record.started_at.strftime('%Y-%m-%d %H:%M:%S %Z').strip()}",
-        f"took {seconds(record.duration_s)}" if not record.running else "running",
+        f"run {report.run_id}",
+        f"strategy {report.strategy}" if report.strategy else None,
+        f"started {report.started_at.strftime('%Y-%m-%d %H:%M:%S %Z').strip()}",
+        f"took {seconds(report.duration_s)}" if not report.running else "running",
     ]
     return join(
         [
-            tag("h1", None, record.workflow, " ", badge(record.status)),
+            tag("h1", None, report.workflow, " ", badge(report.status)),
             tag("div", {"class": "meta"}, " · ".join(f for f in facts if f)),
-            tag("div", {"class": "meta reason"}, record.reason) if record.reason else None,
+            tag("div", {"class": "meta reason"}, report.reason) if report.reason else None,
         ]
     )
 
 
-def _kpis(record: RunReport) -> Markup:
+def _kpis(report: RunReport) -> Markup:
     cards = []
-    for kpi in run_kpis(record):
+    for kpi in run_kpis(report):
         state = "" if kpi.ok is None else ("ok" if kpi.ok else "breach")
         cards.append(
             tag(
@@ -135,13 +135,13 @@ def _legend() -> Markup:
     return tag("div", {"class": "legend"}, items)
 
 
-def _graph_section(record: RunReport) -> Markup | None:
-    if record.graph is None:
+def _graph_section(report: RunReport) -> Markup | None:
+    if report.graph is None:
         return None
     return join(
         [
             tag("h2", None, "Workflow graph and route taken"),
-            tag("section", {"class": "card", "id": "graph"}, render_graph(record.graph, record)),
+            tag("section", {"class": "card", "id": "graph"}, render_graph(report.graph, report)),
         ]
     )
 
@@ -190,9 +190,9 @@ def data_table(
     )
 
 
-def _stage_table(record: RunReport) -> Markup:
-    by_stage: dict[str, list[ReportVisit]] = {name: [] for name in record.stage_names()}
-    for visit in record.visits:
+def _stage_table(report: RunReport) -> Markup:
+    by_stage: dict[str, list[ReportVisit]] = {name: [] for name in report.stage_names()}
+    for visit in report.visits:
         by_stage.setdefault(visit.name, []).append(visit)
     rows = []
     for name, visits in by_stage.items():
@@ -216,18 +216,18 @@ def _stage_table(record: RunReport) -> Markup:
                 _num(saved.total_tokens),
             )
         )
-    total = record.usage
+    total = report.usage
     rows.append(
         tag(
             "tr",
             {"class": "total"},
             tag("td", None, "total"),
-            tag("td", None, badge(record.status)),
-            _num(len(record.visits)),
-            tag("td", {"class": "num"}, seconds(record.duration_s)),
+            tag("td", None, badge(report.status)),
+            _num(len(report.visits)),
+            tag("td", {"class": "num"}, seconds(report.duration_s)),
             tag("td", None),
             _usage_cells(total),
-            _num(record.saved.total_tokens),
+            _num(report.saved.total_tokens),
         )
     )
     head = table_head(
@@ -236,8 +236,8 @@ def _stage_table(record: RunReport) -> Markup:
     return tag("table", None, head, tag("tbody", None, rows))
 
 
-def _model_table(record: RunReport) -> Markup:
-    if not record.models:
+def _model_table(report: RunReport) -> Markup:
+    if not report.models:
         return tag("p", {"class": "empty"}, "No agent calls were recorded for this run.")
     rows = [
         tag(
@@ -248,17 +248,17 @@ def _model_table(record: RunReport) -> Markup:
             _num(m.calls),
             _usage_cells(m.usage),
         )
-        for m in sorted(record.models, key=lambda m: -m.usage.cost_usd)
+        for m in sorted(report.models, key=lambda m: -m.usage.cost_usd)
     ]
     head = table_head("model", "provider", "calls", *_USAGE_HEAD, numeric_from=2)
     return tag("table", None, head, tag("tbody", None, rows))
 
 
-def _savings(record: RunReport) -> Markup:
-    saved = record.saved
+def _savings(report: RunReport) -> Markup:
+    saved = report.saved
     if not (saved.total_tokens or saved.cost_usd or saved.requests):
         return tag("p", {"class": "empty"}, "Nothing was served from a cache in this run.")
-    spent = record.usage.cost_usd
+    spent = report.usage.cost_usd
     share = saved.cost_usd / (spent + saved.cost_usd) if spent + saved.cost_usd else 0.0
     rows = [
         tag(
@@ -270,7 +270,7 @@ def _savings(record: RunReport) -> Markup:
             _num(v.saved.requests),
             tag("td", {"class": "num"}, f"${v.saved.cost_usd:.4f}"),
         )
-        for v in record.visits
+        for v in report.visits
         if v.saved
     ]
     return join(
@@ -291,14 +291,14 @@ def _savings(record: RunReport) -> Markup:
     )
 
 
-def _errors(record: RunReport) -> Markup:
-    failures = [v for v in record.visits if v.error]
-    if not failures and not (record.reason and record.status != "succeeded"):
+def _errors(report: RunReport) -> Markup:
+    failures = [v for v in report.visits if v.error]
+    if not failures and not (report.reason and report.status != "succeeded"):
         return tag("p", {"class": "empty"}, "No errors.")
     items = []
-    if record.reason and record.status not in ("succeeded", "running"):
+    if report.reason and report.status not in ("succeeded", "running"):
         items.append(
-            tag("div", {"class": "run-reason"}, tag("strong", None, f"run {record.status}: "), record.reason)
+            tag("div", {"class": "run-reason"}, tag("strong", None, f"run {report.status}: "), report.reason)
         )
     for visit in failures:
         heading = f"{visit.label} — {'fallback used after' if visit.fallback else visit.status}"

@@ -4,7 +4,7 @@ A :class:`RunReport` is plain data, built from a finished :class:`podium.RunResu
 (:meth:`RunReport.from_result`) or from the JSON form that ``podium run --json`` prints
 and the run store keeps (:meth:`RunReport.from_json`), so a report looks the same
 whichever way the run reached it. Values are kept as short text (their ``repr``), never
-as objects: a record can be stored, served and rendered without running user code.
+as objects: a report can be stored, served and rendered without running user code.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from podium.values.model import ZERO_USAGE, Budget, RunResult, Usage
 SLO_TARGETS_S: Mapping[str, float] = {"sequential": 30.0, "parallel": 15.0, "conditional": 20.0}
 DEFAULT_SLO_S = 20.0
 
-#: How much of a value's text a record keeps.
+#: How much of a value's text a report keeps.
 VALUE_CHARS = 300
 
-#: The visit status of a stage still running (a live run's record).
+#: The visit status of a stage still running (a live run's report).
 RUNNING = "running"
 
 
@@ -240,7 +240,7 @@ class RunReport:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RunReport:
-        """A record from :meth:`to_json`, or from ``podium run --json`` output (no graph)."""
+        """A report from :meth:`to_json`, or from ``podium run --json`` output (no graph)."""
         visits = tuple(ReportVisit.from_json(v) for v in data.get("history", ()))
         started = _time(data.get("started_at")) or min(
             (v.started_at for v in visits if v.started_at), default=datetime.fromtimestamp(0).astimezone()

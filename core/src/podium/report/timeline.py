@@ -3,7 +3,7 @@
 Bars carry their facts as attributes (``data-status``, ``data-stage``, ``data-visit``,
 ``data-critical``) and a hover text (``data-tip``, and an SVG ``<title>`` for readers
 without script). A visit that never ran (skipped) gets a short hatched bar where it was
-decided; a running one grows to the time the record was read.
+decided; a running one grows to the time the report was read.
 """
 
 from __future__ import annotations
@@ -47,14 +47,14 @@ def seconds(value: float) -> str:
     return f"{minutes:.0f} m {rest:02.0f} s"
 
 
-def _offset(record: RunReport, at: datetime | None) -> float | None:
-    return (at - record.started_at).total_seconds() if at is not None else None
+def _offset(report: RunReport, at: datetime | None) -> float | None:
+    return (at - report.started_at).total_seconds() if at is not None else None
 
 
-def visit_tip(record: RunReport, visit: ReportVisit) -> str:
+def visit_tip(report: RunReport, visit: ReportVisit) -> str:
     """The hover text of a visit: times, attempts, tokens, cost, route, error."""
     lines = [f"{visit.label} — {visit.status}"]
-    start = _offset(record, visit.started_at)
+    start = _offset(report, visit.started_at)
     if start is not None:
         lines.append(f"started +{seconds(start)}, took {seconds(visit.duration_s)}")
     if visit.reason:
@@ -76,13 +76,13 @@ def visit_tip(record: RunReport, visit: ReportVisit) -> str:
     return "\n".join(lines)
 
 
-def _rows(record: RunReport, now: float) -> list[tuple[int, float, float]]:
+def _rows(report: RunReport, now: float) -> list[tuple[int, float, float]]:
     """(visit index, start, end) in seconds from the run's start, in the order of the rows."""
     rows = []
     decided = 0.0  # visits settle in history order: a skip is decided after the visit before it
-    for i, visit in enumerate(record.visits):
-        start = _offset(record, visit.started_at)
-        end = _offset(record, visit.finished_at)
+    for i, visit in enumerate(report.visits):
+        start = _offset(report, visit.started_at)
+        end = _offset(report, visit.finished_at)
         if start is None:
             rows.append((i, decided, decided))
             continue
@@ -94,21 +94,21 @@ def _rows(record: RunReport, now: float) -> list[tuple[int, float, float]]:
     return rows
 
 
-def render_timeline(record: RunReport, now: datetime | None = None) -> Markup:
+def render_timeline(report: RunReport, now: datetime | None = None) -> Markup:
     """The timeline SVG; ``now`` (default: the run's end, or its latest timestamp) ends running bars."""
-    latest = [v.finished_at or v.started_at for v in record.visits if v.started_at]
-    if now is None and record.running:  # a snapshot: running bars reach the time it was taken
-        now = record.started_at + timedelta(seconds=record.duration_s)
-    horizon = now or record.finished_at or max((t for t in latest if t), default=record.started_at)
-    now_s = max(_offset(record, horizon) or 0.0, 0.0)
-    rows = _rows(record, now_s)
-    span = max([now_s, record.duration_s, *(end for _, _, end in rows)]) or 1.0
-    slo = record.slo_target_s
+    latest = [v.finished_at or v.started_at for v in report.visits if v.started_at]
+    if now is None and report.running:  # a snapshot: running bars reach the time it was taken
+        now = report.started_at + timedelta(seconds=report.duration_s)
+    horizon = now or report.finished_at or max((t for t in latest if t), default=report.started_at)
+    now_s = max(_offset(report, horizon) or 0.0, 0.0)
+    rows = _rows(report, now_s)
+    span = max([now_s, report.duration_s, *(end for _, _, end in rows)]) or 1.0
+    slo = report.slo_target_s
     show_slo = span >= slo * 0.5
     if show_slo:
         span = max(span, slo * 1.05)
     scale = CHART_W / span
-    critical = set(critical_path(record.visits, record.graph))
+    critical = set(critical_path(report.visits, report.graph))
     height = TOP + ROW_H * len(rows) + 8
     width = LABEL_W + CHART_W + 30
 
@@ -117,8 +117,8 @@ def render_timeline(record: RunReport, now: datetime | None = None) -> Markup:
     for row, (i, start, end) in enumerate(rows):
         y = TOP + row * ROW_H
         y_of[i] = y
-        parts.append(_bar(record, i, start, end, y, scale, i in critical))
-    parts.append(_loop_links(record, rows, y_of, scale))
+        parts.append(_bar(report, i, start, end, y, scale, i in critical))
+    parts.append(_loop_links(report, rows, y_of, scale))
     if show_slo:
         x = LABEL_W + slo * scale
         parts.append(
@@ -138,7 +138,7 @@ def render_timeline(record: RunReport, now: datetime | None = None) -> Markup:
             "width": width,
             "height": height,
             "role": "img",
-            "aria-label": f"timeline of run {record.run_id}",
+            "aria-label": f"timeline of run {report.run_id}",
         },
         _defs(),
         parts,
@@ -197,13 +197,13 @@ def _tick_label(t: float, step: float) -> str:
 
 
 def _bar(
-    record: RunReport, i: int, start: float, end: float, y: float, scale: float, critical: bool
+    report: RunReport, i: int, start: float, end: float, y: float, scale: float, critical: bool
 ) -> Markup:
-    visit = record.visits[i]
+    visit = report.visits[i]
     ran = visit.started_at is not None
     x = LABEL_W + start * scale
     w = max((end - start) * scale, 4.0) if ran else SKIPPED_W
-    tip = visit_tip(record, visit)
+    tip = visit_tip(report, visit)
     classes = ["visit", f"status-{visit.status}"]
     if critical:
         classes.append("critical")
@@ -231,14 +231,14 @@ def _bar(
     ]
     if visit.status == "cached":
         children.append(tag("text", {"class": "glyph", "x": x + w + 3, "y": y + BAR_H - 3}, "⚡"))
-    children += _retry_marks(record, visit, x, w, y, scale)
+    children += _retry_marks(report, visit, x, w, y, scale)
     return tag("g", {"class": " ".join(classes), "data-tip": tip, "tabindex": 0}, children)
 
 
 def _retry_marks(
-    record: RunReport, visit: ReportVisit, x: float, w: float, y: float, scale: float
+    report: RunReport, visit: ReportVisit, x: float, w: float, y: float, scale: float
 ) -> list[Markup]:
-    """A tick where each failed attempt ended when the record knows it, else a dot per retry after the bar."""
+    """A tick where each failed attempt ended when the report knows it, else a dot per retry after the bar."""
     if visit.retries:
         return [
             tag(
@@ -262,22 +262,22 @@ def _retry_marks(
 
 
 def _loop_links(
-    record: RunReport, rows: Sequence[tuple[int, float, float]], y_of: dict[int, float], scale: float
+    report: RunReport, rows: Sequence[tuple[int, float, float]], y_of: dict[int, float], scale: float
 ) -> Markup:
     """A dotted arrow from the visit whose route looped back to the visit it brought about."""
     ends = {i: end for i, _, end in rows}
     starts = {i: start for i, start, _ in rows}
-    links = predecessors(record.visits, record.graph)
+    links = predecessors(report.visits, report.graph)
     loops = None
-    if record.graph is not None:
-        loops = {(e.source, e.target) for e in record.graph.edges if e.kind is EdgeKind.LOOP}
+    if report.graph is not None:
+        loops = {(e.source, e.target) for e in report.graph.edges if e.kind is EdgeKind.LOOP}
     arrows = []
     for i, preds in links.items():
-        visit = record.visits[i]
+        visit = report.visits[i]
         if visit.visit == 1:
             continue
         for p in preds:
-            router = record.visits[p]
+            router = report.visits[p]
             if router.route is None or visit.name not in router.route:
                 continue
             if loops is not None and (router.name, visit.name) not in loops:
