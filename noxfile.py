@@ -101,8 +101,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def core(session: nox.Session) -> None:
-    """Core's own tests, with podium-sequential (the strategy they run on)."""
-    session.install(*DEV, "-e", "core[redis,memcached,ui]", "-e", "plugins/podium-sequential")
+    """Core's own tests, with the strategies they run on: podium-sequential, and podium-parallel
+    and podium-conditional for the run reports (critical paths, routes and loops)."""
+    strategies = ["podium-sequential", "podium-parallel", "podium-conditional"]
+    session.install(*DEV, "-e", "core[redis,memcached,ui]", *_editable(strategies))
     _pytest(session, "core/tests")
 
 
