@@ -248,3 +248,14 @@ async def test_a_running_runs_page_updates_until_the_run_ends(
     assert int(live.get_attribute("data-updates")) >= 1
     assert browser.css("h1 .badge")[0].text == "succeeded"
     await asyncio.to_thread(browser.screenshot, "dashboard-live-ended")
+
+
+def test_a_port_in_use_is_an_error_naming_it(recorder: ReportRecorder, dashboard: str) -> None:
+    port = int(dashboard.rsplit(":", 1)[1])
+    with (
+        pytest.raises(
+            RuntimeError, match=f"could not listen on 127.0.0.1:{port} \\(is the port in use\\?\\)"
+        ),
+        BackgroundServer(create_app(RecorderSource(recorder)), port=port),
+    ):
+        pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from types import TracebackType
@@ -26,15 +27,21 @@ class BackgroundServer:
     def __init__(self, app: Starlette, host: str = DEFAULT_HOST, port: int = 0) -> None:
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", server_header=False)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="podium-ui", daemon=True)
+        self._where = f"{host}:{port}"
+        self._thread = threading.Thread(target=self._serve, name="podium-ui", daemon=True)
         self.url = ""
+
+    def _serve(self) -> None:
+        # uvicorn exits when it cannot bind; __enter__ sees the thread end and says so.
+        with contextlib.suppress(SystemExit):
+            self._server.run()
 
     def __enter__(self) -> BackgroundServer:
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the dashboard server did not start")
+                raise RuntimeError(f"the dashboard could not listen on {self._where} (is the port in use?)")
             time.sleep(0.01)
         host, port = self._server.servers[0].sockets[0].getsockname()[:2]
         self.url = f"http://{host}:{port}"
