@@ -14,7 +14,7 @@ from .conftest import docs
 
 
 def test_defaults_talk_to_context7_with_hours_and_days_of_cache() -> None:
-    settings = Settings.resolve(Context7Config(), env={})
+    settings = Settings.resolve(Context7Config())
     assert settings.base_url == DEFAULT_BASE_URL
     assert settings.api_key is None
     assert settings.config.docs_ttl == 6 * 3600

@@ -165,10 +165,7 @@ class Engine:
     def register_plugins(self) -> None:
         """Ask every plugin for its config sections, strategies, executors, agents, sinks."""
 
-        def register_config_section(name: str, cls: type) -> None:
-            self.config.register_section(name, cls)
-
-        self.hook.podium_register_config_sections(register=register_config_section)
+        self.hook.podium_register_config_sections(register=self.config.register_section)
         self.config.validate_sections()
 
         def register_strategy(strategy: Strategy) -> None:
@@ -216,6 +213,7 @@ class Engine:
         plan = workflow.validate(inputs)
         strategy = self.strategy_for(workflow)
         errors = list(strategy.check(workflow, plan))
+        errors.extend(self.agents.unknown(plan))  # before any stage spends a token
         for stage in plan.stages:
             if stage.executor not in self.executors:
                 errors.append(
