@@ -139,8 +139,16 @@ class Config:
         header = "" if self.origin in _NOT_FILES else self.origin
         return structure(self.converter, data, cls, path, header, sources=self._set_by)
 
-    def _set_by(self, keys: tuple[str, ...]) -> str | None:
-        source = self.sources.get(dotted(keys))
+    def _set_by(self, keys: tuple[str, ...], below: bool = False) -> str | None:
+        """Where the value at ``keys`` was set, for an error (``None``: the file, or unknown).
+
+        ``below``: for a table, the one place every value in it was set, when there is one.
+        """
+        key = dotted(keys)
+        source = self.sources.get(key)
+        if source is None and below:
+            inside = {s for k, s in self.sources.items() if k.startswith(f"{key}.")}
+            source = inside.pop() if len(inside) == 1 else None
         if source is None or source == self.origin or source == "default":
             return None
         if source.startswith("environment (") and source.endswith(")"):

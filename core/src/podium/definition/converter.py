@@ -172,13 +172,14 @@ def structure(
     path: str,
     source: str,
     what: str = "configuration",
-    sources: Callable[[tuple[str, ...]], str | None] | None = None,
+    sources: Callable[[tuple[str, ...], bool], str | None] | None = None,
 ) -> Any:
     """Structure ``data`` into ``cls``; on failure a :class:`ConfigError` listing each path.
 
     ``path`` prefixes every location (``config.plugins.otel``); an empty one reports
     locations from the document's root (``stages[2].timeout``). ``sources`` names where
-    the value at a key path came from, when that is not ``source`` itself.
+    the value at a key path came from, when that is not ``source`` itself (with ``True``:
+    or where every value below it came from).
     """
     try:
         return converter.structure(data, cls)
@@ -197,11 +198,13 @@ def structure(
         raise ConfigError(f"{header}:\n{body}") from None
 
 
-def _with_source(line: str, sources: Callable[[tuple[str, ...]], str | None]) -> str:
+def _with_source(line: str, sources: Callable[[tuple[str, ...], bool], str | None]) -> str:
     location = line.rpartition(" @ ")[2]
     keys = _keys(location)
     for n in range(len(keys), 0, -1):
-        origin = sources(keys[:n])
+        # The location itself may be a table whose values came from one place (an error
+        # about a whole plugin section); a parent only counts as the value's own source.
+        origin = sources(keys[:n], n == len(keys))
         if origin is not None:
             return f"{line} ({origin})"
     return line
