@@ -92,6 +92,10 @@ TABLE = {
         ("--log-level", "LOUD", *RUN),
         ("got 'LOUD' @ config.log_level (set on the command line)", "DEBUG, INFO"),
     ),
+    "--log-level LOUD (cache stats)": Bad(
+        ("--log-level", "LOUD", "cache", "stats"), ("got 'LOUD' @ config.log_level",)
+    ),
+    "import raises (graph)": Bad(("graph", "raises.py"), ("raises.py:3: RuntimeError: boom at import",)),
     "log_level in the file": Bad(("config",), ("got 'LOUD' @ config.log_level",), toml='log_level = "LOUD"'),
     "log_level a number": Bad(("config",), ("got '3' @ config.log_level",), toml="log_level = 3"),
     "PODIUM_LOG_LEVEL": Bad(
