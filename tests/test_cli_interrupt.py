@@ -106,11 +106,16 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
     return process.returncode, out, err
 
 
-def test_ctrl_c_cancels_the_run_prints_its_result_as_json_and_exits_130(project: Path) -> None:
-    process = start(project, "long.py", "--json")
+def interrupted(project: Path, *args: str, signum: int = signal.SIGINT) -> tuple[int, str, str]:
+    """``podium run ARGS``, sent ``signum`` once its stage runs; exit code, stdout, stderr."""
+    process = start(project, *args)
     when_started(project, process)
-    process.send_signal(signal.SIGINT)
-    code, out, err = finish(process)
+    process.send_signal(signum)
+    return finish(process)
+
+
+def test_ctrl_c_cancels_the_run_prints_its_result_as_json_and_exits_130(project: Path) -> None:
+    code, out, err = interrupted(project, "long.py", "--json")
 
     assert code == 130, err
     result = json.loads(out)
@@ -123,10 +128,7 @@ def test_ctrl_c_cancels_the_run_prints_its_result_as_json_and_exits_130(project:
 
 
 def test_sigterm_is_handled_the_same_way_exits_143_and_the_finished_results_are_cached(project: Path) -> None:
-    process = start(project, "long.py", "--json")
-    when_started(project, process)
-    process.send_signal(signal.SIGTERM)
-    code, out, err = finish(process)
+    code, out, err = interrupted(project, "long.py", "--json", signum=signal.SIGTERM)
     assert code == 143, err
     assert json.loads(out)["status"] == "cancelled"
 
@@ -138,10 +140,7 @@ def test_sigterm_is_handled_the_same_way_exits_143_and_the_finished_results_are_
 
 
 def test_the_table_shows_the_finished_and_the_cancelled_stages(project: Path) -> None:
-    process = start(project, "long.py", "--no-progress")
-    when_started(project, process)
-    process.send_signal(signal.SIGINT)
-    code, out, _ = finish(process)
+    code, out, _ = interrupted(project, "long.py", "--no-progress")
 
     assert code == 130
     rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 3}
@@ -165,10 +164,7 @@ def test_a_second_ctrl_c_exits_at_once_when_a_stage_ignores_cancellation(project
 
 
 def test_ctrl_c_before_the_run_starts_exits_130_without_a_traceback(project: Path) -> None:
-    process = start(project, "slow_import.py")
-    when_started(project, process)
-    process.send_signal(signal.SIGINT)
-    code, _, err = finish(process)
+    code, _, err = interrupted(project, "slow_import.py")
 
     assert code == 130
     assert "podium: interrupted" in err

@@ -18,10 +18,15 @@ def failure(target: str | Path) -> str:
     return str(info.value)
 
 
+#: ``loading_stages``, the stage functions the TOML workflows below name.
+STAGES = "async def fetch() -> str:\n    return 'page'\n\n\nasync def summarize(fetch: str) -> str:\n    return fetch\n"
+
+
 @pytest.fixture
 def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)  # file names are shown relative to the working directory
     monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "loading_stages.py").write_text(STAGES)
     return tmp_path
 
 
@@ -84,9 +89,6 @@ def test_a_name_that_is_not_a_workflow_is_named_with_its_type(here: Path) -> Non
     assert failure("wf.py:helper").startswith("wf.py:helper is a function, not a podium.Workflow")
 
 
-STAGES = "async def fetch() -> str:\n    return 'page'\n\n\nasync def summarize(fetch: str) -> str:\n    return fetch\n"
-
-
 def toml_failure(path: Path, text: str) -> list[str]:
     path.write_text(text)
     with pytest.raises(DefinitionError) as info:
@@ -118,17 +120,16 @@ def test_a_toml_plugin_module_that_raises_is_reported_at_its_key(here: Path) -> 
 
 
 def test_every_error_of_a_toml_workflow_is_reported_at_once_at_its_key(here: Path) -> None:
-    (here / "toml_stages_all.py").write_text(STAGES)
     lines = toml_failure(
         here / "wf.toml",
         '[workflow]\nname = "t"\nstrategy = "conditional"\nmax_concurrency = 0\n'
-        '[[stages]]\nname = "fetch"\nrun = "toml_stages_all:fetch"\nretry = { attempts = 0, backoff = 0 }\n'
+        '[[stages]]\nname = "fetch"\nrun = "loading_stages:fetch"\nretry = { attempts = 0, backoff = 0 }\n'
         'route = { page = "sumarize" }\n'
-        '[[stages]]\nname = "fetch"\nrun = "toml_stages_all:fetch"\n'
-        '[[stages]]\nname = "summarize"\nrun = "toml_stages_all:summarize"\nneeds = ["fetch", "fecth"]\n'
-        '[[stages]]\nname = "slow"\nrun = "toml_stages_all:fetch"\ntimeout = 0\n'
-        '[[stages]]\nname = "broken"\nrun = "toml_stages_all:missing"\n'
-        '[[stages]]\nname = "report"\nrun = "toml_stages_all:fetch"\nneeds = ["broken"]\n',
+        '[[stages]]\nname = "fetch"\nrun = "loading_stages:fetch"\n'
+        '[[stages]]\nname = "summarize"\nrun = "loading_stages:summarize"\nneeds = ["fetch", "fecth"]\n'
+        '[[stages]]\nname = "slow"\nrun = "loading_stages:fetch"\ntimeout = 0\n'
+        '[[stages]]\nname = "broken"\nrun = "loading_stages:missing"\n'
+        '[[stages]]\nname = "report"\nrun = "loading_stages:fetch"\nneeds = ["broken"]\n',
     )
     assert lines == [
         "  - workflow 't': max_concurrency must be >= 1, got 0 @ workflow.max_concurrency",
@@ -136,57 +137,44 @@ def test_every_error_of_a_toml_workflow_is_reported_at_once_at_its_key(here: Pat
         "  - backoff must be > 0, got 0.0 @ stages[0].retry.backoff",
         "  - duplicate stage name 'fetch' (first at stages[0]) @ stages[1].name",
         "  - stage 'slow': timeout must be > 0, got 0.0 @ stages[3].timeout",
-        "  - module 'toml_stages_all' has no attribute 'missing' @ stages[4].run",
+        "  - module 'loading_stages' has no attribute 'missing' @ stages[4].run",
         "  - stage 'fetch' routes to unknown stage 'sumarize' (did you mean 'summarize'?) @ stages[0].route",
         "  - stage 'summarize' needs unknown stage 'fecth' (did you mean 'fetch'?) @ stages[2].needs[1]",
     ]
 
 
-def test_unknown_dependencies_are_reported_at_their_position(here: Path) -> None:
-    (here / "toml_stages_deps.py").write_text(STAGES)
-    lines = toml_failure(
-        here / "wf.toml",
-        '[workflow]\nname = "t"\n'
-        '[[stages]]\nrun = "toml_stages_deps:fetch"\n'
-        '[[stages]]\nrun = "toml_stages_deps:summarize"\nneeds = ["fetch"]\nneeds_any = ["fetch", "fecth"]\n',
-    )
-    assert lines == [
-        "  - stage 'summarize' lists dependency 'fetch' twice @ stages[1].needs_any[0]",
-        "  - stage 'summarize' needs unknown stage 'fecth' (did you mean 'fetch'?) @ stages[1].needs_any[1]",
-    ]
+AT_THEIR_KEYS = {
+    "unknown and repeated dependencies at their position": (
+        '[[stages]]\nrun = "loading_stages:fetch"\n'
+        '[[stages]]\nrun = "loading_stages:summarize"\nneeds = ["fetch"]\nneeds_any = ["fetch", "fecth"]\n',
+        [
+            "stage 'summarize' lists dependency 'fetch' twice @ stages[1].needs_any[0]",
+            "stage 'summarize' needs unknown stage 'fecth' (did you mean 'fetch'?) @ stages[1].needs_any[1]",
+        ],
+    ),
+    "a string where a list belongs is a type error": (
+        '[[stages]]\nrun = "loading_stages:fetch"\n[[stages]]\nrun = "loading_stages:summarize"\nneeds = "fetch"\n',
+        ["expected a list, got the string 'fetch' (write ['fetch'] for one item) @ stages[1].needs"],
+    ),
+    "type errors are listed together": (
+        '[[stages]]\nrun = "os:getcwd"\ntimeout = "soon"\nretry = { delay = -1 }\nmax_visits = 1.5\n',
+        [
+            "expected seconds or a duration like '30s' or '5m', got 'soon' @ stages[0].timeout",
+            "expected a duration of 0 seconds or more, got -1 @ stages[0].retry.delay",
+            "expected an integer, got 1.5 @ stages[0].max_visits",
+        ],
+    ),
+    "a number field takes no duration": (
+        '[[stages]]\nrun = "os:getcwd"\n[workflow.budget]\ncost_usd = "5m"\nduration_s = "5m"\n',
+        ["expected a number, got '5m' @ workflow.budget.cost_usd"],
+    ),
+}
 
 
-def test_a_string_where_a_toml_list_belongs_is_a_type_error_at_its_key(here: Path) -> None:
-    (here / "toml_stages_list.py").write_text(STAGES)
-    lines = toml_failure(
-        here / "wf.toml",
-        '[workflow]\nname = "t"\n[[stages]]\nrun = "toml_stages_list:fetch"\n'
-        '[[stages]]\nrun = "toml_stages_list:summarize"\nneeds = "fetch"\n',
-    )
-    assert lines == [
-        "  - expected a list, got the string 'fetch' (write ['fetch'] for one item) @ stages[1].needs"
-    ]
-
-
-def test_type_errors_of_a_toml_workflow_are_listed_together(here: Path) -> None:
-    lines = toml_failure(
-        here / "wf.toml",
-        '[workflow]\nname = "t"\ntimeout = "soon"\n[[stages]]\nrun = "os:getcwd"\nretry = { delay = -1 }\n'
-        "max_visits = 1.5\n",
-    )
-    assert lines == [
-        "  - expected seconds or a duration like '30s' or '5m', got 'soon' @ workflow.timeout",
-        "  - expected a duration of 0 seconds or more, got -1 @ stages[0].retry.delay",
-        "  - expected an integer, got 1.5 @ stages[0].max_visits",
-    ]
-
-
-def test_a_number_field_of_a_toml_workflow_takes_no_duration(here: Path) -> None:
-    lines = toml_failure(
-        here / "wf.toml",
-        '[workflow]\nname = "t"\nbudget = { cost_usd = "5m", duration_s = "5m" }\n[[stages]]\nrun = "os:getcwd"\n',
-    )
-    assert lines == ["  - expected a number, got '5m' @ workflow.budget.cost_usd"]
+@pytest.mark.parametrize(("stages", "expected"), AT_THEIR_KEYS.values(), ids=AT_THEIR_KEYS.keys())
+def test_a_toml_workflow_error_is_reported_at_its_key(here: Path, stages: str, expected: list[str]) -> None:
+    lines = toml_failure(here / "wf.toml", f'[workflow]\nname = "t"\n{stages}')
+    assert lines == [f"  - {line}" for line in expected]
 
 
 def test_a_toml_file_that_is_not_utf8_is_a_definition_error(here: Path) -> None:
