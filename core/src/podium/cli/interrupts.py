@@ -57,9 +57,15 @@ class Interruptions:
         return self.signal.name
 
     def __enter__(self) -> Interruptions:
-        self._loop = asyncio.get_running_loop()
-        for signum in _SIGNALS:
-            self._loop.add_signal_handler(signum, self._received, signum)
+        loop = asyncio.get_running_loop()
+        try:
+            for signum in _SIGNALS:
+                loop.add_signal_handler(signum, self._received, signum)
+        except (NotImplementedError, RuntimeError, ValueError):
+            # Not the main thread, or a loop without signal support (Windows): Ctrl-C
+            # then stops the command without a result (exit 130), as before.
+            return self
+        self._loop = loop
         return self
 
     def __exit__(

@@ -93,7 +93,7 @@ def parse_bool(value: Any, _: Any = bool) -> bool:
 
 def _number(value: Any, type_: type) -> float:
     if type_ is not float:
-        return type_(value)  # type: ignore[no-any-return]
+        return type_(value)  # type: ignore[no-any-return]  # a float subclass: by value, as cattrs does
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     raise ValueError(f"expected a number, got {value!r}")

@@ -235,21 +235,18 @@ def _build(spec: WorkflowFile, errors: list[str]) -> tuple[Workflow, dict[str, i
     stage's table by name, and the names of the stages left out for their errors."""
     w = spec.workflow
     budget = _policy(Budget, w.budget, "workflow.budget", errors) if w.budget else None
-    settings: dict[str, Any] = {
-        "strategy": w.strategy,
-        "max_concurrency": w.max_concurrency,
-        "timeout": w.timeout,
-    }
     try:
         workflow = Workflow(
             w.name,
+            strategy=w.strategy,
+            max_concurrency=w.max_concurrency,
+            budget=budget,
+            timeout=w.timeout,
             fail_fast=w.fail_fast,
             inputs=w.inputs,
             description=w.description,
-            budget=budget,
-            **settings,
         )
-    except DefinitionError as exc:
+    except DefinitionError as exc:  # the stages are still checked, in a workflow without limits
         errors.append(f"{exc} @ workflow" + (f".{exc.option}" if exc.option else ""))
         workflow = Workflow(w.name or "?", inputs=w.inputs, description=w.description)
     if w.defaults:
@@ -290,10 +287,12 @@ def _build(spec: WorkflowFile, errors: list[str]) -> tuple[Workflow, dict[str, i
         if isinstance(stage.cache, CacheSpec):
             options["cache"] = _policy(CachePolicy, stage.cache, f"{where}.cache", errors)
         try:
-            workflow.add_stage(fn, **options)
+            added = workflow.add_stage(fn, **options)
         except DefinitionError as exc:
             errors.append(f"{exc} @ {where}" + (f".{exc.option}" if exc.option else ""))
             dropped.add(name)
+        else:
+            positions.setdefault(added.name, n)  # a function whose __name__ is not its attribute's
     return workflow, positions, dropped
 
 
