@@ -11,7 +11,7 @@ the run store all read the graph from here, in one JSON-able form.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -83,38 +83,68 @@ class WorkflowGraph:
         )
 
 
+@attrs.frozen
+class StageShape:
+    """What the graph needs of a stage, from a definition or from a stored fingerprint."""
+
+    name: str
+    needs: tuple[str, ...] = ()
+    needs_any: tuple[str, ...] = ()
+    #: Whether it declares a route, and the targets a mapping route names (``None``: a function's).
+    routes: bool = False
+    route_targets: frozenset[str] | None = None
+    max_visits: int = 1
+    description: str = ""
+
+
 def workflow_graph(workflow: Workflow) -> WorkflowGraph:
     """The graph of a valid workflow (raises :class:`podium.DefinitionErrors` otherwise)."""
-    plan = workflow.plan()
-    nodes = tuple(
-        GraphNode(stage.name, stage.description, stage.route is not None, stage.max_visits)
-        for stage in plan.stages
-    )
+    shapes = [
+        StageShape(
+            stage.name,
+            stage.needs,
+            stage.needs_any,
+            stage.route is not None,
+            stage.route_targets,
+            stage.max_visits,
+            stage.description,
+        )
+        for stage in workflow.plan().stages
+    ]
+    return build_graph(workflow.name, shapes)
+
+
+def build_graph(workflow: str, shapes: Sequence[StageShape]) -> WorkflowGraph:
+    """The graph of stages given in declaration order, every dependency among them."""
+    nodes = tuple(GraphNode(s.name, s.description, s.routes, s.max_visits) for s in shapes)
     edges: list[GraphEdge] = []
-    for stage in plan.stages:
-        edges += [GraphEdge(dep, stage.name, EdgeKind.NEEDS) for dep in stage.needs]
-        edges += [GraphEdge(dep, stage.name, EdgeKind.NEEDS_ANY) for dep in stage.needs_any]
-    edges += _loop_edges(workflow)
-    return WorkflowGraph(workflow.name, nodes, tuple(edges))
+    for shape in shapes:
+        edges += [GraphEdge(dep, shape.name, EdgeKind.NEEDS) for dep in shape.needs]
+        edges += [GraphEdge(dep, shape.name, EdgeKind.NEEDS_ANY) for dep in shape.needs_any]
+    return WorkflowGraph(workflow, nodes, tuple(edges + _loop_edges(shapes)))
 
 
-def _loop_edges(workflow: Workflow) -> list[GraphEdge]:
-    plan = workflow.plan()
-    # Which stages each loop target reaches: a routing stage among them can send the run back.
-    back_to: dict[int, list[str]] = {}
-    for t, target in enumerate(plan.stages):
+def _loop_edges(shapes: Sequence[StageShape]) -> list[GraphEdge]:
+    dependents: dict[str, list[str]] = {s.name: [] for s in shapes}
+    for shape in shapes:
+        for dep in (*shape.needs, *shape.needs_any):
+            dependents[dep].append(shape.name)
+    # Which loop targets reach each stage: a routing stage among them can send the run back.
+    back_to: dict[str, list[str]] = {}
+    for target in shapes:
         if target.max_visits > 1:
-            for i in (t, *plan.descendants(t)):
-                back_to.setdefault(i, []).append(target.name)
-    edges = []
-    for i, stage in enumerate(plan.stages):
-        if stage.route is None:
-            continue
-        possible = back_to.get(i, [])
-        declared = stage.route_targets
-        edges += [
-            GraphEdge(stage.name, target, EdgeKind.LOOP)
-            for target in possible
-            if declared is None or target in declared
-        ]
-    return edges
+            reached, stack = {target.name}, [target.name]
+            while stack:
+                for after in dependents[stack.pop()]:
+                    if after not in reached:
+                        reached.add(after)
+                        stack.append(after)
+            for name in reached:
+                back_to.setdefault(name, []).append(target.name)
+    return [
+        GraphEdge(shape.name, target, EdgeKind.LOOP)
+        for shape in shapes
+        if shape.routes
+        for target in back_to.get(shape.name, [])
+        if shape.route_targets is None or target in shape.route_targets
+    ]
