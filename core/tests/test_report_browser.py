@@ -114,6 +114,8 @@ def test_a_hostile_stage_value_and_error_are_shown_as_text_and_never_run(
     (error,) = [e for e in browser.css("#errors .error") if e.get_attribute("data-stage") == "ship"]
     assert HOSTILE in error.find_element("css selector", "pre").text
     assert HOSTILE in browser.css("h1")[0].text
+    (value,) = [r for r in browser.css("#values tr") if r.get_attribute("data-stage") == "backend"]
+    assert value.find_element("css selector", "code").text == HOSTILE  # a string is shown as itself
     assert browser.css("img") == []  # the <img> in the value stayed text too
 
 

@@ -79,6 +79,8 @@ def report_body(report: RunReport, *, now: datetime | None = None) -> Markup:
             _graph_section(report),
             tag("h2", None, "Usage and cost per stage"),
             tag("section", {"class": "card", "id": "stages"}, _stage_table(report)),
+            tag("h2", None, "Values"),
+            tag("section", {"class": "card", "id": "values"}, _values(report)),
             tag("h2", None, "Usage and cost per model"),
             tag("section", {"class": "card", "id": "models"}, _model_table(report)),
             tag("h2", None, "Savings"),
@@ -234,6 +236,21 @@ def _stage_table(report: RunReport) -> Markup:
         "stage", "status", "visits", "duration", "attempts", *_USAGE_HEAD, "saved tok", numeric_from=2
     )
     return tag("table", None, head, tag("tbody", None, rows))
+
+
+def _values(report: RunReport) -> Markup:
+    """Each stage's latest value, as text."""
+    latest = {v.name: v for v in report.visits if v.value is not None}
+    rows = [
+        tag(
+            "tr",
+            {"data-stage": name},
+            tag("td", None, v.label),
+            tag("td", None, tag("code", {"class": "value"}, v.value)),
+        )
+        for name, v in latest.items()
+    ]
+    return data_table("value-table", ("stage", "latest value"), rows, "No values were kept for this run.")
 
 
 def _model_table(report: RunReport) -> Markup:

@@ -51,7 +51,8 @@ def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _text(value: Any) -> str | None:
+def shown_value(value: Any) -> str | None:
+    """A value as a report shows it: its text (``repr`` unless a string), cut to ``VALUE_CHARS``."""
     if value is None:
         return None
     text = value if isinstance(value, str) else repr(value)
@@ -86,6 +87,8 @@ class ReportVisit:
     fallback: bool = False
     value: str | None = None
     retries: tuple[RetryMark, ...] = ()
+    #: What a result cache did for it, when known: ``hit``, ``coalesced``, ``miss``, ``restored``.
+    cache: str | None = None
 
     @property
     def label(self) -> str:
@@ -113,11 +116,12 @@ class ReportVisit:
             error=data.get("error"),
             reason=data.get("reason"),
             fallback=bool(data.get("fallback", False)),
-            value=_text(data.get("value")),
+            value=shown_value(data.get("value")),
             retries=tuple(
                 RetryMark(int(r["attempt"]), float(r["at_s"]), str(r.get("error", "")))
                 for r in data.get("retries", ())
             ),
+            cache=data.get("cache"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -137,6 +141,7 @@ class ReportVisit:
             "fallback": self.fallback,
             "value": self.value,
             "retries": [attrs.asdict(r) for r in self.retries],
+            "cache": self.cache,
         }
 
 

@@ -102,6 +102,7 @@ tr.total td { font-weight: 650; border-top: 2px solid #cfd8dc; }
             vertical-align: baseline; }
 .legend i.critical { background: #fff; border: 2px solid #ff6f00; }
 .empty { color: #78909c; font-style: italic; }
+code.value { white-space: pre-wrap; word-break: break-word; font-size: 12px; }
 #tip { position: fixed; pointer-events: none; background: #263238; color: #fff; padding: 6px 9px;
        border-radius: 5px; font-size: 12px; white-space: pre-line; max-width: 420px; display: none;
        z-index: 10; box-shadow: 0 2px 8px rgba(0,0,0,.25); }

@@ -69,10 +69,14 @@ def visit_tip(report: RunReport, visit: ReportVisit) -> str:
         )
     if visit.saved.total_tokens or visit.saved.cost_usd:
         lines.append(f"saved {visit.saved.total_tokens:,} tokens, ${visit.saved.cost_usd:.4f}")
+    if visit.cache and visit.cache != "miss":
+        lines.append(f"cache: {visit.cache}")
     if visit.route:
         lines.append(f"route → {', '.join(visit.route)}")
     if visit.error:
         lines.append(("fallback after: " if visit.fallback else "error: ") + visit.error)
+    if visit.value is not None:
+        lines.append(f"value: {visit.value}")
     return "\n".join(lines)
 
 
