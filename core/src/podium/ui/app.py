@@ -8,7 +8,8 @@ the internet. A source that fails gives a page saying so (status 503), never a t
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -68,9 +69,12 @@ def _filtered(source: RunSource, handler: FilteredHandler) -> Handler:
     return filtered
 
 
-def create_app(source: RunSource) -> Starlette:
+def create_app(
+    source: RunSource, *, opened: Callable[[], AbstractAsyncContextManager[None]] | None = None
+) -> Starlette:
     """The dashboard over ``source``: ``/`` runs, ``/runs/{id}``, ``/kpis``, ``/alerts``,
-    ``/agents``, and JSON at ``/api/runs`` and ``/api/runs/{id}``."""
+    ``/agents``, and JSON at ``/api/runs`` and ``/api/runs/{id}``. ``opened`` (e.g. a
+    store's) is entered when the server starts and left when it stops."""
 
     async def runs(request: Request, filters: RunFilters) -> Response:
         return _page(
@@ -127,8 +131,18 @@ def create_app(source: RunSource) -> Starlette:
         ("/api/runs", _filtered(source, api_runs)),
         ("/api/runs/{run_id}", api_run),
     ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if opened is None:
+            yield
+            return
+        async with opened():
+            yield
+
     return Starlette(
-        routes=[Route(path, _guarded(source, handler), methods=["GET"]) for path, handler in routes]
+        routes=[Route(path, _guarded(source, handler), methods=["GET"]) for path, handler in routes],
+        lifespan=lifespan,
     )
 
 
