@@ -247,6 +247,7 @@ async def test_a_running_runs_page_updates_until_the_run_ends(
     assert statuses() == {"first": "succeeded", "slow": "succeeded", "last": "succeeded"}
     assert int(live.get_attribute("data-updates")) >= 1
     assert browser.css("h1 .badge")[0].text == "succeeded"
+    assert browser.css("#live-note") == []  # "Live: ..." goes once the run has ended
     await asyncio.to_thread(browser.screenshot, "dashboard-live-ended")
 
 

@@ -70,5 +70,5 @@ def run_kpis(report: RunReport) -> list[Kpi]:
 
 
 def _budget_kpi(key: str, spent: float, limit: float | None, fmt: str) -> Kpi:
-    target = f"budget {fmt.format(limit)}" if limit else f"no {key} budget"
+    target = f"budget {fmt.format(limit)}" if limit else f"no {key.rstrip('s')} budget"
     return Kpi(key, key, fmt.format(spent), target, spent <= limit if limit else None)

@@ -33,8 +33,10 @@ LIVE_JS = Markup(
       return response.text().then(function (html) {
         box.innerHTML = html;
         box.setAttribute("data-updates", String(Number(box.getAttribute("data-updates") || "0") + 1));
-        if (status === "running") { setTimeout(poll, 1000); }
-        else { box.setAttribute("data-running", "false"); }
+        if (status === "running") { setTimeout(poll, 1000); return; }
+        box.setAttribute("data-running", "false");
+        var note = document.getElementById("live-note");
+        if (note) { note.remove(); }
       });
     }).catch(function () { setTimeout(poll, 3000); });
   }
@@ -149,7 +151,7 @@ def run_page(report: RunReport, source: str) -> str:
         report_body(report),
     )
     note = (
-        tag("p", {"class": "live"}, "Live: this page follows the run until it ends.")
+        tag("p", {"class": "live", "id": "live-note"}, "Live: this page follows the run until it ends.")
         if report.running
         else None
     )
