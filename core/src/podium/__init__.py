@@ -61,7 +61,7 @@ from podium.values.model import (
     StageStatus,
     Usage,
 )
-from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits
+from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits, parse_retry_after
 
 __version__ = "0.1.0"
 """The version of the ``podium`` distribution."""
@@ -137,6 +137,7 @@ __all__ = [
     "create_plugin_manager",
     "hookimpl",
     "hookspec",
+    "parse_retry_after",
     "run",
     "run_sync",
     "shutdown",
