@@ -11,6 +11,7 @@ from typing import Any, Literal
 import click
 from rich.console import Console
 
+from podium.cli.agent_profiles import load_profile, profile_cache_url, profile_path, register_profile
 from podium.cli.base import EXIT_FAILED, EXIT_OK, errors_exit_2, input_option, load_config, parse_inputs
 from podium.cli.cache import cli_cache_url
 from podium.cli.console import ProgressDisplay, result_dict, summary_table
@@ -20,6 +21,7 @@ from podium.definition.loader import load_target
 from podium.definition.workflow import Workflow
 from podium.engine.engine import Engine
 from podium.values.model import RunResult
+from podium.values.providers import AgentSpec
 
 
 @click.command()
@@ -30,6 +32,12 @@ from podium.values.model import RunResult
 @click.option("--no-cache", is_flag=True, help="Run without any cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no progress).")
 @click.option("--no-progress", is_flag=True, help="Do not show live progress.")
+@click.option(
+    "--agents",
+    "agent_profile",
+    metavar="PROFILE",
+    help="Run on the agents of a profile: NAME for agents.NAME.toml beside TARGET, or a TOML path.",
+)
 @click.pass_context
 @errors_exit_2
 def run(
@@ -41,9 +49,12 @@ def run(
     no_cache: bool,
     as_json: bool,
     no_progress: bool,
+    agent_profile: str | None,
 ) -> None:
     """Run the workflow TARGET (file.py[:name], module:attr or file.toml)."""
     config = load_config(ctx, strategy=strategy, cache_url=cache_url)
+    profile_file = profile_path(agent_profile, target) if agent_profile else None
+    profile = load_profile(profile_file) if profile_file else []
     configure_logging(ctx.obj["log_level"] or config.settings.log_level, json_lines=ctx.obj["log_json"])
     loaded = load_target(target)
     workflow = loaded.workflow
@@ -58,7 +69,9 @@ def run(
         plugins.append(ProgressDisplay(Console(stderr=True)))
     # The command line caches in a SQLite file by default, so two runs share results.
     chosen: str | Literal[False] = False if no_cache else cli_cache_url(config)
-    result = asyncio.run(_run(workflow, values, config, plugins, cache_url=chosen))
+    if profile_file and chosen and "cache_url" not in config.sources:
+        chosen = profile_cache_url(profile_file)
+    result = asyncio.run(_run(workflow, values, config, plugins, cache_url=chosen, profile=profile))
     if as_json:
         click.echo(json.dumps(result_dict(result), indent=2))
     else:
@@ -74,8 +87,10 @@ async def _run(
     config: Config,
     plugins: list[object],
     cache_url: str | Literal[False],
+    profile: list[AgentSpec],
 ) -> RunResult:
     async with Engine(config=config, plugins=plugins, cache_url=cache_url) as engine:
+        register_profile(engine, profile)
         return await engine.run(workflow, inputs)
 
 
