@@ -176,6 +176,7 @@ class FakeAnthropic(FakeHTTPServer):
         self.tokens_per_minute = tokens_per_minute
         self.cached_prefixes: set[str] = set()
         self._spent: deque[tuple[float, int]] = deque()  # (time, tokens) of the last minute
+        self._spent_tokens = 0
         self._quota_lock = threading.Lock()
         self.clock: Callable[[], float] = time.time
 
@@ -254,8 +255,8 @@ class FakeAnthropic(FakeHTTPServer):
         with self._quota_lock:
             now = self.clock()
             while self._spent and self._spent[0][0] <= now - 60:
-                self._spent.popleft()
-            used_tokens = sum(spent for _, spent in self._spent)
+                self._spent_tokens -= self._spent.popleft()[1]
+            used_tokens = self._spent_tokens
             reset_in = (self._spent[0][0] + 60 - now) if self._spent else 0.0
             over = (
                 len(self._spent) + 1 > self.requests_per_minute
@@ -263,6 +264,7 @@ class FakeAnthropic(FakeHTTPServer):
             )
             if not over:
                 self._spent.append((now, tokens))
+                self._spent_tokens += tokens
                 used_tokens += tokens
             headers = self._limit_headers(len(self._spent), used_tokens, now + (reset_in or 60))
         if over:

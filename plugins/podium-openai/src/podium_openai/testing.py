@@ -112,6 +112,7 @@ class FakeOpenAI(FakeHTTPServer):
         self.tokens_per_minute = tokens_per_minute
         self.seen_prefixes: set[str] = set()
         self._spent: deque[tuple[float, int]] = deque()
+        self._spent_tokens = 0
         self._quota_lock = threading.Lock()
         self.clock: Callable[[], float] = time.time
 
@@ -176,12 +177,13 @@ class FakeOpenAI(FakeHTTPServer):
         with self._quota_lock:
             now = self.clock()
             while self._spent and self._spent[0][0] <= now - 60:
-                self._spent.popleft()
-            used = sum(spent for _, spent in self._spent)
+                self._spent_tokens -= self._spent.popleft()[1]
+            used = self._spent_tokens
             reset_in = (self._spent[0][0] + 60 - now) if self._spent else 0.0
             over = len(self._spent) + 1 > self.requests_per_minute or used + tokens > self.tokens_per_minute
             if not over:
                 self._spent.append((now, tokens))
+                self._spent_tokens += tokens
                 used += tokens
             reset = f"{max(reset_in, 0.001):.3f}s"
             headers = {
