@@ -4,6 +4,7 @@ The public API is exactly ``podium.__all__`` and these public submodules:
 
 - ``podium.testing``: the pytest plugin (fixtures, a hook-call recorder) for plugin authors.
 - ``podium.strategy_checks``: property checks every strategy plugin should pass.
+- ``podium.provider_kit``: what agent provider plugins share (options, keys, clients).
 
 Everything else, the layer folders (``podium.foundation``, ``podium.values``, ...) and
 the modules in them, is internal and may change in any release: import from ``podium``.

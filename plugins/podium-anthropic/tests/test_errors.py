@@ -149,3 +149,18 @@ async def test_a_failed_call_fails_only_its_stage(engine: podium.Engine, fake: F
     result = await engine.run(wf)
     assert isinstance(result["first"].error, podium.ProviderError)
     assert result["second"].ok and result["second"].value.startswith("Hello")
+
+
+async def test_the_quota_drains_in_the_headers_before_the_429_that_asks_to_wait(
+    engine: podium.Engine, fake: FakeAnthropic
+) -> None:
+    fake.requests_per_minute = 2
+    agent = agent_of(engine)
+    replies = [await agent.complete("one"), await agent.complete("two")]
+    with pytest.raises(podium.ProviderError) as info:
+        await agent.complete("three")
+
+    remaining = [r.limits.requests.remaining for r in replies if r.limits and r.limits.requests]
+    assert remaining == [1, 0]
+    assert (info.value.kind, info.value.status) == (Kind.RATE_LIMITED, 429)
+    assert info.value.retry_after is not None and 1 <= info.value.retry_after <= 60

@@ -110,3 +110,18 @@ async def test_an_unreachable_server_is_a_transient_connection_error() -> None:
         with pytest.raises(podium.ProviderError) as info:
             await agent_of(engine).complete("Hi")
     assert (info.value.kind, info.value.transient) == (Kind.CONNECTION, True)
+
+
+async def test_the_quota_drains_in_the_headers_before_the_429_that_asks_to_wait(
+    engine: podium.Engine, fake: FakeOpenAI
+) -> None:
+    fake.requests_per_minute = 2
+    agent = agent_of(engine)
+    replies = [await agent.complete("one"), await agent.complete("two")]
+    with pytest.raises(podium.ProviderError) as info:
+        await agent.complete("three")
+
+    remaining = [r.limits.requests.remaining for r in replies if r.limits and r.limits.requests]
+    assert remaining == [1, 0]
+    assert (info.value.kind, info.value.status) == (Kind.RATE_LIMITED, 429)
+    assert info.value.retry_after is not None and 1 <= info.value.retry_after <= 60

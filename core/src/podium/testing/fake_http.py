@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
 import attrs
 
-__all__ = ["FakeHTTPServer", "HTTPReply", "SeenRequest"]
+__all__ = ["FakeHTTPServer", "HTTPReply", "MinuteQuota", "QuotaState", "SeenRequest"]
 
 
 @attrs.frozen
@@ -45,6 +46,41 @@ class HTTPReply:
     headers: Mapping[str, str] = attrs.field(factory=dict)
     delay: float = 0.0
     events: Sequence[tuple[str, Any]] | None = None
+
+
+@attrs.frozen
+class QuotaState:
+    """What a quota said about one request: admitted or not, what the minute has used
+    (counting it when admitted), and seconds until the oldest use leaves the window."""
+
+    admitted: bool
+    requests: int
+    tokens: int
+    reset_s: float
+
+
+class MinuteQuota:
+    """A provider's per-minute request and token quota over a sliding minute, as a fake
+    enforces it (429 past it) and reports it (rate-limit headers). Thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._spent: deque[tuple[float, int]] = deque()
+        self._tokens = 0
+        self._lock = threading.Lock()
+
+    def admit(self, tokens: int, *, requests_per_minute: int, tokens_per_minute: int) -> QuotaState:
+        """Count a request of ``tokens`` if both limits allow it."""
+        with self._lock:
+            now = self.clock()
+            while self._spent and self._spent[0][0] <= now - 60:
+                self._tokens -= self._spent.popleft()[1]
+            reset = (self._spent[0][0] + 60 - now) if self._spent else 60.0
+            admitted = len(self._spent) < requests_per_minute and self._tokens + tokens <= tokens_per_minute
+            if admitted:
+                self._spent.append((now, tokens))
+                self._tokens += tokens
+            return QuotaState(admitted, len(self._spent), self._tokens, reset)
 
 
 class FakeHTTPServer:

@@ -8,26 +8,18 @@ and mapped errors come back to the agent policies. See ``docs/anthropic.md``.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Awaitable, Callable
 
 from podium import AgentSpec, Config, Engine, ProviderFactory, hookimpl
+from podium import provider_kit as kit
 
 from .agent import NONSTREAMING_MAX_TOKENS, AnthropicAgent
-from .config import (
-    CALL_OPTIONS,
-    CLIENT_OPTIONS,
-    PROVIDER,
-    AgentOptions,
-    AnthropicConfig,
-    ClientSettings,
-    structure_options,
-)
+from .config import PROVIDER, AgentOptions, AnthropicConfig, ClientSettings
 
 __version__ = "0.1.0"
 
-#: The agents built for each engine's configuration, closed when that engine stops.
-_built: weakref.WeakKeyDictionary[Config, list[AnthropicAgent]] = weakref.WeakKeyDictionary()
+#: The SDK clients of the agents built for each engine, closed when that engine stops.
+_clients = kit.Closer()
 
 
 def build_agent(spec: AgentSpec, config: Config) -> AnthropicAgent:
@@ -38,14 +30,14 @@ def build_agent(spec: AgentSpec, config: Config) -> AnthropicAgent:
     """
     where = f"agents.{spec.name}"
     section: AnthropicConfig = config.section(PROVIDER)
-    declared = structure_options(config.converter, spec.options, where, (*CLIENT_OPTIONS, *CALL_OPTIONS))
+    declared = AnthropicAgent.structure(config, spec.options, where)
     defaults = AgentOptions(
         max_tokens=section.max_tokens, stream=section.stream, cache_system=section.cache_system
     )
-    options = declared.over(defaults)
+    options = kit.fill(declared, defaults)
     client = ClientSettings.resolve(section, options, where)
-    agent = AnthropicAgent(spec.name, spec.model, client, options, config.converter)
-    _built.setdefault(config, []).append(agent)
+    agent = AnthropicAgent(spec.name, spec.model, client, options, config)
+    _clients.track(config, agent.clients)
     return agent
 
 
@@ -61,15 +53,7 @@ def podium_register_providers(register: Callable[[str, ProviderFactory], None]) 
 
 @hookimpl
 def podium_engine_stopping(engine: Engine) -> Awaitable[None] | None:
-    agents = _built.pop(engine.config, [])
-    if not agents:
-        return None
-
-    async def close() -> None:
-        for agent in agents:
-            await agent.aclose()
-
-    return close()
+    return _clients.close(engine)
 
 
 __all__ = [

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import anthropic
-import attrs
 
 from podium import AgentReply, ConfigError, Prompt, ProviderError, ProviderErrorKind
+from podium import provider_kit as kit
 
-from .config import CALL_OPTIONS, PROVIDER, AgentOptions, ClientSettings, structure_options
+from .config import CALL_OPTIONS, PROVIDER, REMOVED_PARAMETERS, REMOVED_REASON, AgentOptions, ClientSettings
 from .mapping import provider_error, rate_limits, usage_of
 
 #: The SDK refuses a non-streaming call that may take over 10 minutes at 128,000 output
@@ -20,7 +19,7 @@ NONSTREAMING_MAX_TOKENS = 21_333
 _CACHED = {"type": "ephemeral"}
 
 
-class AnthropicAgent:
+class AnthropicAgent(kit.ProviderAgent[anthropic.AsyncAnthropic, AgentOptions]):
     """A Claude model behind ``AsyncAnthropic``, with the SDK's own retries off.
 
     Build it through the provider (``[agents.<name>] provider = "anthropic"``, or
@@ -30,30 +29,15 @@ class AnthropicAgent:
     """
 
     provider = PROVIDER
-
-    def __init__(
-        self, name: str, model: str, client: ClientSettings, options: AgentOptions, converter: Any
-    ) -> None:
-        self.name = name
-        self.model = model
-        self.settings = client
-        self.options = options
-        self._converter = converter
-        self._client: anthropic.AsyncAnthropic | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def reply_options(self) -> dict[str, Any]:
-        """The options that shape replies (no key, URL or timeout): what an agent-call cache keys on."""
-        return {name: value for name, value in attrs.asdict(self.options).items() if name in CALL_OPTIONS}
-
-    def __repr__(self) -> str:
-        return f"<AnthropicAgent {self.name!r} model={self.model!r} base_url={self.settings.base_url!r}>"
+    options_type = AgentOptions
+    call_options = CALL_OPTIONS
+    refused = dict.fromkeys(REMOVED_PARAMETERS, REMOVED_REASON)
+    settings: ClientSettings
 
     async def complete(self, prompt: str | Prompt, **options: Any) -> AgentReply:
         """Send ``prompt`` once; ``options`` override the agent's (``max_tokens``, ``system``, ...)."""
         asked = Prompt.of(prompt)
-        call = self._call_options(options)
+        call = self.call(options)
         request = self._request(asked, call)
         client = self.client()
         stream = call.stream == "always" or (
@@ -76,31 +60,14 @@ class AnthropicAgent:
         except anthropic.APIError as error:
             raise provider_error(error, self.settings.api_key, self.settings.timeout) from None
 
-    def client(self) -> anthropic.AsyncAnthropic:
-        """The SDK client of the running event loop (a client cannot outlive its loop)."""
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._loop = loop
-            self._client = anthropic.AsyncAnthropic(
-                api_key=self.settings.api_key.reveal(),
-                base_url=self.settings.base_url,
-                timeout=anthropic.Timeout(self.settings.timeout, connect=min(5.0, self.settings.timeout)),
-                max_retries=0,  # one retry layer: the agent policies', honouring retry-after
-                open_telemetry=None if self.settings.sdk_tracing else False,
-            )
-        return self._client
-
-    async def aclose(self) -> None:
-        """Close the SDK client (its connections); the next call opens a new one."""
-        client, self._client = self._client, None
-        if client is not None and self._loop is asyncio.get_running_loop():
-            await client.close()
-
-    def _call_options(self, options: dict[str, Any]) -> AgentOptions:
-        if not options:
-            return self.options
-        where = f"agent {self.name!r}: complete()"
-        return structure_options(self._converter, options, where, CALL_OPTIONS).over(self.options)
+    def new_client(self) -> anthropic.AsyncAnthropic:
+        return anthropic.AsyncAnthropic(
+            api_key=self.settings.api_key.reveal(),
+            base_url=self.settings.base_url,
+            timeout=anthropic.Timeout(self.settings.timeout, connect=min(5.0, self.settings.timeout)),
+            max_retries=0,  # one retry layer: the agent policies', honouring retry-after
+            open_telemetry=None if self.settings.sdk_tracing else False,
+        )
 
     def _request(self, prompt: Prompt, call: AgentOptions) -> dict[str, Any]:
         messages = [{"role": m.role, "content": m.content} for m in prompt.history]

@@ -9,6 +9,7 @@ from typing import Any
 import anthropic
 
 from podium import ProviderError, ProviderErrorKind, Quota, RateLimits, Secret, Usage, parse_retry_after
+from podium import provider_kit as kit
 
 from .config import PROVIDER
 
@@ -31,22 +32,6 @@ KIND_BY_TYPE = {
 
 #: ``error.details.error_code`` of a 429 that waiting a minute will not lift (a spend cap).
 SPEND_LIMIT_CODES = frozenset({"enforced_spend_limit_reached", "contract_spend_limit_reached"})
-
-#: Status → kind, for bodies without a known type (an HTML page from a proxy, a new type).
-KIND_BY_STATUS = {
-    400: K.BAD_REQUEST,
-    401: K.AUTHENTICATION,
-    402: K.QUOTA_EXHAUSTED,
-    403: K.PERMISSION,
-    404: K.NOT_FOUND,
-    408: K.TIMEOUT,
-    413: K.BAD_REQUEST,
-    422: K.BAD_REQUEST,
-    429: K.RATE_LIMITED,
-    503: K.OVERLOADED,
-    504: K.TIMEOUT,
-    529: K.OVERLOADED,
-}
 
 _QUOTAS = (
     ("requests", "requests"),
@@ -115,22 +100,21 @@ def provider_error(error: anthropic.APIError, key: Secret, timeout: float) -> Pr
         return ProviderError(f"no answer within {timeout:g} s", provider=PROVIDER, kind=K.TIMEOUT)
     if isinstance(error, anthropic.APIConnectionError):
         return ProviderError(
-            f"could not reach the API: {_scrub(error.message, key)}", provider=PROVIDER, kind=K.CONNECTION
+            f"could not reach the API: {key.mask(error.message)}", provider=PROVIDER, kind=K.CONNECTION
         )
     if not isinstance(error, anthropic.APIStatusError):
-        return ProviderError(_scrub(str(error), key), provider=PROVIDER, kind=K.OTHER)
+        return ProviderError(key.mask(str(error)), provider=PROVIDER, kind=K.OTHER)
     headers = error.response.headers
     status = error.status_code
     error_type = error.type
-    kind = KIND_BY_TYPE.get(error_type or "") or KIND_BY_STATUS.get(status)
-    if kind is None:
-        kind = K.SERVER_ERROR if status >= 500 else K.OTHER
+    # The type decides where there is one; a proxy's HTML page or a new type leaves the status.
+    kind = KIND_BY_TYPE.get(error_type or "") or kit.kind_for_status(status)
     if kind is K.RATE_LIMITED and error.error_code in SPEND_LIMIT_CODES:
         kind = K.QUOTA_EXHAUSTED
-    detail = error.api_message or _body_text(error.body)
+    detail = error.api_message or kit.excerpt(error.body)
     label = " ".join(part for part in (str(status) if status != 200 else "in a stream", error_type) if part)
     return ProviderError(
-        _scrub(f"{label}: {detail}", key),
+        key.mask(f"{label}: {detail}"),
         provider=PROVIDER,
         kind=kind,
         status=status,
@@ -138,15 +122,3 @@ def provider_error(error: anthropic.APIError, key: Secret, timeout: float) -> Pr
         limits=rate_limits(headers),
         request_id=error.request_id or headers.get("request-id"),
     )
-
-
-def _body_text(body: object) -> str:
-    text = body if isinstance(body, str) else "" if body is None else str(body)
-    text = " ".join(text.split())
-    return (text[:200] + "...") if len(text) > 200 else text or "(no message)"
-
-
-def _scrub(text: str, key: Secret) -> str:
-    # An API may quote the key it refused; the message must not carry it on.
-    secret = key.reveal()
-    return text.replace(secret, "********") if secret else text

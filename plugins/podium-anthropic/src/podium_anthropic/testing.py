@@ -17,9 +17,7 @@ per-minute quota and answers 429 with ``retry-after`` past it::
 from __future__ import annotations
 
 import itertools
-import threading
-import time
-from collections import deque
+import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -52,7 +50,7 @@ from anthropic.types.shared import (
     RateLimitErrorObject,
 )
 
-from podium.testing import FakeHTTPServer, HTTPReply, SeenRequest
+from podium.testing import FakeHTTPServer, HTTPReply, MinuteQuota, SeenRequest
 
 __all__ = ["FakeAnthropic", "anthropic_error", "estimate_tokens", "stream_error"]
 
@@ -175,10 +173,7 @@ class FakeAnthropic(FakeHTTPServer):
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
         self.cached_prefixes: set[str] = set()
-        self._spent: deque[tuple[float, int]] = deque()  # (time, tokens) of the last minute
-        self._spent_tokens = 0
-        self._quota_lock = threading.Lock()
-        self.clock: Callable[[], float] = time.time
+        self.quota = MinuteQuota()
 
     def answer(self, seen: SeenRequest) -> HTTPReply:
         if seen.method != "POST" or seen.path.split("?")[0] != "/v1/messages":
@@ -251,29 +246,16 @@ class FakeAnthropic(FakeHTTPServer):
         return usage
 
     def _admit(self, tokens: int) -> dict[str, str] | HTTPReply:
-        # A sliding minute: what was spent in the last 60 s counts against the quota.
-        with self._quota_lock:
-            now = self.clock()
-            while self._spent and self._spent[0][0] <= now - 60:
-                self._spent_tokens -= self._spent.popleft()[1]
-            used_tokens = self._spent_tokens
-            reset_in = (self._spent[0][0] + 60 - now) if self._spent else 0.0
-            over = (
-                len(self._spent) + 1 > self.requests_per_minute
-                or used_tokens + tokens > self.tokens_per_minute
-            )
-            if not over:
-                self._spent.append((now, tokens))
-                self._spent_tokens += tokens
-                used_tokens += tokens
-            headers = self._limit_headers(len(self._spent), used_tokens, now + (reset_in or 60))
-        if over:
-            retry = str(max(1, int(reset_in + 0.999)))
+        state = self.quota.admit(
+            tokens, requests_per_minute=self.requests_per_minute, tokens_per_minute=self.tokens_per_minute
+        )
+        headers = self._limit_headers(state.requests, state.tokens, self.quota.clock() + state.reset_s)
+        if not state.admitted:
             return anthropic_error(
                 429,
                 "rate_limit_error",
                 "This request would exceed your organization's rate limit. Please try again later.",
-                headers={**headers, "retry-after": retry},
+                headers={**headers, "retry-after": str(max(1, math.ceil(state.reset_s)))},
             )
         return headers
 

@@ -10,26 +10,18 @@ are off): usage with cached prompt tokens, the finish reason, the model, the
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Awaitable, Callable
 
 from podium import AgentSpec, Config, Engine, ProviderFactory, hookimpl
+from podium import provider_kit as kit
 
 from .agent import STOP_REASONS, OpenAIAgent
-from .config import (
-    CALL_OPTIONS,
-    CLIENT_OPTIONS,
-    PROVIDER,
-    AgentOptions,
-    ClientSettings,
-    OpenAIConfig,
-    structure_options,
-)
+from .config import PROVIDER, AgentOptions, ClientSettings, OpenAIConfig
 
 __version__ = "0.1.0"
 
-#: The agents built for each engine's configuration, closed when that engine stops.
-_built: weakref.WeakKeyDictionary[Config, list[OpenAIAgent]] = weakref.WeakKeyDictionary()
+#: The SDK clients of the agents built for each engine, closed when that engine stops.
+_clients = kit.Closer()
 
 
 def build_agent(spec: AgentSpec, config: Config) -> OpenAIAgent:
@@ -40,14 +32,14 @@ def build_agent(spec: AgentSpec, config: Config) -> OpenAIAgent:
     """
     where = f"agents.{spec.name}"
     section: OpenAIConfig = config.section(PROVIDER)
-    declared = structure_options(config.converter, spec.options, where, (*CLIENT_OPTIONS, *CALL_OPTIONS))
+    declared = OpenAIAgent.structure(config, spec.options, where)
     defaults = AgentOptions(
         max_tokens=section.max_tokens, max_tokens_field=section.max_tokens_field, stream=section.stream
     )
-    options = declared.over(defaults)
+    options = kit.fill(declared, defaults)
     client = ClientSettings.resolve(section, options, where)
-    agent = OpenAIAgent(spec.name, spec.model, client, options, config.converter)
-    _built.setdefault(config, []).append(agent)
+    agent = OpenAIAgent(spec.name, spec.model, client, options, config)
+    _clients.track(config, agent.clients)
     return agent
 
 
@@ -63,15 +55,7 @@ def podium_register_providers(register: Callable[[str, ProviderFactory], None]) 
 
 @hookimpl
 def podium_engine_stopping(engine: Engine) -> Awaitable[None] | None:
-    agents = _built.pop(engine.config, [])
-    if not agents:
-        return None
-
-    async def close() -> None:
-        for agent in agents:
-            await agent.aclose()
-
-    return close()
+    return _clients.close(engine)
 
 
 __all__ = ["STOP_REASONS", "AgentOptions", "OpenAIAgent", "OpenAIConfig", "__version__", "build_agent"]

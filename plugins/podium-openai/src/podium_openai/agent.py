@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import attrs
 import openai
 
 from podium import AgentReply, Prompt, ProviderError, ProviderErrorKind
+from podium import provider_kit as kit
 
-from .config import CALL_OPTIONS, PROVIDER, AgentOptions, ClientSettings, structure_options
+from .config import CALL_OPTIONS, PROVIDER, AgentOptions, ClientSettings
 from .mapping import provider_error, rate_limits, usage_of
 
 #: Chat Completions' finish reasons in the words Podium's replies use elsewhere.
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 
 
-class OpenAIAgent:
+class OpenAIAgent(kit.ProviderAgent[openai.AsyncOpenAI, AgentOptions]):
     """A model behind ``AsyncOpenAI``'s Chat Completions, with the SDK's own retries off.
 
     Build it through the provider (``[agents.<name>] provider = "openai"``, or
@@ -27,29 +26,14 @@ class OpenAIAgent:
     """
 
     provider = PROVIDER
-
-    def __init__(
-        self, name: str, model: str, client: ClientSettings, options: AgentOptions, converter: Any
-    ) -> None:
-        self.name = name
-        self.model = model
-        self.settings = client
-        self.options = options
-        self._converter = converter
-        self._client: openai.AsyncOpenAI | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def reply_options(self) -> dict[str, Any]:
-        """The options that shape replies (no key, URL or timeout): what an agent-call cache keys on."""
-        return {name: value for name, value in attrs.asdict(self.options).items() if name in CALL_OPTIONS}
-
-    def __repr__(self) -> str:
-        return f"<OpenAIAgent {self.name!r} model={self.model!r} base_url={self.settings.base_url!r}>"
+    options_type = AgentOptions
+    call_options = CALL_OPTIONS
+    unknown_hint = "; other request fields go in params"
+    settings: ClientSettings
 
     async def complete(self, prompt: str | Prompt, **options: Any) -> AgentReply:
         """Send ``prompt`` once; ``options`` override the agent's (``max_tokens``, ``system``, ...)."""
-        call = self._call_options(options)
+        call = self.call(options)
         request = self._request(Prompt.of(prompt), call)
         client = self.client()
         try:
@@ -59,32 +43,15 @@ class OpenAIAgent:
         except openai.APIError as error:
             raise provider_error(error, self.settings.api_key, self.settings.timeout) from None
 
-    def client(self) -> openai.AsyncOpenAI:
-        """The SDK client of the running event loop (a client cannot outlive its loop)."""
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._loop = loop
-            self._client = openai.AsyncOpenAI(
-                api_key=self.settings.api_key.reveal(),
-                base_url=self.settings.base_url,
-                organization=self.settings.organization,
-                project=self.settings.project,
-                timeout=openai.Timeout(self.settings.timeout, connect=min(5.0, self.settings.timeout)),
-                max_retries=0,  # one retry layer: the agent policies', honouring retry-after
-            )
-        return self._client
-
-    async def aclose(self) -> None:
-        """Close the SDK client (its connections); the next call opens a new one."""
-        client, self._client = self._client, None
-        if client is not None and self._loop is asyncio.get_running_loop():
-            await client.close()
-
-    def _call_options(self, options: dict[str, Any]) -> AgentOptions:
-        if not options:
-            return self.options
-        where = f"agent {self.name!r}: complete()"
-        return structure_options(self._converter, options, where, CALL_OPTIONS).over(self.options)
+    def new_client(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            api_key=self.settings.api_key.reveal(),
+            base_url=self.settings.base_url,
+            organization=self.settings.organization,
+            project=self.settings.project,
+            timeout=openai.Timeout(self.settings.timeout, connect=min(5.0, self.settings.timeout)),
+            max_retries=0,  # one retry layer: the agent policies', honouring retry-after
+        )
 
     def _request(self, prompt: Prompt, call: AgentOptions) -> dict[str, Any]:
         system = prompt.system if prompt.system is not None else call.system

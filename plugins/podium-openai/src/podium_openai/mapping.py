@@ -9,6 +9,7 @@ from typing import Any
 import openai
 
 from podium import ProviderError, ProviderErrorKind, Quota, RateLimits, Secret, Usage, parse_retry_after
+from podium import provider_kit as kit
 
 from .config import PROVIDER
 
@@ -28,18 +29,6 @@ KIND_BY_TYPE = {
     "not_found_error": K.NOT_FOUND,
 }
 
-KIND_BY_STATUS = {
-    400: K.BAD_REQUEST,
-    401: K.AUTHENTICATION,
-    403: K.PERMISSION,
-    404: K.NOT_FOUND,
-    408: K.TIMEOUT,
-    413: K.BAD_REQUEST,
-    422: K.BAD_REQUEST,
-    429: K.RATE_LIMITED,
-    503: K.OVERLOADED,
-    504: K.TIMEOUT,
-}
 
 #: A reset such as ``"1s"``, ``"6m0s"``, ``"20ms"``, ``"1h2m3.5s"``.
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -112,7 +101,7 @@ def provider_error(error: openai.APIError, key: Secret, timeout: float) -> Provi
         return ProviderError(f"no answer within {timeout:g} s", provider=PROVIDER, kind=K.TIMEOUT)
     if isinstance(error, openai.APIConnectionError):
         return ProviderError(
-            f"could not reach the server: {_scrub(error.message, key)}", provider=PROVIDER, kind=K.CONNECTION
+            f"could not reach the server: {key.mask(error.message)}", provider=PROVIDER, kind=K.CONNECTION
         )
     body = error.body if isinstance(error.body, Mapping) else {}
     code, error_type = body.get("code"), body.get("type")
@@ -121,18 +110,16 @@ def provider_error(error: openai.APIError, key: Secret, timeout: float) -> Provi
         # An error event inside a 200 stream: only its type says what happened.
         kind = KIND_BY_TYPE.get(str(code)) or KIND_BY_TYPE.get(str(error_type)) or K.SERVER_ERROR
         label = " ".join(str(part) for part in ("in a stream", error_type or code) if part)
-        return ProviderError(
-            _scrub(f"{label}: {message or error.message}", key), provider=PROVIDER, kind=kind
-        )
+        return ProviderError(key.mask(f"{label}: {message or error.message}"), provider=PROVIDER, kind=kind)
     status = error.status_code
-    kind = KIND_BY_STATUS.get(status) or (K.SERVER_ERROR if status >= 500 else K.OTHER)
+    kind = kit.kind_for_status(status)
     if code in QUOTA_CODES or error_type in QUOTA_CODES:
         kind = K.QUOTA_EXHAUSTED
     headers = error.response.headers
-    detail = message or _body_text(error.body)
+    detail = message or kit.excerpt(error.body)
     label = " ".join(str(part) for part in (status, code or error_type) if part)
     return ProviderError(
-        _scrub(f"{label}: {detail}", key),
+        key.mask(f"{label}: {detail}"),
         provider=PROVIDER,
         kind=kind,
         status=status,
@@ -140,15 +127,3 @@ def provider_error(error: openai.APIError, key: Secret, timeout: float) -> Provi
         limits=rate_limits(headers),
         request_id=error.request_id,
     )
-
-
-def _body_text(body: object) -> str:
-    text = body if isinstance(body, str) else "" if body is None else str(body)
-    text = " ".join(text.split())
-    return (text[:200] + "...") if len(text) > 200 else text or "(no message)"
-
-
-def _scrub(text: str, key: Secret) -> str:
-    # OpenAI quotes part of a refused key ("sk-abc***xyz"); a self-hosted server may quote all of it.
-    secret = key.reveal()
-    return text.replace(secret, "********") if secret else text

@@ -15,9 +15,8 @@ message (as OpenAI's automatic prompt caching does), sends ``x-request-id`` and
 from __future__ import annotations
 
 import itertools
-import threading
+import math
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -28,7 +27,7 @@ from openai.types.chat.chat_completion_chunk import ChoiceDelta
 from openai.types.completion_usage import CompletionUsage, PromptTokensDetails
 from openai.types.shared import ErrorObject
 
-from podium.testing import FakeHTTPServer, HTTPReply, SeenRequest
+from podium.testing import FakeHTTPServer, HTTPReply, MinuteQuota, SeenRequest
 
 __all__ = ["FakeOpenAI", "estimate_tokens", "openai_error", "stream_error"]
 
@@ -111,10 +110,7 @@ class FakeOpenAI(FakeHTTPServer):
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
         self.seen_prefixes: set[str] = set()
-        self._spent: deque[tuple[float, int]] = deque()
-        self._spent_tokens = 0
-        self._quota_lock = threading.Lock()
-        self.clock: Callable[[], float] = time.time
+        self.quota = MinuteQuota()
 
     def answer(self, seen: SeenRequest) -> HTTPReply:
         if seen.method != "POST" or seen.path.split("?")[0] != "/v1/chat/completions":
@@ -173,35 +169,26 @@ class FakeOpenAI(FakeHTTPServer):
         )
 
     def _admit(self, tokens: int) -> dict[str, str] | HTTPReply:
-        # A sliding minute: what was spent in the last 60 s counts against the quota.
-        with self._quota_lock:
-            now = self.clock()
-            while self._spent and self._spent[0][0] <= now - 60:
-                self._spent_tokens -= self._spent.popleft()[1]
-            used = self._spent_tokens
-            reset_in = (self._spent[0][0] + 60 - now) if self._spent else 0.0
-            over = len(self._spent) + 1 > self.requests_per_minute or used + tokens > self.tokens_per_minute
-            if not over:
-                self._spent.append((now, tokens))
-                self._spent_tokens += tokens
-                used += tokens
-            reset = f"{max(reset_in, 0.001):.3f}s"
-            headers = {
-                "x-request-id": _request_id(),
-                "x-ratelimit-limit-requests": str(self.requests_per_minute),
-                "x-ratelimit-remaining-requests": str(max(0, self.requests_per_minute - len(self._spent))),
-                "x-ratelimit-reset-requests": reset,
-                "x-ratelimit-limit-tokens": str(self.tokens_per_minute),
-                "x-ratelimit-remaining-tokens": str(max(0, self.tokens_per_minute - used)),
-                "x-ratelimit-reset-tokens": reset,
-            }
-        if over:
+        state = self.quota.admit(
+            tokens, requests_per_minute=self.requests_per_minute, tokens_per_minute=self.tokens_per_minute
+        )
+        reset = f"{state.reset_s:.3f}s"
+        headers = {
+            "x-request-id": _request_id(),
+            "x-ratelimit-limit-requests": str(self.requests_per_minute),
+            "x-ratelimit-remaining-requests": str(max(0, self.requests_per_minute - state.requests)),
+            "x-ratelimit-reset-requests": reset,
+            "x-ratelimit-limit-tokens": str(self.tokens_per_minute),
+            "x-ratelimit-remaining-tokens": str(max(0, self.tokens_per_minute - state.tokens)),
+            "x-ratelimit-reset-tokens": reset,
+        }
+        if not state.admitted:
             return openai_error(
                 429,
                 "requests",
                 "Rate limit reached for requests per min. Please try again later.",
                 code="rate_limit_exceeded",
-                headers={**headers, "retry-after": str(max(1, int(reset_in + 0.999)))},
+                headers={**headers, "retry-after": str(max(1, math.ceil(state.reset_s)))},
             )
         return headers
 
