@@ -6,6 +6,7 @@ import pytest
 
 import podium
 from podium import ProviderErrorKind as Kind
+from podium.testing import HTTPReply
 from podium_anthropic import NONSTREAMING_MAX_TOKENS
 from podium_anthropic.testing import FakeAnthropic, stream_error
 
@@ -52,3 +53,22 @@ async def test_never_streaming_a_reply_that_needs_it_is_a_configuration_error(fa
         with pytest.raises(podium.ConfigError, match="max_tokens = 64000 needs a streamed response"):
             await agent_of(engine, max_tokens=64_000, stream="never").complete("Hi")
     assert fake.requests == []
+
+
+async def test_a_stream_that_stalls_after_its_200_is_a_transient_timeout(fake: FakeAnthropic) -> None:
+    fake.script(HTTPReply(200, events=stream_error("overloaded_error", "unused").events, stall_after=2))
+    async with podium.Engine(config=make_config(fake, timeout=0.3), cache_url=False) as engine:
+        with pytest.raises(podium.ProviderError) as info:
+            await agent_of(engine, stream="always").complete("Hi")
+    assert (info.value.kind, info.value.transient) == (Kind.TIMEOUT, True)
+    assert "the stream sent nothing for 0.3 s" in str(info.value)
+
+
+async def test_a_stream_that_ends_before_the_message_is_a_server_error(
+    engine: podium.Engine, fake: FakeAnthropic
+) -> None:
+    events = stream_error("overloaded_error", "unused").events
+    fake.script(HTTPReply(200, events=events[:-1]))  # message_start and text, then the end
+    with pytest.raises(podium.ProviderError) as info:
+        await agent_of(engine, stream="always").complete("Hi")
+    assert (info.value.kind, info.value.transient) == (Kind.SERVER_ERROR, True)

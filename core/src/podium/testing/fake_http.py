@@ -39,6 +39,8 @@ class HTTPReply:
 
     :param delay: Seconds to wait before answering (longer than the client's timeout: a hung server).
     :param events: Server-sent events ``(name, data)`` sent after the headers instead of ``body``.
+    :param stall_after: With ``events``: send this many, then hang until the server closes (a
+        stream that stops mid-way).
     """
 
     status: int = 200
@@ -46,6 +48,7 @@ class HTTPReply:
     headers: Mapping[str, str] = attrs.field(factory=dict)
     delay: float = 0.0
     events: Sequence[tuple[str, Any]] | None = None
+    stall_after: int | None = None
 
 
 @attrs.frozen
@@ -194,7 +197,10 @@ def _handler(fake: FakeHTTPServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.end_headers()
             self.close_connection = True
-            for event, data in reply.events or ():
+            for sent, (event, data) in enumerate(reply.events or ()):
+                if sent == reply.stall_after:
+                    fake._closing.wait()
+                    return
                 payload = data if isinstance(data, str) else json.dumps(data)
                 prefix = f"event: {event}\n" if event else ""
                 self.wfile.write(f"{prefix}data: {payload}\n\n".encode())

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import anthropic
+import httpx2
 
 from podium import AgentReply, ConfigError, Prompt, ProviderError, ProviderErrorKind
 from podium import provider_kit as kit
 
 from .config import CALL_OPTIONS, PROVIDER, REMOVED_PARAMETERS, REMOVED_REASON, AgentOptions, ClientSettings
-from .mapping import provider_error, rate_limits, usage_of
+from .mapping import provider_error, rate_limits, stream_broken, usage_of
 
 #: The SDK refuses a non-streaming call that may take over 10 minutes at 128,000 output
 #: tokens an hour (``_calculate_nonstreaming_timeout``): above this many, ``auto`` streams.
@@ -59,6 +60,9 @@ class AnthropicAgent(kit.ProviderAgent[anthropic.AsyncAnthropic, AgentOptions]):
             return await self._stream(client, request)
         except anthropic.APIError as error:
             raise provider_error(error, self.settings.api_key, self.settings.timeout) from None
+        except httpx2.TransportError as error:
+            # A stream that stalls or breaks after its 200 fails in the transport, unwrapped.
+            raise stream_broken(error, self.settings.timeout) from None
 
     def new_client(self) -> anthropic.AsyncAnthropic:
         return anthropic.AsyncAnthropic(

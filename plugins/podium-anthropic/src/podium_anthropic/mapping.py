@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anthropic
+import httpx2
 
 from podium import ProviderError, ProviderErrorKind, Quota, RateLimits, Secret, Usage, parse_retry_after
 from podium import provider_kit as kit
@@ -121,4 +122,13 @@ def provider_error(error: anthropic.APIError, key: Secret, timeout: float) -> Pr
         retry_after=parse_retry_after(headers),
         limits=rate_limits(headers),
         request_id=error.request_id or headers.get("request-id"),
+    )
+
+
+def stream_broken(error: httpx2.TransportError, timeout: float) -> ProviderError:
+    """A :class:`podium.ProviderError` for a stream that stalled or broke after its 200."""
+    if isinstance(error, httpx2.TimeoutException):
+        return ProviderError(f"the stream sent nothing for {timeout:g} s", provider=PROVIDER, kind=K.TIMEOUT)
+    return ProviderError(
+        f"the stream broke off: {type(error).__name__}", provider=PROVIDER, kind=K.CONNECTION
     )
