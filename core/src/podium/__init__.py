@@ -4,6 +4,7 @@ The public API is exactly ``podium.__all__`` and these public submodules:
 
 - ``podium.testing``: the pytest plugin (fixtures, a hook-call recorder) for plugin authors.
 - ``podium.strategy_checks``: property checks every strategy plugin should pass.
+- ``podium.provider_kit``: what agent provider plugins share (options, keys, clients).
 - ``podium.report``: run reports (a run's timeline, graph, usage and KPIs as one HTML page).
 - ``podium.ui``: the local dashboard (needs ``pip install 'podium[ui]'``).
 
@@ -64,7 +65,7 @@ from podium.values.model import (
     StageStatus,
     Usage,
 )
-from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits
+from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits, parse_retry_after
 
 __version__ = "0.1.0"
 """The version of the ``podium`` distribution."""
@@ -141,6 +142,7 @@ __all__ = [
     "create_plugin_manager",
     "hookimpl",
     "hookspec",
+    "parse_retry_after",
     "run",
     "run_sync",
     "shutdown",
