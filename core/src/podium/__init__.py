@@ -13,6 +13,7 @@ import logging
 
 from podium.contract.cache_backend import CacheAdmin, CacheStats
 from podium.contract.plugins import create_plugin_manager
+from podium.definition.agents import AgentPolicy, AgentRetry, BreakerPolicy, RateLimit
 from podium.definition.config import Config
 from podium.definition.options import StageOptions
 from podium.definition.plan import Plan
@@ -23,6 +24,7 @@ from podium.foundation.errors import (
     BudgetExceeded,
     CacheBackendError,
     CacheKeyError,
+    CircuitOpen,
     ConfigError,
     DefinitionError,
     DefinitionErrors,
@@ -32,6 +34,7 @@ from podium.foundation.errors import (
     PodiumError,
     ProviderError,
     ProviderErrorKind,
+    QueueFull,
     RoutingError,
     SimulatedAgentError,
     StageTimeout,
@@ -41,7 +44,14 @@ from podium.foundation.errors import (
 from podium.foundation.markers import hookimpl, hookspec
 from podium.foundation.redaction import Secret
 from podium.foundation.singleflight import SingleFlight
-from podium.running.agents import Agent, AgentCall, AgentReply, ProviderFactory, SimulatedAgent
+from podium.running.agents import (
+    Agent,
+    AgentCall,
+    AgentReply,
+    ProviderFactory,
+    SimulatedAgent,
+    SimulatedQuota,
+)
 from podium.running.context import Context
 from podium.running.handle import RunHandle
 from podium.running.result_cache import ResultCache
@@ -74,10 +84,13 @@ __all__ = [
     "Agent",
     "AgentCall",
     "AgentNotFound",
+    "AgentPolicy",
     "AgentReply",
+    "AgentRetry",
     "AgentSpec",
     "Alert",
     "AlertSink",
+    "BreakerPolicy",
     "Budget",
     "BudgetExceeded",
     "CacheAdmin",
@@ -85,6 +98,7 @@ __all__ = [
     "CacheKeyError",
     "CachePolicy",
     "CacheStats",
+    "CircuitOpen",
     "Config",
     "ConfigError",
     "Context",
@@ -106,7 +120,9 @@ __all__ = [
     "ProviderError",
     "ProviderErrorKind",
     "ProviderFactory",
+    "QueueFull",
     "Quota",
+    "RateLimit",
     "RateLimits",
     "ResultCache",
     "Retry",
@@ -119,6 +135,7 @@ __all__ = [
     "Secret",
     "SimulatedAgent",
     "SimulatedAgentError",
+    "SimulatedQuota",
     "SingleFlight",
     "Stage",
     "StageOptions",

@@ -19,6 +19,7 @@ import attrs
 import cattrs
 from cattrs.preconf.tomllib import make_converter
 
+from podium.definition.agents import AgentDeclaration, RateLimit, SchedulerSettings, register_agent_hooks
 from podium.foundation.errors import ConfigError
 from podium.foundation.redaction import Secret, is_secret_key, redact_url
 from podium.values.pricing import ModelPrice
@@ -38,6 +39,11 @@ class Settings:
     log_level: str = "WARNING"
     pricing: dict[str, ModelPrice] = attrs.field(factory=dict)
     plugins: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    # Agents and the engine's scheduling (podium.definition.agents).
+    agents: dict[str, AgentDeclaration] = attrs.field(factory=dict)
+    limits: dict[str, RateLimit] = attrs.field(factory=dict)
+    limits_backend: str = "memory://"
+    scheduler: SchedulerSettings = SchedulerSettings()
 
 
 #: Top-level keys renamed since an earlier release, old → new. A configuration still using
@@ -46,6 +52,7 @@ RENAMED = {"cache": "cache_url"}
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_TABLE_KEY = re.compile(r"\['([A-Za-z_][A-Za-z0-9_-]*)'\]")
 _LIST_KEYS = {"disable", "load_plugins", "required_plugins"}
 
 
@@ -83,6 +90,7 @@ def make_config_converter() -> cattrs.Converter:
     converter.register_structure_hook(bool, _bool)
     converter.register_structure_hook(Secret, lambda v, _: v if isinstance(v, Secret) else Secret(str(v)))
     converter.register_unstructure_hook(Secret, lambda v: "********")
+    register_agent_hooks(converter)
     return converter
 
 
@@ -108,6 +116,8 @@ def structure(
             lines = cattrs.transform_error(exc, path=root, format_exception=_format_exception)
         else:
             lines = [f"{exc} @ {root}"]
+        # A table key is a path segment for people: agents.reviewer, not agents['reviewer'].
+        lines = [_TABLE_KEY.sub(r".\1", line) for line in lines]
         if not path:
             lines = [line.replace("@ $.", "@ ").replace("@ $", "@ top level") for line in lines]
         body = "\n".join(f"  - {line}" for line in lines)
@@ -263,7 +273,7 @@ def _read_file(path: Path, explicit: bool) -> dict[str, Any]:
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    core = {f.name for f in attrs.fields(Settings)} - {"plugins", "pricing", "autoload"}
+    core = {f.name for f in attrs.fields(Settings)} - {"plugins", "pricing", "autoload", "agents", "limits", "scheduler"}
     for name, raw in env.items():
         if not name.startswith("PODIUM_"):
             continue

@@ -99,6 +99,25 @@ class BudgetExceeded(PodiumError):
     """The run's budget is spent, so a new agent call was refused (calls in flight finish)."""
 
 
+class CircuitOpen(PodiumError):
+    """An agent's circuit breaker is open: the call was refused at once, no token spent.
+
+    :ivar agent: The agent's name.
+    :ivar since: When the breaker opened (a UTC :class:`datetime.datetime`).
+    :ivar next_probe_s: Seconds until it lets one probe call through.
+    """
+
+    def __init__(self, message: str, *, agent: str, since: Any, next_probe_s: float) -> None:
+        super().__init__(message)
+        self.agent = agent
+        self.since = since
+        self.next_probe_s = next_probe_s
+
+
+class QueueFull(PodiumError):
+    """``Engine.submit(..., wait=False)`` found the run queue full; nothing was queued."""
+
+
 #: Errors that another attempt cannot fix: the default ``Retry.retry_on`` never retries them.
 NOT_RETRIED: tuple[type[Exception], ...] = (
     ConfigError,

@@ -1,0 +1,192 @@
+"""The workflow scheduler: how many runs an engine runs at once, and the queue of the others.
+
+With ``max_concurrent`` set, a run that finds every slot taken waits in a queue, highest
+``priority`` first, then first come, first served. ``queue_size`` bounds the queue: a
+submission that finds it full waits for room (backpressure) or, asked not to wait, raises
+:class:`podium.QueueFull`. Closing the queue refuses new runs; :meth:`RunQueue.drained`
+waits until the queued and running ones are done. Queue depth and wait times are
+attributes (:attr:`RunQueue.queued`, :attr:`RunQueue.waits`) that metrics plugins read,
+and each run's own wait is ``run.queue_wait_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections import deque
+
+import attrs
+
+from podium.foundation.errors import PodiumError, QueueFull
+
+
+@attrs.define
+class QueueWaits:
+    """Runs that went through the queue, and the seconds they waited."""
+
+    count: int = 0
+    total_s: float = 0.0
+    max_s: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.count += 1
+        self.total_s += seconds
+        self.max_s = max(self.max_s, seconds)
+
+    @property
+    def mean_s(self) -> float:
+        return self.total_s / self.count if self.count else 0.0
+
+
+class _Entry:
+    __slots__ = ("future", "key")
+
+    def __init__(self, key: tuple[int, int], future: asyncio.Future[None]) -> None:
+        self.key = key
+        self.future = future
+
+    def __lt__(self, other: _Entry) -> bool:
+        return self.key < other.key
+
+
+class RunQueue:
+    """Slots for runs (``max_concurrent``; ``None``: unlimited) and the queue in front of them."""
+
+    def __init__(self, max_concurrent: int | None = None, queue_size: int | None = None) -> None:
+        for name, value in (("max_concurrent", max_concurrent), ("queue_size", queue_size)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise PodiumError(f"Engine({name}=...): must be a positive integer, got {value!r}")
+        self.max_concurrent = max_concurrent
+        self.queue_size = queue_size
+        #: Runs holding a slot now, and the most at once so far.
+        self.running = 0
+        self.peak = 0
+        self.waits = QueueWaits()
+        self.closed = False
+        self._heap: list[_Entry] = []
+        self._room: deque[asyncio.Future[None]] = deque()
+        self._order = itertools.count()
+        self._idle: asyncio.Event | None = None
+
+    def __repr__(self) -> str:
+        cap = self.max_concurrent or "unlimited"
+        return f"<RunQueue running={self.running}/{cap} queued={self.queued}>"
+
+    @property
+    def queued(self) -> int:
+        """Runs waiting for a slot."""
+        return sum(1 for e in self._heap if not e.future.done())
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise PodiumError("the engine is stopping: it accepts no new runs")
+
+    async def admit(self, priority: int = 0, *, wait: bool = True) -> asyncio.Future[None] | None:
+        """Take a slot now (``None``), or a place in the queue (a future resolved with the slot).
+
+        Raises :class:`podium.QueueFull` when the queue is full and ``wait`` is false;
+        with ``wait``, waits for room in the queue first.
+        """
+        self.check_open()
+        if self.max_concurrent is None or (self.running < self.max_concurrent and not self.queued):
+            self._take()
+            return None
+        while self.queue_size is not None and self.queued >= self.queue_size:
+            if not wait:
+                raise QueueFull(
+                    f"the run queue is full ({self.queued} runs waiting for {self.max_concurrent} slots, "
+                    f"queue_size={self.queue_size}); submit with wait=True to wait for room"
+                )
+            room = asyncio.get_running_loop().create_future()
+            self._room.append(room)
+            try:
+                await room
+            finally:
+                if room in self._room:
+                    self._room.remove(room)
+            self.check_open()
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._heap, _Entry((-priority, next(self._order)), future))
+        return future
+
+    async def wait_for_slot(self, place: asyncio.Future[None] | None) -> float:
+        """Wait for the slot of a place :meth:`admit` gave; returns the seconds waited.
+
+        Cancelled while waiting, the place is given up (and a slot handed over meanwhile
+        is passed on).
+        """
+        if place is None:
+            return 0.0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await place
+        except asyncio.CancelledError:
+            if place.done() and not place.cancelled():
+                self.release()  # it was handed a slot as it was cancelled: pass it on
+            else:
+                place.cancel()
+                self._forget()
+            raise
+        waited = loop.time() - started
+        self.waits.add(waited)
+        return waited
+
+    async def slot(self, priority: int = 0) -> float:
+        """Wait for a slot (queueing when needed); returns the seconds waited."""
+        return await self.wait_for_slot(await self.admit(priority))
+
+    def _take(self) -> None:
+        self.running += 1
+        if self.running > self.peak:
+            self.peak = self.running
+        if self._idle is not None:
+            self._idle.clear()
+
+    def release(self) -> None:
+        """A run holding a slot ended: hand the slot to the first run in the queue."""
+        self.running -= 1
+        heap = self._heap
+        while heap:
+            entry = heapq.heappop(heap)
+            if not entry.future.done():
+                self._take()
+                entry.future.set_result(None)
+                break
+        self._forget()
+        self._signal_idle()
+
+    def _forget(self) -> None:
+        """Drop given-up places from the queue's front, and let a waiting submission in."""
+        heap = self._heap
+        while heap and heap[0].future.done():
+            heapq.heappop(heap)
+        while self._room and (self.queue_size is None or self.queued < self.queue_size):
+            room = self._room.popleft()
+            if not room.done():
+                room.set_result(None)
+                break
+
+    def _signal_idle(self) -> None:
+        if self._idle is not None and self.running == 0 and not self.queued:
+            self._idle.set()
+
+    def close(self) -> None:
+        """Accept no new runs (those already queued still run); submissions waiting for room fail."""
+        self.closed = True
+        for room in self._room:
+            if not room.done():
+                room.set_result(None)
+
+    async def drained(self) -> None:
+        """Wait until no run is queued or running."""
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        self._signal_idle()
+        if self.running == 0 and not self.queued:
+            return
+        await self._idle.wait()
+
+
+__all__ = ["QueueWaits", "RunQueue"]

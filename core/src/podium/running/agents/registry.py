@@ -1,0 +1,142 @@
+"""The agents an engine knows, and a stage's handle on one (:class:`BoundAgent`).
+
+Agents are registered as plain :class:`podium.Agent` objects (by plugins, in code, or
+built from ``[agents.<name>]`` by their provider); :meth:`AgentRegistry.manage` then
+wraps each in a :class:`~podium.running.agents.managed.ManagedAgent` with its policies.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from podium.definition.agents import AgentPolicy
+from podium.foundation.errors import AgentNotFound, BudgetExceeded
+from podium.running.agents.limiter import Limiter, MemoryLimits, Meter
+from podium.running.agents.managed import ManagedAgent
+from podium.running.agents.protocol import Agent, AgentCall, AgentReply
+from podium.values.providers import Prompt
+
+if TYPE_CHECKING:
+    from podium.running.context import Context
+
+
+class BoundAgent:
+    """An agent bound to the calling stage's context: budget checked, usage recorded, events fired."""
+
+    __slots__ = ("_ctx", "_managed", "name")
+
+    def __init__(self, name: str, managed: ManagedAgent, ctx: Context) -> None:
+        self.name = name
+        self._managed = managed
+        self._ctx = ctx
+
+    @property
+    def model(self) -> str:
+        return self._managed.model
+
+    async def complete(self, prompt: str | Prompt, **options: Any) -> AgentReply:
+        """Call the agent: the same verb as :meth:`Agent.complete`, through the agent's policies."""
+        ctx = self._ctx
+        run = ctx.run
+        spent = run.check_budget()
+        if spent is not None:
+            raise BudgetExceeded(
+                f"stage {ctx.stage.name!r}: call to agent {self.name!r} refused, the run's budget is spent "
+                f"({spent})"
+            )
+        managed = self._managed
+        call = AgentCall(self.name, managed.provider, managed.model, prompt, options)
+        run.events.emit("podium_agent_call_started", run=run, stage=ctx.stage, call=call)
+        started = time.perf_counter()
+        try:
+            reply = await managed.complete(prompt, options, call, ctx)
+        except BaseException as error:
+            call.error = error
+            call.duration_s = time.perf_counter() - started
+            run.events.emit("podium_agent_call_ended", run=run, stage=ctx.stage, call=call)
+            raise
+        call.duration_s = time.perf_counter() - started
+        call.reply = reply
+        if not call.cached:
+            call.usage = ctx.record_usage(reply.usage, model=reply.model or managed.model)
+        run.events.emit("podium_agent_call_ended", run=run, stage=ctx.stage, call=call)
+        return reply
+
+
+class AgentRegistry:
+    """The agents an engine knows, by name, each managed by its policies."""
+
+    def __init__(self) -> None:
+        self._agents: dict[str, Agent] = {}
+        self._managed: dict[str, ManagedAgent] = {}
+        self._limiter: Limiter | None = None
+
+    def register(self, name: str, agent: Agent) -> None:
+        if not isinstance(agent, Agent):
+            raise TypeError(
+                f"agent {name!r}: {agent!r} does not implement podium.Agent "
+                "(provider, model, async complete())"
+            )
+        self._agents[name] = agent
+        self._managed.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._agents
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._agents)
+
+    def __len__(self) -> int:
+        return len(self._agents)
+
+    def get(self, name: str) -> Agent:
+        try:
+            return self._agents[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(self._agents), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            known = ", ".join(sorted(self._agents)) or "none"
+            raise AgentNotFound(f"no agent named {name!r}{hint}; registered agents: {known}") from None
+
+    def manage(
+        self,
+        limiter: Limiter,
+        policies: Mapping[str, AgentPolicy],
+        key_meters: Mapping[str, tuple[Meter, ...]],
+        own_meters: Mapping[str, tuple[Meter, ...]],
+        options: Mapping[str, Mapping[str, Any]],
+    ) -> None:
+        """Wrap every registered agent in its policies (the engine calls this when it starts)."""
+        self._limiter = limiter
+        self._managed = {}
+        for name, agent in self._agents.items():
+            policy = policies.get(name, AgentPolicy())
+            key = policy.limit_key or agent.provider
+            self._managed[name] = ManagedAgent(
+                name,
+                agent,
+                policy,
+                limiter=limiter,
+                meters=own_meters.get(name, ()) + key_meters.get(key, ()),
+                key_options=options.get(name),
+                agents=self._managed,
+            )
+
+    def managed(self, name: str) -> ManagedAgent:
+        """The managed form of agent ``name`` (default policies when none were configured)."""
+        managed = self._managed.get(name)
+        if managed is None:
+            agent = self.get(name)
+            if self._limiter is None:
+                self._limiter = Limiter(MemoryLimits())
+            managed = self._managed[name] = ManagedAgent(name, agent, AgentPolicy(), limiter=self._limiter)
+        return managed
+
+    def bind(self, name: str, ctx: Context) -> BoundAgent:
+        return BoundAgent(name, self.managed(name), ctx)
+
+
+__all__ = ["AgentRegistry", "BoundAgent"]
