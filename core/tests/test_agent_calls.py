@@ -64,7 +64,9 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 async def test_transient_provider_errors_are_retried_and_counted_as_attempts(no_sleep: list[float]) -> None:
     agent = podium.SimulatedAgent("ok", overloaded_on=[1, 2])
     recorder = Recorder()
-    async with podium.Engine(config=podium.Config(), agents={"reviewer": agent}, plugins=[recorder]) as engine:
+    async with podium.Engine(
+        config=podium.Config(), agents={"reviewer": agent}, plugins=[recorder]
+    ) as engine:
         result = await engine.run(calling("hi"))
     assert result["call"].value == ["ok"]
     assert recorder.calls[0].attempts == 3
@@ -84,7 +86,9 @@ async def test_bad_requests_are_never_retried(no_sleep: list[float]) -> None:
     class Rejecting(podium.SimulatedAgent):
         async def complete(self, prompt: Any, **options: Any) -> podium.AgentReply:
             self.calls += 1
-            raise podium.ProviderError("prompt too long", provider="simulated", kind=podium.ProviderErrorKind.BAD_REQUEST, status=400)
+            raise podium.ProviderError(
+                "prompt too long", provider="simulated", kind=podium.ProviderErrorKind.BAD_REQUEST, status=400
+            )
 
     agent = Rejecting()
     async with podium.Engine(config=podium.Config(), agents={"reviewer": agent}) as engine:
@@ -101,7 +105,9 @@ def breaker_config(**extra: Any) -> podium.Config:
 async def test_podium_breaker_changed_fires_when_failures_open_the_circuit_and_calls_then_fail_fast() -> None:
     agent = podium.SimulatedAgent("ok", fail_on=[1, 2, 3])
     recorder = Recorder()
-    async with podium.Engine(config=breaker_config(), agents={"reviewer": agent}, plugins=[recorder]) as engine:
+    async with podium.Engine(
+        config=breaker_config(), agents={"reviewer": agent}, plugins=[recorder]
+    ) as engine:
         wf = calling("a", "b", "c")
         wf.stages["call"].fn  # noqa: B018 - the stage exists
         result = await engine.run(_tolerant(wf))
@@ -130,10 +136,14 @@ def _tolerant(wf: podium.Workflow) -> podium.Workflow:
     return tolerant
 
 
-async def test_an_open_breaker_probes_once_after_reset_and_closes_on_success(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_open_breaker_probes_once_after_reset_and_closes_on_success(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     agent = podium.SimulatedAgent("ok", fail_on=[1, 2])
     recorder = Recorder()
-    async with podium.Engine(config=breaker_config(), agents={"reviewer": agent}, plugins=[recorder]) as engine:
+    async with podium.Engine(
+        config=breaker_config(), agents={"reviewer": agent}, plugins=[recorder]
+    ) as engine:
         await engine.run(_tolerant(calling()))
         breaker = engine.agents.managed("reviewer").breaker
         assert breaker is not None and breaker.opened_at is not None
@@ -147,7 +157,9 @@ async def test_an_open_breaker_goes_to_the_fallback_agent() -> None:
     primary = podium.SimulatedAgent("primary", fail_on=[1, 2])
     backup = podium.SimulatedAgent("backup", model="claude-haiku-4-5")
     recorder = Recorder()
-    config = podium.Config({"agents": {"reviewer": {"breaker": {"failures": 1}, "retry": False, "fallback": "backup"}}})
+    config = podium.Config(
+        {"agents": {"reviewer": {"breaker": {"failures": 1}, "retry": False, "fallback": "backup"}}}
+    )
     agents = {"reviewer": primary, "backup": backup}
     async with podium.Engine(config=config, agents=agents, plugins=[recorder]) as engine:
         result = await engine.run(_tolerant(calling()))
@@ -179,6 +191,7 @@ async def test_a_pool_never_runs_more_calls_at_once_than_its_size() -> None:
 
     wf = podium.Workflow("fan", strategy="parallel")
     for i in range(12):
+
         async def body(ctx: podium.Context, i: int = i) -> str:
             return (await ctx.agent("reviewer").complete(f"p{i}")).text
 
@@ -211,6 +224,7 @@ async def test_identical_calls_in_flight_at_once_are_one_provider_call() -> None
     agent = podium.SimulatedAgent("answer", latency=0.02)
     wf = podium.Workflow("twins", strategy="parallel")
     for name in ("left", "right"):
+
         async def body(ctx: podium.Context) -> str:
             return (await ctx.agent("reviewer").complete("same")).text
 

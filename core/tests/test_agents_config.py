@@ -27,7 +27,10 @@ def one_call_workflow(agent: str = "reviewer", prompt: str = "review this") -> p
         ({"rpm": True}, "must be a positive integer, got True @ config.agents.reviewer.rpm"),
         ({"pool": 2.5}, "must be a positive integer, got 2.5 @ config.agents.reviewer.pool"),
         ({"breaker": "yes"}, "expected true, false or a table, got 'yes' @ config.agents.reviewer.breaker"),
-        ({"breaker": {"failures": 0}}, "must be a positive integer, got 0 @ config.agents.reviewer.breaker.failures"),
+        (
+            {"breaker": {"failures": 0}},
+            "must be a positive integer, got 0 @ config.agents.reviewer.breaker.failures",
+        ),
         ({"retry": 0}, "must be a positive integer, got 0 @ config.agents.reviewer.retry"),
         ({"cache": "forever"}, "a TTL in seconds (> 0), got 'forever' @ config.agents.reviewer.cache"),
         ({"max_tokens": 100}, "extra fields found (max_tokens) @ config.agents.reviewer"),
@@ -45,16 +48,28 @@ def test_a_bad_agent_table_fails_when_the_configuration_loads_with_its_path(
 @pytest.mark.parametrize(
     ("agents", "expected"),
     [
-        ({"reviewer": {"provider": "simulatd", "model": "m"}}, "agents.reviewer.provider: no provider named "
-         "'simulatd' (did you mean 'simulated'?); registered: simulated"),
+        (
+            {"reviewer": {"provider": "simulatd", "model": "m"}},
+            "agents.reviewer.provider: no provider named "
+            "'simulatd' (did you mean 'simulated'?); registered: simulated",
+        ),
         ({"reviewer": {"model": "m"}}, "agents.reviewer.provider: required"),
         ({"reviewer": {"provider": "simulated"}}, "agents.reviewer.model: required"),
-        ({"reviewer": {"provider": "simulated", "model": "m", "fallback": "backp"}},
-         "agents.reviewer.fallback: no agent named 'backp'"),
-        ({"a": {"provider": "simulated", "model": "m", "fallback": "b"},
-          "b": {"provider": "simulated", "model": "m", "fallback": "a"}}, "agents.a.fallback: a cycle (a -> b -> a)"),
-        ({"reviewer": {"provider": "simulated", "model": "m", "options": {"colour": "red"}}},
-         "agents.reviewer: bad option for the simulated provider"),
+        (
+            {"reviewer": {"provider": "simulated", "model": "m", "fallback": "backp"}},
+            "agents.reviewer.fallback: no agent named 'backp'",
+        ),
+        (
+            {
+                "a": {"provider": "simulated", "model": "m", "fallback": "b"},
+                "b": {"provider": "simulated", "model": "m", "fallback": "a"},
+            },
+            "agents.a.fallback: a cycle (a -> b -> a)",
+        ),
+        (
+            {"reviewer": {"provider": "simulated", "model": "m", "options": {"colour": "red"}}},
+            "agents.reviewer: bad option for the simulated provider",
+        ),
     ],
 )
 async def test_agents_that_cannot_be_built_fail_when_the_engine_starts(
@@ -68,7 +83,15 @@ async def test_agents_that_cannot_be_built_fail_when_the_engine_starts(
 
 async def test_an_agent_declared_in_configuration_answers_stages() -> None:
     config = podium.Config(
-        {"agents": {"reviewer": {"provider": "simulated", "model": "claude-haiku-4-5", "options": {"reply": "LGTM"}}}}
+        {
+            "agents": {
+                "reviewer": {
+                    "provider": "simulated",
+                    "model": "claude-haiku-4-5",
+                    "options": {"reply": "LGTM"},
+                }
+            }
+        }
     )
     async with podium.Engine(config=config, cache_url=False) as engine:
         result = await engine.run(one_call_workflow())
@@ -112,7 +135,9 @@ async def test_secret_looking_provider_options_reach_the_provider_as_secrets() -
         def podium_register_providers(self, register: Any) -> None:
             register("vendor", factory)
 
-    config = podium.Config({"agents": {"writer": {"provider": "vendor", "model": "m", "options": {"api_key": "sk-123"}}}})
+    config = podium.Config(
+        {"agents": {"writer": {"provider": "vendor", "model": "m", "options": {"api_key": "sk-123"}}}}
+    )
     async with podium.Engine(config=config, plugins=[Provider()], cache_url=False):
         pass
     assert isinstance(seen[0].options["api_key"], Secret)
@@ -126,16 +151,22 @@ async def test_policies_in_code_are_checked_against_the_agents() -> None:
         policies={"reviwer": podium.AgentPolicy(pool=1)},
         cache_url=False,
     )
-    with pytest.raises(podium.ConfigError, match=r"Engine\(policies=...\)\['reviwer'\]: no agent named 'reviwer'"):
+    with pytest.raises(
+        podium.ConfigError, match=r"Engine\(policies=...\)\['reviwer'\]: no agent named 'reviwer'"
+    ):
         await engine.start()
 
 
 def test_a_limits_table_for_a_provider_key_is_structured() -> None:
-    config = podium.Config({"limits": {"simulated": {"tpm": 30_000, "rpm": 50}}, "limits_backend": "memory://"})
+    config = podium.Config(
+        {"limits": {"simulated": {"tpm": 30_000, "rpm": 50}}, "limits_backend": "memory://"}
+    )
     assert config.settings.limits["simulated"] == podium.RateLimit(rpm=50, tpm=30_000)
 
 
 def test_the_scheduler_table_is_structured_and_checked() -> None:
     assert podium.Config({"scheduler": {"max_concurrent": 4}}).settings.scheduler.max_concurrent == 4
-    with pytest.raises(podium.ConfigError, match="must be a positive integer, got 0 @ config.scheduler.queue_size"):
+    with pytest.raises(
+        podium.ConfigError, match=r"must be a positive integer, got 0 @ config\.scheduler\.queue_size"
+    ):
         podium.Config({"scheduler": {"queue_size": 0}})

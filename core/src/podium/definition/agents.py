@@ -236,7 +236,9 @@ def register_agent_hooks(converter: cattrs.Converter) -> None:
             return _structure_retry(value, cls)
         except TypeError:
             if not isinstance(value, Mapping):
-                raise ValueError(f"expected true, false, a number of attempts or a table, got {value!r}") from None
+                raise ValueError(
+                    f"expected true, false, a number of attempts or a table, got {value!r}"
+                ) from None
             result: AgentRetry = retry_hook(value, AgentRetry)
             return result
 

@@ -43,7 +43,7 @@ class Settings:
     agents: dict[str, AgentDeclaration] = attrs.field(factory=dict)
     limits: dict[str, RateLimit] = attrs.field(factory=dict)
     limits_backend: str = "memory://"
-    scheduler: SchedulerSettings = SchedulerSettings()
+    scheduler: SchedulerSettings = attrs.field(factory=SchedulerSettings)
 
 
 #: Top-level keys renamed since an earlier release, old → new. A configuration still using
@@ -273,7 +273,14 @@ def _read_file(path: Path, explicit: bool) -> dict[str, Any]:
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    core = {f.name for f in attrs.fields(Settings)} - {"plugins", "pricing", "autoload", "agents", "limits", "scheduler"}
+    core = {f.name for f in attrs.fields(Settings)} - {
+        "plugins",
+        "pricing",
+        "autoload",
+        "agents",
+        "limits",
+        "scheduler",
+    }
     for name, raw in env.items():
         if not name.startswith("PODIUM_"):
             continue

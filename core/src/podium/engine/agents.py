@@ -30,7 +30,9 @@ def declare_agents(
     config = engine.config
     declared = config.settings.agents
     providers = set(engine.providers)
-    errors = check_declarations(declared, in_code=set(engine.agents), providers=providers, origin=config.origin)
+    errors = check_declarations(
+        declared, in_code=set(engine.agents), providers=providers, origin=config.origin
+    )
     for name, spec in specs.items():
         if spec.provider not in providers:
             close = difflib.get_close_matches(spec.provider, sorted(providers), n=1)
@@ -64,7 +66,9 @@ def declare_agents(
                 f"agents.{name}: provider {spec.provider!r} could not build the agent: {error}"
             ) from error
         if not isinstance(agent, Agent):
-            raise ConfigError(f"agents.{name}: provider {spec.provider!r} returned {agent!r}, not a podium.Agent")
+            raise ConfigError(
+                f"agents.{name}: provider {spec.provider!r} returned {agent!r}, not a podium.Agent"
+            )
         engine.agents.register(name, agent)
         options[name] = spec.options
     chosen = dict(policies)

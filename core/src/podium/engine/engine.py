@@ -17,9 +17,12 @@ from types import TracebackType
 from typing import Any, Literal
 
 from podium.contract.plugins import PodiumPluginManager, configured_plugin_manager
+from podium.definition.agents import AgentPolicy
 from podium.definition.config import Config
 from podium.definition.plan import Plan
 from podium.definition.workflow import Workflow
+from podium.engine.agents import assemble
+from podium.engine.runs import RunQueue
 from podium.foundation.errors import (
     INSTALL_HINTS,
     DefinitionErrors,
@@ -29,9 +32,6 @@ from podium.foundation.errors import (
     install_hint,
 )
 from podium.foundation.redaction import redact_url
-from podium.definition.agents import AgentPolicy
-from podium.engine.agents import assemble
-from podium.engine.runs import RunQueue
 from podium.running.agents import Agent, AgentRegistry
 from podium.running.agents.limiter import Limiter
 from podium.running.estimates import DurationEstimator
@@ -337,13 +337,22 @@ class Engine:
         """
         run = await self._new_run(workflow, inputs, run_id)
         place = await self.runs.admit(priority, wait=wait)
-        task = asyncio.get_running_loop().create_task(self._queued(run, place), name=f"podium-run:{run.id}")
+        # The task takes its place from here; one cancelled before it ran gives it back.
+        held: list[asyncio.Future[None] | None] = [place]
+        task = asyncio.get_running_loop().create_task(self._queued(run, held), name=f"podium-run:{run.id}")
         handle = RunHandle(run, task)
         self._submitted.add(handle)
-        task.add_done_callback(lambda _: self._submitted.discard(handle))
+
+        def ended(_: object) -> None:
+            self._submitted.discard(handle)
+            if held:
+                self.runs.abandon(held.pop())
+
+        task.add_done_callback(ended)
         return handle
 
-    async def _queued(self, run: RunState, place: asyncio.Future[None] | None) -> RunResult:
+    async def _queued(self, run: RunState, held: list[asyncio.Future[None] | None]) -> RunResult:
+        place = held.pop()
         run.queue_wait_s = await self.runs.wait_for_slot(place)
         try:
             return await run.execute()

@@ -133,6 +133,15 @@ class RunQueue:
         self.waits.add(waited)
         return waited
 
+    def abandon(self, place: asyncio.Future[None] | None) -> None:
+        """Give back what :meth:`admit` gave a run that ended before it could wait (its task was
+        cancelled before it started): the slot, or the place in the queue."""
+        if place is None or (place.done() and not place.cancelled()):
+            self.release()
+        else:
+            place.cancel()
+            self._forget()
+
     async def slot(self, priority: int = 0) -> float:
         """Wait for a slot (queueing when needed); returns the seconds waited."""
         return await self.wait_for_slot(await self.admit(priority))

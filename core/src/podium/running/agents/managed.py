@@ -168,11 +168,7 @@ class ManagedAgent:
                         self._announce(run, moved, previous, self._open_reason())
                 else:
                     breaker.released()
-            if (
-                self.policy.fallback is not None
-                and isinstance(error, ProviderError)
-                and error.transient
-            ):
+            if self.policy.fallback is not None and isinstance(error, ProviderError) and error.transient:
                 return await self._fall_back(prompt, options, call, run, error)
             raise
         if breaker is not None:
@@ -194,7 +190,7 @@ class ManagedAgent:
         name = self.policy.fallback
         assert name is not None
         other = self._agents.get(name)
-        if other is None or call.fallback is not None and name in call.fallback.split(" -> "):
+        if other is None or (call.fallback is not None and name in call.fallback.split(" -> ")):
             raise error
         _log.warning("agent %r: %s; falling back to %r", self.name, error, name, extra=run.log_extra())
         call.fallback = name if call.fallback is None else f"{call.fallback} -> {name}"
@@ -216,7 +212,9 @@ class ManagedAgent:
                 reply = await self.agent.complete(prompt, **options)
             except ProviderError as error:
                 await self.limiter.settle(ticket, 0)  # a refused request spent no tokens
-                await self._heed(error.limits, error.retry_after if error.kind is ProviderErrorKind.RATE_LIMITED else None)
+                await self._heed(
+                    error.limits, error.retry_after if error.kind is ProviderErrorKind.RATE_LIMITED else None
+                )
                 if retry is None or not error.transient or attempt >= attempts:
                     raise
                 delay = self._delay(attempt, error.retry_after)
@@ -303,7 +301,14 @@ class ManagedAgent:
 
     def _announce(self, run: RunState, state: BreakerState, previous: BreakerState, reason: str) -> None:
         log = _log.warning if state is BreakerState.OPEN else _log.info
-        log("agent %r: breaker %s -> %s (%s)", self.name, previous.value, state.value, reason, extra=run.log_extra())
+        log(
+            "agent %r: breaker %s -> %s (%s)",
+            self.name,
+            previous.value,
+            state.value,
+            reason,
+            extra=run.log_extra(),
+        )
         run.events.emit(
             "podium_breaker_changed",
             run=run,

@@ -135,7 +135,9 @@ class SimulatedAgent:
         self.failure_rate = failure_rate
         self.overloaded_on = frozenset(overloaded_on)
         self.overload_rate = overload_rate
-        self.quota = quota if quota is not None else (SimulatedQuota(rpm=rpm, tpm=tpm) if rpm or tpm else None)
+        self.quota = (
+            quota if quota is not None else (SimulatedQuota(rpm=rpm, tpm=tpm) if rpm or tpm else None)
+        )
         self._random = random.Random(seed)
         self._cached_prefixes: set[str] = set()
         self.calls = 0
@@ -167,7 +169,9 @@ class SimulatedAgent:
         delay = self._delay()
         if delay:
             await asyncio.sleep(delay)
-        if number in self.overloaded_on or (self.overload_rate and self._random.random() < self.overload_rate):
+        if number in self.overloaded_on or (
+            self.overload_rate and self._random.random() < self.overload_rate
+        ):
             raise ProviderError(
                 "overloaded", provider=self.provider, kind=ProviderErrorKind.OVERLOADED, status=529
             )
