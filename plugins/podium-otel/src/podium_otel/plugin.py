@@ -117,6 +117,10 @@ class OtelPlugin:
         telemetry = self._telemetry
         if telemetry is not None and run.engine is telemetry.engine:
             self._runs[run] = RunTrace(telemetry, run)
+            if run.started:  # a run cancelled in the queue never waited its turn
+                telemetry.instruments.workflow_queue_wait.record(
+                    run.queue_wait_s, telemetry.attributes(n.WORKFLOW, run.workflow.name)
+                )
 
     @hookimpl
     def podium_workflow_ended(self, run: RunState, result: RunResult) -> None:
@@ -157,6 +161,21 @@ class OtelPlugin:
         trace_ = self._runs.get(run)
         if trace_ is not None:
             trace_.event("budget_exceeded", {"podium.budget.reason": reason})
+
+    @hookimpl
+    def podium_breaker_changed(
+        self, run: RunState | None, agent: str, state: str, previous: str, reason: str
+    ) -> None:
+        telemetry = self._telemetry
+        if telemetry is None:
+            return
+        telemetry.instruments.breaker_changes.add(1, (n.AGENT, agent, "podium.breaker.state", state))
+        trace_ = self._runs.get(run) if run is not None else None
+        if trace_ is not None:
+            trace_.event(
+                "breaker_changed",
+                {n.AGENT: agent, "podium.breaker.state": state, "podium.breaker.previous": previous},
+            )
 
     # ------------------------------------------------------------------ caching
 
