@@ -39,6 +39,7 @@ from podium.foundation.errors import (
     SimulatedAgentError,
     StageTimeout,
     StrategyNotFound,
+    TemplateError,
     WorkflowTimeout,
 )
 from podium.foundation.markers import hookimpl, hookspec
@@ -72,6 +73,7 @@ from podium.values.model import (
     Usage,
 )
 from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits
+from podium.values.templates import PromptTemplate
 
 __version__ = "0.1.0"
 """The version of the ``podium`` distribution."""
@@ -117,6 +119,7 @@ __all__ = [
     "PluginError",
     "PodiumError",
     "Prompt",
+    "PromptTemplate",
     "ProviderError",
     "ProviderErrorKind",
     "ProviderFactory",
@@ -144,6 +147,7 @@ __all__ = [
     "StageTimeout",
     "Strategy",
     "StrategyNotFound",
+    "TemplateError",
     "Usage",
     "Workflow",
     "WorkflowTimeout",

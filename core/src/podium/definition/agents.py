@@ -189,6 +189,14 @@ class SchedulerSettings:
     queue_size: PositiveInt | None = None
 
 
+@attrs.frozen
+class TemplateDeclaration:
+    """One ``[templates.<name>]`` table: a prompt template's static prefix and its body."""
+
+    prefix: str
+    body: str = "{input}"
+
+
 def _structure_cache(value: Any, _: type) -> bool | float:
     if isinstance(value, bool):
         return value
@@ -308,6 +316,7 @@ __all__ = [
     "PositiveInt",
     "RateLimit",
     "SchedulerSettings",
+    "TemplateDeclaration",
     "check_declarations",
     "register_agent_hooks",
 ]

@@ -19,7 +19,13 @@ import attrs
 import cattrs
 from cattrs.preconf.tomllib import make_converter
 
-from podium.definition.agents import AgentDeclaration, RateLimit, SchedulerSettings, register_agent_hooks
+from podium.definition.agents import (
+    AgentDeclaration,
+    RateLimit,
+    SchedulerSettings,
+    TemplateDeclaration,
+    register_agent_hooks,
+)
 from podium.foundation.errors import ConfigError
 from podium.foundation.redaction import Secret, is_secret_key, redact_url
 from podium.values.pricing import ModelPrice
@@ -44,6 +50,7 @@ class Settings:
     limits: dict[str, RateLimit] = attrs.field(factory=dict)
     limits_backend: str = "memory://"
     scheduler: SchedulerSettings = attrs.field(factory=SchedulerSettings)
+    templates: dict[str, TemplateDeclaration] = attrs.field(factory=dict)
 
 
 #: Top-level keys renamed since an earlier release, old → new. A configuration still using

@@ -45,6 +45,7 @@ from podium.values.executors import Executor
 from podium.values.model import RunResult
 from podium.values.pricing import Pricing
 from podium.values.providers import AgentSpec
+from podium.values.templates import PromptTemplate, TemplateRegistry
 
 _log = logging.getLogger("podium.engine")
 
@@ -87,6 +88,8 @@ class Engine:
     :param max_concurrent: Workflow runs at once (default: ``[scheduler] max_concurrent``,
         else no limit); the others wait in a queue, highest ``priority`` first.
     :param queue_size: Runs that may wait (default: ``[scheduler] queue_size``, else no limit).
+    :param templates: :class:`podium.PromptTemplate` objects for ``ctx.template(name)``,
+        besides the ``[templates.<name>]`` tables of the configuration.
 
     The result cache (stage and agent-call caching) is :attr:`result_cache`, opened when
     the engine starts.
@@ -103,6 +106,7 @@ class Engine:
         cache_url: str | Literal[False] | None = None,
         max_concurrent: int | None = None,
         queue_size: int | None = None,
+        templates: Iterable[PromptTemplate] = (),
     ) -> None:
         self.config = config if config is not None else Config.load()
         settings = self.config.settings
@@ -121,6 +125,12 @@ class Engine:
         self._policies = dict(policies or {})
         #: The rate limiter every agent call passes (its meters in ``limits_backend``).
         self.limiter: Limiter | None = None
+        #: Prompt templates by name (``ctx.template(name)``).
+        self.templates = TemplateRegistry(
+            [PromptTemplate(name, t.prefix, t.body) for name, t in settings.templates.items()]
+        )
+        for template in templates:
+            self.templates.add(template)
         #: The workflow scheduler: runs at once, the queue, priorities, drain.
         self.runs = RunQueue(
             max_concurrent if max_concurrent is not None else settings.scheduler.max_concurrent,
@@ -282,11 +292,7 @@ class Engine:
         :meth:`submit`).
         """
         run = await self._new_run(workflow, inputs, run_id)
-        run.queue_wait_s = await self.runs.slot(priority)
-        try:
-            return await run.execute()
-        finally:
-            self.runs.release()
+        return await self.runs.run(run, priority)
 
     async def _new_run(
         self, workflow: Workflow, inputs: Mapping[str, Any] | None, run_id: str | None
@@ -337,27 +343,10 @@ class Engine:
         """
         run = await self._new_run(workflow, inputs, run_id)
         place = await self.runs.admit(priority, wait=wait)
-        # The task takes its place from here; one cancelled before it ran gives it back.
-        held: list[asyncio.Future[None] | None] = [place]
-        task = asyncio.get_running_loop().create_task(self._queued(run, held), name=f"podium-run:{run.id}")
-        handle = RunHandle(run, task)
+        handle = RunHandle(run, self.runs.launch(run, place))
         self._submitted.add(handle)
-
-        def ended(_: object) -> None:
-            self._submitted.discard(handle)
-            if held:
-                self.runs.abandon(held.pop())
-
-        task.add_done_callback(ended)
+        handle.task.add_done_callback(lambda _: self._submitted.discard(handle))
         return handle
-
-    async def _queued(self, run: RunState, held: list[asyncio.Future[None] | None]) -> RunResult:
-        place = held.pop()
-        run.queue_wait_s = await self.runs.wait_for_slot(place)
-        try:
-            return await run.execute()
-        finally:
-            self.runs.release()
 
     def raise_alert(
         self,

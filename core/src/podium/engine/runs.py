@@ -15,10 +15,15 @@ import asyncio
 import heapq
 import itertools
 from collections import deque
+from typing import TYPE_CHECKING
 
 import attrs
 
 from podium.foundation.errors import PodiumError, QueueFull
+
+if TYPE_CHECKING:
+    from podium.running.scheduler import RunState
+    from podium.values.model import RunResult
 
 
 @attrs.define
@@ -142,9 +147,29 @@ class RunQueue:
             place.cancel()
             self._forget()
 
-    async def slot(self, priority: int = 0) -> float:
-        """Wait for a slot (queueing when needed); returns the seconds waited."""
-        return await self.wait_for_slot(await self.admit(priority))
+    async def run(self, run: RunState, priority: int = 0) -> RunResult:
+        """Run ``run`` in the caller's task once it has a slot (queueing when needed)."""
+        run.queue_wait_s = await self.wait_for_slot(await self.admit(priority))
+        try:
+            return await run.execute()
+        finally:
+            self.release()
+
+    def launch(self, run: RunState, place: asyncio.Future[None] | None) -> asyncio.Task[RunResult]:
+        """A task that waits for the slot of ``place`` (from :meth:`admit`), then runs ``run``."""
+        # The task takes its place once it runs; one cancelled before that gives it back.
+        held = [place]
+
+        async def queued() -> RunResult:
+            run.queue_wait_s = await self.wait_for_slot(held.pop())
+            try:
+                return await run.execute()
+            finally:
+                self.release()
+
+        task = asyncio.get_running_loop().create_task(queued(), name=f"podium-run:{run.id}")
+        task.add_done_callback(lambda _: self.abandon(held.pop()) if held else None)
+        return task
 
     def _take(self) -> None:
         self.running += 1

@@ -114,6 +114,10 @@ class CircuitOpen(PodiumError):
         self.next_probe_s = next_probe_s
 
 
+class TemplateError(PodiumError, LookupError):
+    """A prompt template is unknown, or rendering it lacks a value for one of its fields."""
+
+
 class QueueFull(PodiumError):
     """``Engine.submit(..., wait=False)`` found the run queue full; nothing was queued."""
 
@@ -125,6 +129,7 @@ NOT_RETRIED: tuple[type[Exception], ...] = (
     PluginError,
     AgentNotFound,
     BudgetExceeded,
+    TemplateError,
 )
 
 
