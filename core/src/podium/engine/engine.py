@@ -346,6 +346,8 @@ class Engine:
         handle = RunHandle(run, self.runs.launch(run, place))
         self._submitted.add(handle)
         handle.task.add_done_callback(lambda _: self._submitted.discard(handle))
+        if place is None:
+            await asyncio.sleep(0)  # a run with a slot starts now, not after the caller's next await
         return handle
 
     def raise_alert(

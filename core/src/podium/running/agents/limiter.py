@@ -133,11 +133,16 @@ class MemoryLimits:
 
 
 class Limiter:
-    """Admits calls through a backend, in order: one waiter per meter set polls at a time."""
+    """Admits calls through a backend, in order: one waiter per meter set polls at a time.
+
+    A waiter sleeps until the time the backend named, or until a settled call handed
+    tokens back (then it looks again at once, so a refund is never capacity left idle).
+    """
 
     def __init__(self, backend: LimitsBackend) -> None:
         self.backend = backend
         self._queues: dict[str, asyncio.Lock] = {}
+        self._refunded: asyncio.Event | None = None
 
     async def acquire(self, meters: Sequence[Meter], tokens: int) -> Any:
         """Wait until every meter admits the call; returns the ticket to settle."""
@@ -161,14 +166,30 @@ class Limiter:
                 wait, ticket = await self.backend.try_acquire(meters, tokens)
                 if wait <= 0:
                     return ticket
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
         finally:
             for lock in held:
                 lock.release()
 
-    async def settle(self, ticket: Any, tokens: int) -> None:
-        if ticket:
-            await self.backend.settle(ticket, tokens)
+    async def _sleep(self, seconds: float) -> None:
+        refunded = self._refunded
+        if refunded is None:
+            refunded = self._refunded = asyncio.Event()
+        try:
+            async with asyncio.timeout(seconds):
+                await refunded.wait()
+        except TimeoutError:
+            pass
+
+    async def settle(self, ticket: Any, tokens: int, reserved: int | None = None) -> None:
+        """Correct an admitted call's tokens; a refund (``tokens < reserved``) wakes the waiters."""
+        if not ticket:
+            return
+        await self.backend.settle(ticket, tokens)
+        refunded = self._refunded
+        if refunded is not None and (reserved is None or tokens < reserved):
+            self._refunded = None
+            refunded.set()
 
 
 def _name(meter: Meter) -> str:

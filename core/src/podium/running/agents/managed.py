@@ -113,15 +113,19 @@ class ManagedAgent:
         run = ctx.run
         cache = run.result_cache
         if not (self.policy.cache and cache.enabled):
-            reply, _ = await self._send(prompt, options, call, run)
-            return reply
+            return await self._send(prompt, options, call, run)
         key = self.cache_key(prompt, options)
 
         def on_miss() -> None:
             run.events.emit("podium_cache_miss", run=run, stage=ctx.stage, kind="agent", key=key)
 
+        async def priced() -> tuple[AgentReply, Usage]:
+            # Stored with its cost, so that a hit can say what it saved.
+            reply = await self._send(prompt, options, call, run)
+            return reply, run.pricing.price(reply.model or self.model, reply.usage)
+
         def execute() -> Coroutine[Any, Any, tuple[AgentReply, Usage]]:
-            return self._send(prompt, options, call, run)
+            return priced()
 
         outcome = await cache.get_or_run(key, execute, ttl=self.policy.cache_ttl, on_miss=on_miss)
         if outcome.hit:
@@ -140,8 +144,8 @@ class ManagedAgent:
 
     async def _send(
         self, prompt: str | Prompt, options: Mapping[str, Any], call: AgentCall, run: RunState
-    ) -> tuple[AgentReply, Usage]:
-        """Breaker, pool, retries; returns the reply and its priced usage."""
+    ) -> AgentReply:
+        """Breaker, pool, retries, fallback."""
         breaker = self.breaker
         if breaker is not None:
             admitted, moved = breaker.admit(self._now())
@@ -176,8 +180,7 @@ class ManagedAgent:
             moved = breaker.succeeded(self._now())
             if moved is not None:
                 self._announce(run, moved, previous, "the probe call succeeded")
-        usage = run.pricing.price(reply.model or self.model, reply.usage)
-        return reply, usage
+        return reply
 
     async def _fall_back(
         self,
@@ -186,7 +189,7 @@ class ManagedAgent:
         call: AgentCall,
         run: RunState,
         error: BaseException,
-    ) -> tuple[AgentReply, Usage]:
+    ) -> AgentReply:
         name = self.policy.fallback
         assert name is not None
         other = self._agents.get(name)
@@ -211,7 +214,7 @@ class ManagedAgent:
             try:
                 reply = await self.agent.complete(prompt, **options)
             except ProviderError as error:
-                await self.limiter.settle(ticket, 0)  # a refused request spent no tokens
+                await self.limiter.settle(ticket, 0, estimate)  # a refused request spent no tokens
                 await self._heed(
                     error.limits, error.retry_after if error.kind is ProviderErrorKind.RATE_LIMITED else None
                 )
@@ -230,10 +233,10 @@ class ManagedAgent:
                 await asyncio.sleep(delay)
                 continue
             except BaseException:
-                await self.limiter.settle(ticket, 0)
+                await self.limiter.settle(ticket, 0, estimate)
                 raise
             spent = reply.usage.input_tokens + reply.usage.output_tokens + reply.usage.cache_write_tokens
-            await self.limiter.settle(ticket, spent)
+            await self.limiter.settle(ticket, spent, estimate)
             self._learn(reply.usage.output_tokens)
             if reply.limits is not None:
                 await self._heed(reply.limits, None)
@@ -261,9 +264,11 @@ class ManagedAgent:
 
     def _estimate(self, prompt: str | Prompt, options: Mapping[str, Any]) -> int:
         """Tokens a call reserves: its prompt's estimate plus ``max_tokens`` or the average reply."""
-        asked = Prompt.of(prompt)
-        tokens = estimate_tokens(asked.text) + estimate_tokens(asked.system or "")
-        tokens += sum(estimate_tokens(m.content) for m in asked.history)
+        if isinstance(prompt, str):
+            tokens = estimate_tokens(prompt)
+        else:
+            tokens = estimate_tokens(prompt.text) + estimate_tokens(prompt.system or "")
+            tokens += sum(estimate_tokens(m.content) for m in prompt.history)
         max_tokens = options.get("max_tokens", self._max_tokens)
         output = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else round(self._output_average)
         return tokens + output
