@@ -443,8 +443,10 @@ def podium_agent_call_started(run: RunState, stage: Stage | None, call: AgentCal
 def podium_agent_call_ended(run: RunState, stage: Stage | None, call: AgentCall) -> None:
     """An agent call ended.
 
-    :param call: The same :class:`podium.AgentCall`, now with ``reply``, ``usage`` and
-        ``duration_s``, or ``error``.
+    :param call: The same :class:`podium.AgentCall`, now with ``reply``, ``usage``,
+        ``attempts`` (requests sent, retries included) and ``duration_s``, or ``error``;
+        ``cached`` and ``saved`` when the agent-call cache answered, ``fallback`` when
+        another agent did.
 
     Called inside the calling task. Return value ignored.
     """
