@@ -70,6 +70,8 @@ class RunQueue:
         self.waits = QueueWaits()
         self.closed = False
         self._heap: list[_Entry] = []
+        # The places still waiting (the heap may also hold given-up ones, dropped lazily).
+        self._pending: set[asyncio.Future[None]] = set()
         self._room: deque[asyncio.Future[None]] = deque()
         self._order = itertools.count()
         self._idle: asyncio.Event | None = None
@@ -81,7 +83,7 @@ class RunQueue:
     @property
     def queued(self) -> int:
         """Runs waiting for a slot."""
-        return sum(1 for e in self._heap if not e.future.done())
+        return len(self._pending)
 
     def check_open(self) -> None:
         if self.closed:
@@ -113,6 +115,7 @@ class RunQueue:
             self.check_open()
         future = asyncio.get_running_loop().create_future()
         heapq.heappush(self._heap, _Entry((-priority, next(self._order)), future))
+        self._pending.add(future)
         return future
 
     async def wait_for_slot(self, place: asyncio.Future[None] | None) -> float:
@@ -131,8 +134,7 @@ class RunQueue:
             if place.done() and not place.cancelled():
                 self.release()  # it was handed a slot as it was cancelled: pass it on
             else:
-                place.cancel()
-                self._forget()
+                self._give_up(place)
             raise
         waited = loop.time() - started
         self.waits.add(waited)
@@ -144,8 +146,7 @@ class RunQueue:
         if place is None or (place.done() and not place.cancelled()):
             self.release()
         else:
-            place.cancel()
-            self._forget()
+            self._give_up(place)
 
     async def run(self, run: RunState, priority: int = 0) -> RunResult:
         """Run ``run`` in the caller's task once it has a slot (queueing when needed)."""
@@ -171,6 +172,11 @@ class RunQueue:
         task.add_done_callback(lambda _: self.abandon(held.pop()) if held else None)
         return task
 
+    def _give_up(self, place: asyncio.Future[None]) -> None:
+        place.cancel()
+        self._pending.discard(place)
+        self._forget()
+
     def _take(self) -> None:
         self.running += 1
         if self.running > self.peak:
@@ -185,6 +191,7 @@ class RunQueue:
         while heap:
             entry = heapq.heappop(heap)
             if not entry.future.done():
+                self._pending.discard(entry.future)
                 self._take()
                 entry.future.set_result(None)
                 break
