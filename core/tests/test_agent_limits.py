@@ -198,3 +198,26 @@ async def test_an_unknown_limits_backend_is_a_configuration_error() -> None:
         podium.ConfigError, match="limits_backend: no installed plugin keeps rate limits at 'mongo://x'"
     ):
         await podium.Engine(config=config).start()
+
+
+async def test_an_unreachable_shared_limits_backend_limits_in_process_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = podium.Config(
+        {
+            "limits_backend": "redis://127.0.0.1:1/0",
+            "agents": {"a": {"provider": "simulated", "model": "m", "rpm": 2}},
+        }
+    )
+    wf = podium.Workflow("limited", strategy="sequential")
+
+    @wf.stage
+    async def call(ctx: podium.Context) -> str:
+        return (await ctx.agent("a").complete("hi")).text
+
+    async with podium.Engine(config=config, cache_url=False) as engine:
+        result = await engine.run(wf)
+        used = await engine.agents.managed("a").limiter.used(engine.agents.managed("a").meters)
+    assert result.ok
+    assert used == {"agent:a:rpm": 1}  # counted by the local meters meanwhile
+    assert "limiting in this process only" in caplog.text

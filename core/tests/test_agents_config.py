@@ -170,3 +170,16 @@ def test_the_scheduler_table_is_structured_and_checked() -> None:
         podium.ConfigError, match=r"must be a positive integer, got 0 @ config\.scheduler\.queue_size"
     ):
         podium.Config({"scheduler": {"queue_size": 0}})
+
+
+async def test_a_policy_that_is_not_an_agent_policy_is_named() -> None:
+    engine = podium.Engine(
+        config=podium.Config(),
+        agents={"reviewer": podium.SimulatedAgent()},
+        policies={"reviewer": {"pool": 2}},  # type: ignore[dict-item]
+        cache_url=False,
+    )
+    with pytest.raises(
+        podium.ConfigError, match=r"\['reviewer'\]: expected a podium.AgentPolicy, got \{'pool': 2\}"
+    ):
+        await engine.start()

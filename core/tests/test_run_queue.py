@@ -169,3 +169,12 @@ def test_max_concurrent_must_be_a_positive_integer() -> None:
         podium.PodiumError, match=r"Engine\(max_concurrent=...\): must be a positive integer, got 0"
     ):
         podium.Engine(config=podium.Config(), max_concurrent=0)
+
+
+async def test_a_priority_that_is_not_an_integer_is_refused_before_anything_runs() -> None:
+    async with podium.Engine(config=podium.Config(), max_concurrent=1, cache_url=False) as engine:
+        with pytest.raises(
+            podium.PodiumError, match="priority must be an integer .higher runs first., got 'high'"
+        ):
+            await engine.submit(three_stages(), priority="high")  # type: ignore[arg-type]
+        assert engine.runs.running == 0

@@ -43,6 +43,9 @@ def declare_agents(
             )
     known = set(engine.agents) | set(declared) | set(specs)
     for name, policy in policies.items():
+        if not isinstance(policy, AgentPolicy):
+            errors.append(f"Engine(policies=...)[{name!r}]: expected a podium.AgentPolicy, got {policy!r}")
+            continue
         if name not in known:
             errors.append(f"Engine(policies=...)[{name!r}]: no agent named {name!r}")
         if policy.fallback is not None and policy.fallback not in known:

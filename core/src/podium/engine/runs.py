@@ -96,6 +96,8 @@ class RunQueue:
         with ``wait``, waits for room in the queue first.
         """
         self.check_open()
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise PodiumError(f"priority must be an integer (higher runs first), got {priority!r}")
         if self.max_concurrent is None or (self.running < self.max_concurrent and not self.queued):
             self._take()
             return None

@@ -14,13 +14,19 @@ opened through the ``podium_limits_backend`` hook). Waiting callers queue in ord
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
 from podium.definition.agents import RateLimit
 from podium.running.agents.windows import MINUTE, SECOND, Admitted, SlidingWindow
+
+_log = logging.getLogger("podium.agents")
+
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -137,35 +143,79 @@ class Limiter:
 
     A waiter sleeps until the time the backend named, or until a settled call handed
     tokens back (then it looks again at once, so a refund is never capacity left idle).
+
+    A shared backend that fails (Redis unreachable) never fails a call: the meters are
+    kept in this process instead, with a warning, and the backend is tried again after
+    ``retry_after`` seconds.
     """
 
-    def __init__(self, backend: LimitsBackend) -> None:
+    def __init__(self, backend: LimitsBackend, *, retry_after: float = 30.0) -> None:
         self.backend = backend
+        self.retry_after = retry_after
         self._queues: dict[str, asyncio.Lock] = {}
         self._refunded: asyncio.Event | None = None
+        self._local: MemoryLimits | None = None if isinstance(backend, MemoryLimits) else MemoryLimits()
+        self._down_until = 0.0
+
+    async def _use(self, operation: Callable[[LimitsBackend], Awaitable[T]]) -> T:
+        """Run ``operation`` on the backend, or on the local meters while it is down."""
+        return (await self._using(operation))[1]
+
+    async def _using(self, operation: Callable[[LimitsBackend], Awaitable[T]]) -> tuple[LimitsBackend, T]:
+        """``(the backend that answered, its answer)``."""
+        local = self._local
+        if local is None or time.monotonic() >= self._down_until:
+            try:
+                return self.backend, await operation(self.backend)
+            except Exception as error:
+                if local is None:
+                    raise
+                _log.warning(
+                    "rate-limit backend %r failed (%r); limiting in this process only, retrying in %.0fs",
+                    self.backend,
+                    error,
+                    self.retry_after,
+                )
+                self._down_until = time.monotonic() + self.retry_after
+        assert local is not None
+        return local, await operation(local)
+
+    async def block(self, meters: Sequence[Meter], seconds: float) -> None:
+        """Admit nothing on ``meters`` for ``seconds`` (the provider asked to wait)."""
+        if meters:
+            await self._use(lambda backend: backend.block(meters, seconds))
+
+    async def used(self, meters: Sequence[Meter]) -> dict[str, int]:
+        return await self._use(lambda backend: backend.used(meters)) if meters else {}
 
     async def acquire(self, meters: Sequence[Meter], tokens: int) -> Any:
         """Wait until every meter admits the call; returns the ticket to settle."""
+        source, ticket = await self._acquire(meters, tokens)
+        return None if ticket is None else (source, ticket)
+
+    async def _acquire(self, meters: Sequence[Meter], tokens: int) -> tuple[LimitsBackend | None, Any]:
         if not meters:
-            return None
+            return None, None
         ticket: Any
         # Queue behind earlier waiters of the same meters (locks taken in name order,
         # so two calls sharing some meters cannot deadlock), then poll; with nobody
         # waiting, a call that fits goes at once.
         locks = [self._queues.setdefault(m.name, asyncio.Lock()) for m in sorted(meters, key=_name)]
         if not any(lock.locked() for lock in locks):
-            wait, ticket = await self.backend.try_acquire(meters, tokens)
+            source, (wait, ticket) = await self._using(lambda backend: backend.try_acquire(meters, tokens))
             if wait <= 0:
-                return ticket
+                return source, ticket
         held: list[asyncio.Lock] = []
         try:
             for lock in locks:
                 await lock.acquire()
                 held.append(lock)
             while True:
-                wait, ticket = await self.backend.try_acquire(meters, tokens)
+                source, (wait, ticket) = await self._using(
+                    lambda backend: backend.try_acquire(meters, tokens)
+                )
                 if wait <= 0:
-                    return ticket
+                    return source, ticket
                 await self._sleep(wait)
         finally:
             for lock in held:
@@ -185,7 +235,12 @@ class Limiter:
         """Correct an admitted call's tokens; a refund (``tokens < reserved``) wakes the waiters."""
         if not ticket:
             return
-        await self.backend.settle(ticket, tokens)
+        source, admitted = ticket
+        if admitted:
+            try:
+                await source.settle(admitted, tokens)
+            except Exception as error:  # the backend went away since: the estimate stands
+                _log.debug("settling a rate-limit ticket on %r failed: %r", source, error)
         refunded = self._refunded
         if refunded is not None and (reserved is None or tokens < reserved):
             self._refunded = None

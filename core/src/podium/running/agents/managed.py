@@ -260,7 +260,7 @@ class ManagedAgent:
                 if quota is not None and quota.remaining == 0 and quota.reset_s:
                     wait = max(wait, quota.reset_s)
         if wait > 0:
-            await self.limiter.backend.block(self.meters, wait)
+            await self.limiter.block(self.meters, wait)
 
     def _estimate(self, prompt: str | Prompt, options: Mapping[str, Any]) -> int:
         """Tokens a call reserves: its prompt's estimate plus ``max_tokens`` or the average reply."""
@@ -339,7 +339,7 @@ class ManagedAgent:
                 opened_at=self.opened_at.isoformat() if self.opened_at else None,
                 last_error=breaker.last_error,
             )
-        used = await self.limiter.backend.used(self.meters) if self.meters else {}
+        used = await self.limiter.used(self.meters)
         return {
             "name": self.name,
             "provider": self.provider,
