@@ -174,7 +174,7 @@ def test_max_concurrent_must_be_a_positive_integer() -> None:
 async def test_a_priority_that_is_not_an_integer_is_refused_before_anything_runs() -> None:
     async with podium.Engine(config=podium.Config(), max_concurrent=1, cache_url=False) as engine:
         with pytest.raises(
-            podium.PodiumError, match="priority must be an integer .higher runs first., got 'high'"
+            podium.PodiumError, match=r"priority must be an integer \(higher runs first\), got 'high'"
         ):
             await engine.submit(three_stages(), priority="high")  # type: ignore[arg-type]
         assert engine.runs.running == 0

@@ -16,7 +16,7 @@ from typing import Any, NewType
 import attrs
 import cattrs
 
-from podium.foundation.errors import ConfigError
+from podium.foundation.errors import ConfigError, suggest
 from podium.foundation.redaction import Secret, is_secret_key
 
 #: An integer above zero (``True`` and ``2.5`` are refused, not rounded).
@@ -258,8 +258,6 @@ def check_declarations(
     agents: Mapping[str, AgentDeclaration], *, in_code: set[str], providers: set[str], origin: str
 ) -> list[str]:
     """Cross-agent errors (missing provider, unknown provider or fallback, fallback cycles)."""
-    import difflib
-
     errors: list[str] = []
     known = set(agents) | in_code
     for name, declared in agents.items():
@@ -274,17 +272,15 @@ def check_declarations(
             if declared.provider is None:
                 errors.append(f"{where}.provider: required (a registered provider: {_listing(providers)})")
             elif declared.provider not in providers:
-                close = difflib.get_close_matches(declared.provider, sorted(providers), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
                 errors.append(
-                    f"{where}.provider: no provider named {declared.provider!r}{hint}; "
+                    f"{where}.provider: no provider named {declared.provider!r}"
+                    f"{suggest(declared.provider, sorted(providers))}; "
                     f"registered: {_listing(providers)}"
                 )
             if declared.model is None:
                 errors.append(f"{where}.model: required")
         if declared.fallback is not None and declared.fallback not in known:
-            close = difflib.get_close_matches(declared.fallback, sorted(known), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = suggest(declared.fallback, sorted(known))
             errors.append(f"{where}.fallback: no agent named {declared.fallback!r}{hint}")
     for name in agents:
         seen = [name]

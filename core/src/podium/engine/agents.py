@@ -8,12 +8,11 @@ agent's policies. Every mistake is reported at once, with its path, before anyth
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from podium.definition.agents import AgentPolicy, check_declarations, raise_errors
-from podium.foundation.errors import ConfigError, PodiumError
+from podium.foundation.errors import ConfigError, PodiumError, suggest
 from podium.foundation.redaction import redact_url
 from podium.running.agents import Agent
 from podium.running.agents.limiter import Limiter, LimitsBackend, Meter, meters_of
@@ -35,14 +34,14 @@ def declare_agents(
     )
     for name, spec in specs.items():
         if spec.provider not in providers:
-            close = difflib.get_close_matches(spec.provider, sorted(providers), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             errors.append(
-                f"Engine(agents=...)[{name!r}]: no provider named {spec.provider!r}{hint}; "
+                f"Engine(agents=...)[{name!r}]: no provider named {spec.provider!r}"
+                f"{suggest(spec.provider, sorted(providers))}; "
                 f"registered: {', '.join(sorted(providers)) or 'none'}"
             )
     known = set(engine.agents) | set(declared) | set(specs)
-    for name, policy in policies.items():
+    given: Mapping[str, object] = policies  # from callers who may pass anything
+    for name, policy in given.items():
         if not isinstance(policy, AgentPolicy):
             errors.append(f"Engine(policies=...)[{name!r}]: expected a podium.AgentPolicy, got {policy!r}")
             continue

@@ -5,8 +5,9 @@ Every message says what is wrong, where, and what to do.
 
 from __future__ import annotations
 
+import difflib
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 #: The ``podium`` extra that installs each thing Podium's own plugins provide (a strategy,
@@ -19,6 +20,12 @@ INSTALL_HINTS = {
     "docs": "podium[context7]",
     "everything": "podium[all]",
 }
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def install_hint(need: str) -> str | None:

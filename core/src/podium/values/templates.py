@@ -9,14 +9,13 @@ the cache-read price), never estimated.
 
 from __future__ import annotations
 
-import difflib
 import string
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
-from podium.foundation.errors import TemplateError
+from podium.foundation.errors import TemplateError, suggest
 from podium.values.providers import Prompt
 
 
@@ -72,10 +71,10 @@ class TemplateRegistry(Mapping[str, PromptTemplate]):
         try:
             return self._templates[name]
         except KeyError:
-            close = difflib.get_close_matches(name, list(self._templates), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             known = ", ".join(sorted(self._templates)) or "none"
-            raise TemplateError(f"no template named {name!r}{hint}; known templates: {known}") from None
+            raise TemplateError(
+                f"no template named {name!r}{suggest(name, self._templates)}; known templates: {known}"
+            ) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._templates)

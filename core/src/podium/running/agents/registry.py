@@ -7,13 +7,12 @@ wraps each in a :class:`~podium.running.agents.managed.ManagedAgent` with its po
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from podium.definition.agents import AgentPolicy
-from podium.foundation.errors import AgentNotFound, BudgetExceeded
+from podium.foundation.errors import AgentNotFound, BudgetExceeded, suggest
 from podium.running.agents.limiter import Limiter, MemoryLimits, Meter
 from podium.running.agents.managed import ManagedAgent
 from podium.running.agents.protocol import Agent, AgentCall, AgentReply
@@ -96,10 +95,10 @@ class AgentRegistry:
         try:
             return self._agents[name]
         except KeyError:
-            close = difflib.get_close_matches(name, list(self._agents), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             known = ", ".join(sorted(self._agents)) or "none"
-            raise AgentNotFound(f"no agent named {name!r}{hint}; registered agents: {known}") from None
+            raise AgentNotFound(
+                f"no agent named {name!r}{suggest(name, self._agents)}; registered agents: {known}"
+            ) from None
 
     def manage(
         self,
