@@ -284,7 +284,7 @@ async def per_call(calls: int, repeats: int) -> dict[str, Any]:
 async def real_time(quick: bool) -> dict[str, Any]:
     return {
         "A2_10000_runs_at_100": await many_runs(2_000 if quick else 10_000),
-        "A2_W4_200_runs_10_at_once_submitted": await submitted_w4(1 if quick else 5),
+        "A2_W4_200_runs_10_at_once_submitted": await submitted_w4(1 if quick else 10),
         "A3_overhead_per_call": await per_call(2_000 if quick else 20_000, 2 if quick else 5),
     }
 

@@ -8,7 +8,8 @@
   and default configuration (``async with podium_engine(agents=...) as engine``; pass
   ``cache_url=`` for another cache, ``cache_url=False`` for none).
 
-The simulated agent is re-exported: ``from podium.testing import SimulatedAgent``.
+The simulated agent and its quota are re-exported: ``from podium.testing import SimulatedAgent``
+(and ``SimulatedQuota``, a provider quota several simulated agents share).
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from podium.contract.plugins import PodiumPluginManager, create_plugin_manager
 from podium.definition.config import Config
 from podium.engine.engine import Engine
 from podium.foundation.markers import hookimpl
-from podium.running.agents import Agent, SimulatedAgent
+from podium.running.agents import Agent, SimulatedAgent, SimulatedQuota
 from podium.running.events import EVENTS as _EVENTS
 
-__all__ = ["HookCall", "HookRecorder", "SimulatedAgent"]
+__all__ = ["HookCall", "HookRecorder", "SimulatedAgent", "SimulatedQuota"]
 
 
 @attrs.frozen
