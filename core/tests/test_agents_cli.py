@@ -61,7 +61,7 @@ def test_a_bad_agent_table_exits_2_naming_its_path(tmp_path: Path) -> None:
     path.write_text('[agents.reviewer]\nprovider = "simulated"\nmodel = "m"\ntpm = -1\n')
     result = CliRunner().invoke(main, ["--config", str(path), "agents"])
     assert result.exit_code == 2
-    assert "must be a positive integer, got -1 @ config.agents.reviewer.tpm" in result.output
+    assert "must be a positive integer, got -1 @ config.agents['reviewer'].tpm" in result.output
     assert "Traceback" not in result.output
 
 

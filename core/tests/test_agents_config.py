@@ -23,17 +23,23 @@ def one_call_workflow(agent: str = "reviewer", prompt: str = "review this") -> p
 @pytest.mark.parametrize(
     ("table", "expected"),
     [
-        ({"tpm": -5}, "must be a positive integer, got -5 @ config.agents.reviewer.tpm"),
-        ({"rpm": True}, "must be a positive integer, got True @ config.agents.reviewer.rpm"),
-        ({"pool": 2.5}, "must be a positive integer, got 2.5 @ config.agents.reviewer.pool"),
-        ({"breaker": "yes"}, "expected true, false or a table, got 'yes' @ config.agents.reviewer.breaker"),
+        ({"tpm": -5}, "must be a positive integer, got -5 @ config.agents['reviewer'].tpm"),
+        ({"rpm": True}, "must be a positive integer, got True @ config.agents['reviewer'].rpm"),
+        ({"pool": 2.5}, "must be a positive integer, got 2.5 @ config.agents['reviewer'].pool"),
+        (
+            {"breaker": "yes"},
+            "expected true, false or a table, got 'yes' @ config.agents['reviewer'].breaker",
+        ),
         (
             {"breaker": {"failures": 0}},
-            "must be a positive integer, got 0 @ config.agents.reviewer.breaker.failures",
+            "must be a positive integer, got 0 @ config.agents['reviewer'].breaker.failures",
         ),
-        ({"retry": 0}, "must be a positive integer, got 0 @ config.agents.reviewer.retry"),
-        ({"cache": "forever"}, "a TTL in seconds (> 0), got 'forever' @ config.agents.reviewer.cache"),
-        ({"max_tokens": 100}, "extra fields found (max_tokens) @ config.agents.reviewer"),
+        ({"retry": 0}, "must be a positive integer, got 0 @ config.agents['reviewer'].retry"),
+        (
+            {"cache": "forever"},
+            "a TTL in seconds (> 0, or like '1h'), got 'forever' @ config.agents['reviewer'].cache",
+        ),
+        ({"max_tokens": 100}, "extra fields found (max_tokens) @ config.agents['reviewer']"),
     ],
 )
 def test_a_bad_agent_table_fails_when_the_configuration_loads_with_its_path(

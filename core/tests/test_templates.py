@@ -68,6 +68,6 @@ async def test_the_tokens_a_template_prefix_saves_are_the_providers_cache_reads(
 
 def test_a_bad_template_table_fails_with_its_path() -> None:
     with pytest.raises(
-        podium.ConfigError, match=r"required field missing @ config\.templates\.review\.prefix"
+        podium.ConfigError, match=r"required field missing @ config\.templates\['review'\]\.prefix"
     ):
         podium.Config({"templates": {"review": {"body": "{x}"}}})

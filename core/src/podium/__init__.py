@@ -15,6 +15,7 @@ from podium.contract.cache_backend import CacheAdmin, CacheStats
 from podium.contract.plugins import create_plugin_manager
 from podium.definition.agents import AgentPolicy, AgentRetry, BreakerPolicy, RateLimit
 from podium.definition.config import Config
+from podium.definition.converter import Duration
 from podium.definition.options import StageOptions
 from podium.definition.plan import Plan
 from podium.definition.workflow import Stage, Workflow
@@ -110,6 +111,7 @@ __all__ = [
     "DocFailure",
     "DocSource",
     "Document",
+    "Duration",
     "Engine",
     "Executor",
     "FlightAbandoned",

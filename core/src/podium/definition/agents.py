@@ -5,7 +5,7 @@ An agent is declared once, in configuration or in code, with the same model: a
 factory), provider ``options``, and the policies the kernel applies around every call
 (pool, rate limits, breaker, retry, fallback, cache). Everything is structured by cattrs
 through :func:`podium.definition.config.structure`, so a bad value fails when the
-configuration loads, at its path (``agents.reviewer.tpm: must be a positive integer``).
+configuration loads, at its path (``must be a positive integer, got -5 @ config.agents['reviewer'].tpm``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, NewType
 import attrs
 import cattrs
 
+from podium.definition.converter import Duration, parse_duration
 from podium.foundation.errors import ConfigError, suggest
 from podium.foundation.redaction import Secret, is_secret_key
 
@@ -78,9 +79,9 @@ class BreakerPolicy:
     """
 
     failures: PositiveInt = PositiveInt(5)
-    reset_s: float = attrs.field(default=30.0, validator=_positive)
+    reset_s: Duration = attrs.field(default=30.0, validator=_positive)
     failure_rate: float | None = attrs.field(default=None, validator=_fraction)
-    window_s: float = attrs.field(default=60.0, validator=_positive)
+    window_s: Duration = attrs.field(default=60.0, validator=_positive)
     min_calls: PositiveInt = PositiveInt(10)
 
 
@@ -94,9 +95,9 @@ class AgentRetry:
     """
 
     attempts: PositiveInt = PositiveInt(3)
-    delay: float = attrs.field(default=1.0, validator=_not_negative)
+    delay: Duration = attrs.field(default=1.0, validator=_not_negative)
     backoff: float = attrs.field(default=2.0, validator=_not_negative)
-    max_delay: float = attrs.field(default=60.0, validator=_not_negative)
+    max_delay: Duration = attrs.field(default=60.0, validator=_not_negative)
     jitter: bool = True
 
 
@@ -200,9 +201,13 @@ class TemplateDeclaration:
 def _structure_cache(value: Any, _: type) -> bool | float:
     if isinstance(value, bool):
         return value
-    if isinstance(value, (int, float)) and value > 0:
-        return float(value)
-    raise ValueError(f"expected true, false or a TTL in seconds (> 0), got {value!r}")
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        seconds = 0.0
+    if seconds > 0:
+        return seconds
+    raise ValueError(f"expected true, false or a TTL in seconds (> 0, or like '1h'), got {value!r}")
 
 
 def _structure_breaker(value: Any, _: type) -> BreakerPolicy | None:

@@ -39,7 +39,15 @@ class PodiumError(Exception):
 
 
 class DefinitionError(PodiumError):
-    """A workflow, stage or policy is defined wrongly; raised before anything runs."""
+    """A workflow, stage or policy is defined wrongly; raised before anything runs.
+
+    ``option`` names the stage option it is about, when it is about one, so that a
+    workflow file can point at its key (``stages[0].timeout``).
+    """
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 class DefinitionErrors(DefinitionError):

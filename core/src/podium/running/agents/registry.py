@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from podium.definition.agent_names import plan_agents
 from podium.definition.agents import AgentPolicy
 from podium.foundation.errors import AgentNotFound, BudgetExceeded, suggest
 from podium.running.agents.limiter import Limiter, MemoryLimits, Meter
@@ -19,6 +20,7 @@ from podium.running.agents.protocol import Agent, AgentCall, AgentReply
 from podium.values.providers import Prompt
 
 if TYPE_CHECKING:
+    from podium.definition.plan import Plan
     from podium.running.context import Context
 
 
@@ -95,10 +97,20 @@ class AgentRegistry:
         try:
             return self._agents[name]
         except KeyError:
-            known = ", ".join(sorted(self._agents)) or "none"
-            raise AgentNotFound(
-                f"no agent named {name!r}{suggest(name, self._agents)}; registered agents: {known}"
-            ) from None
+            raise AgentNotFound(f"no agent named {name!r}{self._hint(name)}") from None
+
+    def unknown(self, plan: Plan) -> list[str]:
+        """A definition error for each agent a stage of ``plan`` names that is not registered."""
+        return [
+            f"stage {stage!r} calls agent {agent!r}, which is not registered{self._hint(agent)}"
+            for stage, agent in plan_agents(plan)
+            if agent not in self._agents
+        ]
+
+    def _hint(self, name: str) -> str:
+        return (
+            f"{suggest(name, self._agents)}; registered agents: {', '.join(sorted(self._agents)) or 'none'}"
+        )
 
     def manage(
         self,
