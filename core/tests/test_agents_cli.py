@@ -73,3 +73,31 @@ def test_an_unknown_provider_exits_2_with_the_closest_name(tmp_path: Path) -> No
     assert (
         "agents.reviewer.provider: no provider named 'simulted' (did you mean 'simulated'?)" in result.output
     )
+
+
+async def test_an_agent_profile_declares_policies_as_the_configuration_does(tmp_path: Path) -> None:
+    import podium
+    from podium.cli.agent_profiles import load_profile, register_profile
+
+    profile = tmp_path / "agents.fast.toml"
+    profile.write_text(
+        '[agents.writer]\nprovider = "simulated"\nmodel = "m"\nreply = "hi"\npool = 2\ntpm = 9000\n'
+    )
+    async with podium.Engine(config=podium.Config(), cache_url=False) as engine:
+        register_profile(engine, load_profile(profile))
+        writer = engine.agents.managed("writer")
+    assert writer.policy.pool == 2 and [m.name for m in writer.meters] == ["agent:writer:tpm"]
+    assert writer.agent.model == "m"
+
+
+async def test_a_bad_policy_in_an_agent_profile_names_its_key(tmp_path: Path) -> None:
+    import podium
+    from podium.cli.agent_profiles import load_profile, register_profile
+
+    profile = tmp_path / "agents.fast.toml"
+    profile.write_text('[agents.writer]\nprovider = "simulated"\nmodel = "m"\npool = 0\n')
+    async with podium.Engine(config=podium.Config(), cache_url=False) as engine:
+        with pytest.raises(
+            podium.ConfigError, match=r"must be a positive integer, got 0 @ agents\['writer'\]\.pool"
+        ):
+            register_profile(engine, load_profile(profile))

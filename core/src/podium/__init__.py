@@ -4,6 +4,7 @@ The public API is exactly ``podium.__all__`` and these public submodules:
 
 - ``podium.testing``: the pytest plugin (fixtures, a hook-call recorder) for plugin authors.
 - ``podium.strategy_checks``: property checks every strategy plugin should pass.
+- ``podium.provider_kit``: what agent provider plugins share (options, keys, clients).
 
 Everything else, the layer folders (``podium.foundation``, ``podium.values``, ...) and
 the modules in them, is internal and may change in any release: import from ``podium``.
@@ -73,7 +74,7 @@ from podium.values.model import (
     StageStatus,
     Usage,
 )
-from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits
+from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits, parse_retry_after
 from podium.values.templates import PromptTemplate
 
 __version__ = "0.1.0"
@@ -160,6 +161,7 @@ __all__ = [
     "create_plugin_manager",
     "hookimpl",
     "hookspec",
+    "parse_retry_after",
     "run",
     "run_sync",
     "shutdown",

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import click
 from rich.console import Console
 
+from podium.cli.agent_profiles import load_profile, profile_cache_url, profile_path, register_profile
 from podium.cli.base import EXIT_FAILED, EXIT_OK, errors_exit_2, input_option, load_config, parse_inputs
 from podium.cli.cache import cli_cache_url
 from podium.cli.console import ProgressDisplay, result_dict, summary_table
@@ -21,6 +22,7 @@ from podium.definition.loader import load_target
 from podium.definition.workflow import Workflow
 from podium.engine.engine import Engine
 from podium.values.model import RunResult, StageStatus
+from podium.values.providers import AgentSpec
 
 
 @click.command()
@@ -31,6 +33,12 @@ from podium.values.model import RunResult, StageStatus
 @click.option("--no-cache", is_flag=True, help="Run without any cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no progress).")
 @click.option("--no-progress", is_flag=True, help="Do not show live progress.")
+@click.option(
+    "--agents",
+    "agent_profile",
+    metavar="PROFILE",
+    help="Run on the agents of a profile: NAME for agents.NAME.toml beside TARGET, or a TOML path.",
+)
 @click.pass_context
 @errors_exit_2
 def run(
@@ -42,6 +50,7 @@ def run(
     no_cache: bool,
     as_json: bool,
     no_progress: bool,
+    agent_profile: str | None,
 ) -> None:
     """Run the workflow TARGET (file.py[:NAME], module:NAME or file.toml).
 
@@ -49,6 +58,8 @@ def run(
     still shows its result, finished stages included; the exit code is then 130 (143).
     """
     config = load_config(ctx, strategy=strategy, cache_url=cache_url)
+    profile_file = profile_path(agent_profile, target) if agent_profile else None
+    profile = load_profile(profile_file) if profile_file else []
     configure_logging(config.settings.log_level, json_lines=ctx.obj["log_json"])
     loaded = load_target(target)
     workflow = loaded.workflow
@@ -70,9 +81,12 @@ def run(
         for failed in result.failed():
             out.print(f"[red]{failed.name}[/red]: {failed.error!r}")
 
-    # The command line caches in a SQLite file by default, so two runs share results.
+    # The command line caches in a SQLite file by default, so two runs share results;
+    # a run on an agent profile keeps its own, so offline answers never stand in for real ones.
     chosen: str | Literal[False] = False if no_cache else cli_cache_url(config)
-    sys.exit(asyncio.run(_run(workflow, values, config, plugins, chosen, report)))
+    if profile_file and chosen and "cache_url" not in config.sources:
+        chosen = profile_cache_url(profile_file)
+    sys.exit(asyncio.run(_run(workflow, values, config, plugins, chosen, report, profile)))
 
 
 async def _run(
@@ -82,10 +96,12 @@ async def _run(
     plugins: list[object],
     cache_url: str | Literal[False],
     report: Callable[[RunResult], None],
+    profile: list[AgentSpec],
 ) -> int:
     """Run on a fresh engine, report the result; the exit code (130/143 when interrupted)."""
     with Interruptions() as interruptions:
         async with Engine(config=config, plugins=plugins, cache_url=cache_url) as engine:
+            register_profile(engine, profile)
             handle = await engine.submit(workflow, inputs)
             interruptions.watch(handle)
             result = await handle

@@ -17,7 +17,7 @@ import attrs
 import cattrs
 
 from podium.definition.converter import Duration, parse_duration
-from podium.foundation.errors import ConfigError, suggest
+from podium.foundation.errors import ConfigError, install_hint, suggest
 from podium.foundation.redaction import Secret, is_secret_key
 
 #: An integer above zero (``True`` and ``2.5`` are refused, not rounded).
@@ -137,8 +137,9 @@ class AgentDeclaration:
     """One ``[agents.<name>]`` table: what to build and the policies around it.
 
     ``provider`` and ``model`` are required unless the name is an agent registered in code,
-    whose policies the table then sets. Provider options go in ``options`` (``api_key``
-    and other secret-looking keys are kept as :class:`podium.Secret`).
+    whose policies the table then sets. Every other key of the table is a provider option
+    (``max_tokens``, ``system``, ...), checked by the provider when it builds the agent;
+    ``api_key`` and other secret-looking ones are kept as :class:`podium.Secret`.
     """
 
     provider: str | None = None
@@ -257,10 +258,21 @@ def register_agent_hooks(converter: cattrs.Converter) -> None:
 
     converter.register_structure_hook(BreakerPolicy | None, breaker)
     converter.register_structure_hook(AgentRetry | None, retry)
+    policies = converter.get_structure_hook(AgentDeclaration)
+    policy_keys = {field.name for field in attrs.fields(AgentDeclaration)} - {"options"}
+
+    def declaration(value: Any, cls: type) -> AgentDeclaration:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"expected a table, got {value!r}")
+        options = {k: v for k, v in value.items() if k not in policy_keys}
+        declared: AgentDeclaration = policies({k: v for k, v in value.items() if k in policy_keys}, cls)
+        return attrs.evolve(declared, options=options)
+
+    converter.register_structure_hook(AgentDeclaration, declaration)
 
 
 def check_declarations(
-    agents: Mapping[str, AgentDeclaration], *, in_code: set[str], providers: set[str], origin: str
+    agents: Mapping[str, AgentDeclaration], *, in_code: set[str], providers: set[str]
 ) -> list[str]:
     """Cross-agent errors (missing provider, unknown provider or fallback, fallback cycles)."""
     errors: list[str] = []
@@ -277,10 +289,12 @@ def check_declarations(
             if declared.provider is None:
                 errors.append(f"{where}.provider: required (a registered provider: {_listing(providers)})")
             elif declared.provider not in providers:
+                command = install_hint(f"provider {declared.provider}")
                 errors.append(
                     f"{where}.provider: no provider named {declared.provider!r}"
                     f"{suggest(declared.provider, sorted(providers))}; "
                     f"registered: {_listing(providers)}"
+                    + (f"; install it with: {command}" if command else "")
                 )
             if declared.model is None:
                 errors.append(f"{where}.model: required")

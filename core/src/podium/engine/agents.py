@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from podium.definition.agents import AgentPolicy, check_declarations, raise_errors
+from podium.definition.agents import AgentDeclaration, AgentPolicy, check_declarations, raise_errors
+from podium.definition.converter import structure
 from podium.foundation.errors import ConfigError, PodiumError, suggest
 from podium.foundation.redaction import redact_url
 from podium.running.agents import Agent
-from podium.running.agents.limiter import Limiter, LimitsBackend, Meter, meters_of
+from podium.running.agents.limiter import Limiter, LimitsBackend, MemoryLimits, Meter, meters_of
 from podium.values.providers import AgentSpec
 
 if TYPE_CHECKING:
@@ -29,9 +30,7 @@ def declare_agents(
     config = engine.config
     declared = config.settings.agents
     providers = set(engine.providers)
-    errors = check_declarations(
-        declared, in_code=set(engine.agents), providers=providers, origin=config.origin
-    )
+    errors = check_declarations(declared, in_code=set(engine.agents), providers=providers)
     for name, spec in specs.items():
         if spec.provider not in providers:
             errors.append(
@@ -58,40 +57,51 @@ def declare_agents(
             assert table.provider is not None and table.model is not None  # checked above
             to_build[name] = AgentSpec(name, table.provider, table.model, table.secret_options())
     for name, spec in to_build.items():
-        factory = engine.providers[spec.provider]
-        try:
-            agent = factory(spec, config)
-        except PodiumError:
-            raise
-        except Exception as error:
-            raise ConfigError(
-                f"agents.{name}: provider {spec.provider!r} could not build the agent: {error}"
-            ) from error
-        if not isinstance(agent, Agent):
-            raise ConfigError(
-                f"agents.{name}: provider {spec.provider!r} returned {agent!r}, not a podium.Agent"
-            )
-        engine.agents.register(name, agent)
+        engine.agents.register(name, build(engine, spec))
         options[name] = spec.options
     chosen = dict(policies)
     chosen.update({name: table.policy() for name, table in declared.items()})
     return chosen, options
 
 
-def meters(
-    engine: Engine, policies: Mapping[str, AgentPolicy]
-) -> tuple[dict[str, tuple[Meter, ...]], dict[str, tuple[Meter, ...]]]:
-    """The meters of every agent's own limits, and of every provider key's."""
-    own = {name: meters_of(f"agent:{name}", policy.limits) for name, policy in policies.items()}
-    keys = {key: meters_of(f"key:{key}", limits) for key, limits in engine.config.settings.limits.items()}
-    return own, keys
+def build(engine: Engine, spec: AgentSpec) -> Agent:
+    """The agent ``spec`` declares, built by its (registered) provider."""
+    try:
+        agent = engine.providers[spec.provider](spec, engine.config)
+    except PodiumError:
+        raise
+    except Exception as error:
+        raise ConfigError(
+            f"agents.{spec.name}: provider {spec.provider!r} could not build the agent: {error}"
+        ) from error
+    if not isinstance(agent, Agent):
+        raise ConfigError(
+            f"agents.{spec.name}: provider {spec.provider!r} returned {agent!r}, not a podium.Agent"
+        )
+    return agent
 
 
-def open_limits(engine: Engine, url: str, needed: bool) -> Limiter:
-    """The limiter over the configured ``limits_backend`` (memory unless meters must be shared)."""
-    from podium.running.agents.limiter import MemoryLimits
+def add_declared(engine: Engine, tables: Mapping[str, Mapping[str, Any]], source: str) -> None:
+    """Build agents from ``[agents.<name>]``-shaped tables (an agent profile) into a started
+    engine, each with its policies, replacing the agents of those names."""
+    declared: dict[str, AgentDeclaration] = structure(
+        engine.config.converter, dict(tables), dict[str, AgentDeclaration], "agents", source, "agents"
+    )
+    raise_errors(check_declarations(declared, in_code=set(), providers=set(engine.providers)), source)
+    for name, table in declared.items():
+        assert table.provider is not None and table.model is not None
+        spec = AgentSpec(name, table.provider, table.model, table.secret_options())
+        engine.agents.add(name, build(engine, spec), table.policy(), spec.options)
 
-    if not needed or url.startswith("memory://"):
+
+def key_meters(engine: Engine) -> dict[str, tuple[Meter, ...]]:
+    """The meters of every provider key's shared limits (``[limits.<key>]``)."""
+    return {key: meters_of(f"key:{key}", limits) for key, limits in engine.config.settings.limits.items()}
+
+
+def open_limits(engine: Engine, url: str) -> Limiter:
+    """The limiter over the configured ``limits_backend``."""
+    if url.startswith("memory://"):
         return Limiter(MemoryLimits())
     backend: LimitsBackend | None = engine.hook.podium_limits_backend(url=url, config=engine.config)
     if backend is None:
@@ -105,11 +115,9 @@ def open_limits(engine: Engine, url: str, needed: bool) -> Limiter:
 def assemble(engine: Engine, specs: Mapping[str, AgentSpec], policies: Mapping[str, AgentPolicy]) -> Limiter:
     """Declare, meter and manage every agent of ``engine``; returns the limiter they share."""
     chosen, options = declare_agents(engine, specs, policies)
-    own, keys = meters(engine, chosen)
-    needed = any(own.values()) or any(keys.values())
-    limiter = open_limits(engine, engine.config.settings.limits_backend, needed)
-    engine.agents.manage(limiter, chosen, keys, own, options)
+    limiter = open_limits(engine, engine.config.settings.limits_backend)
+    engine.agents.manage(limiter, chosen, key_meters(engine), options)
     return limiter
 
 
-__all__ = ["assemble", "declare_agents", "open_limits"]
+__all__ = ["add_declared", "assemble", "build", "declare_agents", "open_limits"]

@@ -10,14 +10,16 @@ import enum
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-#: The ``podium`` extra that installs each thing Podium's own plugins provide (a strategy,
-#: by name, ``ctx.docs``, or all of them): the one place the kernel names its plugins,
+#: The ``podium`` extra that installs each thing Podium's own plugins provide (a strategy
+#: or an agent provider, by name, ``ctx.docs``, or all of them): the one place the kernel names its plugins,
 #: used only by the errors that say what to install.
 INSTALL_HINTS = {
     "strategy sequential": "podium[sequential]",
     "strategy parallel": "podium[parallel]",
     "strategy conditional": "podium[conditional]",
     "docs": "podium[context7]",
+    "provider anthropic": "podium[anthropic]",
+    "provider openai": "podium[openai]",
     "everything": "podium[all]",
 }
 

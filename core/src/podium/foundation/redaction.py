@@ -20,6 +20,10 @@ class Secret:
         """The secret itself, for the one place that must send it."""
         return self._value
 
+    def mask(self, text: str) -> str:
+        """``text`` with the secret replaced by ``********`` (an API may quote a key it refused)."""
+        return text.replace(self._value, "********") if self._value else text
+
     def __repr__(self) -> str:
         return "Secret('********')"
 

@@ -10,6 +10,10 @@
 
 The simulated agent and its quota are re-exported: ``from podium.testing import SimulatedAgent``
 (and ``SimulatedQuota``, a provider quota several simulated agents share).
+
+:class:`FakeHTTPServer` (with :class:`HTTPReply`, :class:`SeenRequest`) is the scripted
+127.0.0.1 server that fakes of real services (LLM providers, ...) are built on, and
+:class:`MinuteQuota` the per-minute quota such a fake enforces and reports.
 """
 
 from __future__ import annotations
@@ -26,8 +30,19 @@ from podium.engine.engine import Engine
 from podium.foundation.markers import hookimpl
 from podium.running.agents import Agent, SimulatedAgent, SimulatedQuota
 from podium.running.events import EVENTS as _EVENTS
+from podium.testing.fake_http import FakeHTTPServer, HTTPReply, MinuteQuota, QuotaState, SeenRequest
 
-__all__ = ["HookCall", "HookRecorder", "SimulatedAgent", "SimulatedQuota"]
+__all__ = [
+    "FakeHTTPServer",
+    "HTTPReply",
+    "HookCall",
+    "HookRecorder",
+    "MinuteQuota",
+    "QuotaState",
+    "SeenRequest",
+    "SimulatedAgent",
+    "SimulatedQuota",
+]
 
 
 @attrs.frozen

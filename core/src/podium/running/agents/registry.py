@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from podium.definition.agent_names import plan_agents
 from podium.definition.agents import AgentPolicy
 from podium.foundation.errors import AgentNotFound, BudgetExceeded, suggest
-from podium.running.agents.limiter import Limiter, MemoryLimits, Meter
+from podium.running.agents.limiter import Limiter, MemoryLimits, Meter, meters_of
 from podium.running.agents.managed import ManagedAgent
 from podium.running.agents.protocol import Agent, AgentCall, AgentReply
 from podium.values.providers import Prompt
@@ -74,6 +74,7 @@ class AgentRegistry:
         self._agents: dict[str, Agent] = {}
         self._managed: dict[str, ManagedAgent] = {}
         self._limiter: Limiter | None = None
+        self._key_meters: dict[str, tuple[Meter, ...]] = {}
 
     def register(self, name: str, agent: Agent) -> None:
         if not isinstance(agent, Agent):
@@ -117,33 +118,45 @@ class AgentRegistry:
         limiter: Limiter,
         policies: Mapping[str, AgentPolicy],
         key_meters: Mapping[str, tuple[Meter, ...]],
-        own_meters: Mapping[str, tuple[Meter, ...]],
         options: Mapping[str, Mapping[str, Any]],
     ) -> None:
-        """Wrap every registered agent in its policies (the engine calls this when it starts)."""
+        """Wrap every registered agent in its policies (the engine calls this when it starts).
+
+        ``key_meters`` are the meters of each provider key (``[limits.<key>]``).
+        """
         self._limiter = limiter
+        self._key_meters = dict(key_meters)
         self._managed = {}
         for name, agent in self._agents.items():
-            policy = policies.get(name, AgentPolicy())
-            key = policy.limit_key or agent.provider
-            self._managed[name] = ManagedAgent(
-                name,
-                agent,
-                policy,
-                limiter=limiter,
-                meters=own_meters.get(name, ()) + key_meters.get(key, ()),
-                key_options=options.get(name),
-                agents=self._managed,
-            )
+            self._wrap(name, agent, policies.get(name, AgentPolicy()), options.get(name))
+
+    def add(
+        self, name: str, agent: Agent, policy: AgentPolicy, options: Mapping[str, Any] | None = None
+    ) -> None:
+        """Register ``agent`` as ``name`` with its policies (replacing an agent of that name)."""
+        self.register(name, agent)
+        self._wrap(name, agent, policy, options)
+
+    def _wrap(self, name: str, agent: Agent, policy: AgentPolicy, options: Mapping[str, Any] | None) -> None:
+        if self._limiter is None:
+            self._limiter = Limiter(MemoryLimits())
+        key = policy.limit_key or agent.provider
+        self._managed[name] = ManagedAgent(
+            name,
+            agent,
+            policy,
+            limiter=self._limiter,
+            meters=meters_of(f"agent:{name}", policy.limits) + self._key_meters.get(key, ()),
+            key_options=options,
+            agents=self._managed,
+        )
 
     def managed(self, name: str) -> ManagedAgent:
         """The managed form of agent ``name`` (default policies when none were configured)."""
         managed = self._managed.get(name)
         if managed is None:
-            agent = self.get(name)
-            if self._limiter is None:
-                self._limiter = Limiter(MemoryLimits())
-            managed = self._managed[name] = ManagedAgent(name, agent, AgentPolicy(), limiter=self._limiter)
+            self._wrap(name, self.get(name), AgentPolicy(), None)
+            managed = self._managed[name]
         return managed
 
     def bind(self, name: str, ctx: Context) -> BoundAgent:
