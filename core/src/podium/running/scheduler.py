@@ -51,7 +51,8 @@ class RunState(StageTracker):
     """One run of a workflow while it runs: what plugins see through the lifecycle hooks.
 
     Public attributes: ``id``, ``workflow``, ``inputs``, ``strategy``, ``plan``,
-    ``started_at``, ``results`` (latest result per stage so far), ``history`` (every
+    ``started_at``, ``queue_wait_s`` (seconds it waited for a slot of the engine's
+    scheduler), ``results`` (latest result per stage so far), ``history`` (every
     result in the order they settled, one per visit), ``usage``, ``saved``, ``result``
     (the :class:`RunResult`, once the run has ended), and the collaborators it was handed:
     ``hook`` (the plugin manager's hook caller), ``config``, ``result_cache``,
