@@ -49,7 +49,7 @@ from podium.running.scheduler import RunState
 from podium.running.strategy import Router, Strategy
 from podium.values.alerts import Alert, AlertSink
 from podium.values.docs import DocBundle, DocFailure, DocSource, Document
-from podium.values.executors import Executor
+from podium.values.executors import CallExecutor, Executor, StageCall
 from podium.values.keys import agent_key, cache_key, canonical
 from podium.values.model import (
     Budget,
@@ -85,6 +85,7 @@ __all__ = [
     "CacheKeyError",
     "CachePolicy",
     "CacheStats",
+    "CallExecutor",
     "Config",
     "ConfigError",
     "Context",
@@ -121,6 +122,7 @@ __all__ = [
     "SimulatedAgentError",
     "SingleFlight",
     "Stage",
+    "StageCall",
     "StageOptions",
     "StageResult",
     "StageStatus",

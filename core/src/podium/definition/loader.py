@@ -85,6 +85,7 @@ class StageSpec:
     fallback: Any = None
     version: str | None = None
     executor: str | None = None
+    executor_options: dict[str, Any] | None = None
     estimate: float | None = None
     max_visits: int | None = None
 
@@ -100,6 +101,7 @@ class WorkflowSpec:
     defaults: dict[str, Any] = attrs.field(factory=dict)
     description: str = ""
     budget: BudgetSpec | None = None
+    executor: str | None = None
     plugins: list[str] = attrs.field(factory=list)
 
 
@@ -226,6 +228,7 @@ def _build(spec: WorkflowFile, errors: list[str]) -> Workflow:
         fail_fast=w.fail_fast,
         inputs=w.inputs,
         description=w.description,
+        executor=w.executor,
     )
     if w.defaults:
         workflow.input_defaults.update(w.defaults)

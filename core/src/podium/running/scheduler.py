@@ -116,6 +116,8 @@ class RunState(StageTracker):
             observed=facts.observes_stage_tasks,
             cached=result_cache.enabled,
             routes=None if self.router is None else self.router.routes,
+            workflow_executor=workflow.executor,
+            engine_executor=config.settings.executor,
         )
         self._t0 = time.perf_counter()
         self._running: dict[int, asyncio.Task[Any]] = {}

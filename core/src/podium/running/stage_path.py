@@ -7,7 +7,9 @@ Three paths, from the cheapest:
 - **direct**: :func:`podium.running.execution.run_stage` runs in the task, with the
   cache, fallbacks, events and routes the stage needs, and calls the body itself.
 - **full**: ``run_stage`` hands each attempt to the ``podium_execute_stage`` hook, under
-  the stage's timeout and retry policy.
+  the stage's timeout and retry policy; the built-in implementation hands it to the
+  stage's executor (:func:`executor_of`), which may run it elsewhere (a thread, a
+  remote worker) while scheduling, caching, budgets and events stay here.
 
 A new stage option that needs something around the body belongs in :func:`stage_path`
 and nowhere else: every path is chosen here.
@@ -16,14 +18,49 @@ and nowhere else: every path is chosen here.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from podium.foundation.errors import install_hint
+
 if TYPE_CHECKING:
     from podium.definition.plan import Plan
-    from podium.definition.workflow import Stage
+    from podium.definition.workflow import Stage, Workflow
+
+
+def executor_of(stage: Stage, workflow_default: str | None, engine_default: str | None) -> str:
+    """The executor a stage's body runs on: the stage's own ``executor=``, else its
+    workflow's, else the engine's configured ``executor``, else ``inline`` for an
+    ``async def`` and ``thread`` for a plain function."""
+    chosen = stage.executor or workflow_default or engine_default
+    if chosen is not None:
+        return chosen
+    return "inline" if stage.is_async else "thread"
+
+
+def executor_errors(
+    plan: Plan, workflow: Workflow, engine_default: str | None, executors: Mapping[str, Any]
+) -> list[str]:
+    """Definition errors of the executors a run of ``workflow`` would use: unregistered
+    ones, and what each executor's optional ``check(stage)`` finds."""
+    errors: list[str] = []
+    for stage in plan.stages:
+        name = executor_of(stage, workflow.executor, engine_default)
+        executor = executors.get(name)
+        if executor is None:
+            command = install_hint(f"executor {name}")
+            errors.append(
+                f"stage {stage.name!r} uses executor {name!r}, which is not registered "
+                f"(registered: {', '.join(sorted(executors))})"
+                + (f"; install it with: {command}" if command else "")
+            )
+            continue
+        check = getattr(executor, "check", None)
+        if check is not None:
+            errors.extend(check(stage))
+    return errors
 
 
 @attrs.frozen
@@ -40,50 +77,64 @@ class StagePath:
     cached: bool
     #: The run's router decides where the run goes after this stage.
     routed: bool
+    #: The name of the executor the body runs on (:func:`executor_of`).
+    executor: str = "inline"
 
 
-def stage_path(stage: Stage, *, hooked: bool, observed: bool, cached: bool, routed: bool) -> StagePath:
+def stage_path(
+    stage: Stage, *, hooked: bool, observed: bool, cached: bool, routed: bool, executor: str = "inline"
+) -> StagePath:
     """Choose how ``stage`` runs.
 
     :param hooked: A plugin besides the built-in implements ``podium_execute_stage``.
     :param observed: A plugin listens to an event fired inside a stage's task.
     :param cached: The stage has a cache policy and the engine a result cache.
     :param routed: The run's router decides this stage's route.
+    :param executor: The executor its body runs on (:func:`executor_of`).
     """
     cached = cached and stage.cache is not None
     direct = (
         not hooked
         and stage.is_async
-        and stage.executor == "inline"
+        and executor == "inline"
         and stage.retry is None
         and stage.timeout is None
     )
     bare = direct and not (observed or cached or routed or stage.has_fallback)
-    return StagePath(bare, direct, cached, routed)
+    return StagePath(bare, direct, cached, routed, executor)
 
 
 # Per plan and hook facts, the paths of runs without a router: runs of one definition
 # share them, so a run pays nothing per stage to classify.
-_cache: weakref.WeakKeyDictionary[Plan, dict[tuple[bool, bool, bool], list[StagePath]]] = (
-    weakref.WeakKeyDictionary()
-)
+_cache: weakref.WeakKeyDictionary[
+    Plan, dict[tuple[bool, bool, bool, str | None, str | None], list[StagePath]]
+] = weakref.WeakKeyDictionary()
 
 
 def stage_paths(
-    plan: Plan, *, hooked: bool, observed: bool, cached: bool, routes: Callable[[Stage], bool] | None
+    plan: Plan,
+    *,
+    hooked: bool,
+    observed: bool,
+    cached: bool,
+    routes: Callable[[Stage], bool] | None,
+    workflow_executor: str | None = None,
+    engine_executor: str | None = None,
 ) -> Sequence[StagePath]:
-    """:func:`stage_path` for every stage of ``plan`` (``routes`` says which ones route)."""
+    """:func:`stage_path` for every stage of ``plan`` (``routes`` says which ones route;
+    the defaults are those of :func:`executor_of`)."""
+
+    def path(stage: Stage, routed: bool) -> StagePath:
+        executor = executor_of(stage, workflow_executor, engine_executor)
+        return stage_path(
+            stage, hooked=hooked, observed=observed, cached=cached, routed=routed, executor=executor
+        )
+
     if routes is not None:
-        return [
-            stage_path(stage, hooked=hooked, observed=observed, cached=cached, routed=routes(stage))
-            for stage in plan.stages
-        ]
+        return [path(stage, routes(stage)) for stage in plan.stages]
     per_plan = _cache.setdefault(plan, {})
-    key = (hooked, observed, cached)
+    key = (hooked, observed, cached, workflow_executor, engine_executor)
     paths = per_plan.get(key)
     if paths is None:
-        paths = per_plan[key] = [
-            stage_path(stage, hooked=hooked, observed=observed, cached=cached, routed=False)
-            for stage in plan.stages
-        ]
+        paths = per_plan[key] = [path(stage, False) for stage in plan.stages]
     return paths
