@@ -14,7 +14,7 @@ import podium
 
 #: A worker preload: each worker process exports its spans to an in-memory exporter of its
 #: own, which the tests read back through ``client.run`` (Dask's way to reach every worker).
-WORKER_TRACING = '''
+WORKER_TRACING = """
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -27,7 +27,7 @@ def dask_setup(worker):
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
     trace.set_tracer_provider(provider)
-'''
+"""
 
 
 @pytest.fixture(autouse=True)

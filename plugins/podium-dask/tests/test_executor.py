@@ -21,7 +21,9 @@ def worker_address() -> str:
     return str(get_worker().address)
 
 
-async def test_sync_and_async_bodies_run_on_dask_workers(threads_engine: Callable[..., podium.Engine]) -> None:
+async def test_sync_and_async_bodies_run_on_dask_workers(
+    threads_engine: Callable[..., podium.Engine],
+) -> None:
     wf = podium.Workflow("where", strategy="parallel")
 
     @wf.stage(executor="dask")
@@ -98,7 +100,9 @@ async def test_a_stage_taking_the_context_is_refused_before_the_run(
     async with threads_engine() as engine:
         with pytest.raises(podium.DefinitionErrors) as info:
             await engine.run(wf)
-    assert "stage 'ask' takes the run's context ('ctx'), which cannot travel to a Dask worker" in str(info.value)
+    assert "stage 'ask' takes the run's context ('ctx'), which cannot travel to a Dask worker" in str(
+        info.value
+    )
     assert ran == []
 
 
@@ -113,7 +117,9 @@ async def test_unknown_or_mistyped_executor_options_are_refused_with_the_stage_a
         with pytest.raises(podium.DefinitionErrors) as info:
             await engine.run(wf)
     message = str(info.value)
-    assert "stage 'typo': executor_options 'resource' is not a Dask option; did you mean 'resources'?" in message
+    assert (
+        "stage 'typo': executor_options 'resource' is not a Dask option; did you mean 'resources'?" in message
+    )
     assert "stage 'bad': executor_options 'resources' must be a table of resource names to amounts" in message
     assert "stage 'local' gives executor_options ['resources'], but executor 'thread' takes none" in message
 
@@ -124,7 +130,11 @@ async def test_resources_are_required_of_the_worker_that_runs_the_stage(
     wf = podium.Workflow("gpu", strategy="parallel")
     wf.add_stage(lambda: "ran", name="has_gpu", executor="dask", executor_options={"resources": {"GPU": 1}})
     wf.add_stage(
-        lambda: "ran", name="needs_tpu", executor="dask", executor_options={"resources": {"TPU": 1}}, timeout=0.5
+        lambda: "ran",
+        name="needs_tpu",
+        executor="dask",
+        executor_options={"resources": {"TPU": 1}},
+        timeout=0.5,
     )
     async with threads_engine(resources={"GPU": 1}) as engine:
         result = await engine.run(wf)

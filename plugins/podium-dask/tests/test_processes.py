@@ -1,0 +1,72 @@
+"""The dask executor on worker processes: bodies run elsewhere, a lost worker is retried."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import podium
+import podium_dask
+
+
+async def test_sync_and_async_bodies_run_in_worker_processes(
+    process_engine: Callable[..., podium.Engine],
+) -> None:
+    wf = podium.Workflow("processes", strategy="parallel")
+
+    @wf.stage(executor="dask")
+    def pid_sync() -> int:
+        return os.getpid()
+
+    @wf.stage(executor="dask")
+    async def pid_async() -> int:
+        await asyncio.sleep(0)
+        return os.getpid()
+
+    async with process_engine() as engine:
+        result = await engine.run(wf)
+    assert result.ok, result.reason
+    assert os.getpid() not in {result["pid_sync"].value, result["pid_async"].value}
+
+
+async def test_a_worker_killed_mid_stage_is_retried_by_the_stage_retry(
+    process_engine: Callable[..., podium.Engine], tmp_path: Path
+) -> None:
+    marker = tmp_path / "killed-once"
+    wf = podium.Workflow("killed", strategy="sequential")
+
+    @wf.stage(executor="dask", retry=podium.Retry(attempts=2, delay=0))
+    def fragile(marker: str) -> int:
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)  # the worker process dies in the middle of the stage
+        return os.getpid()
+
+    async with process_engine() as engine:
+        result = await engine.run(wf, {"marker": str(marker)})
+    stage = result["fragile"]
+    assert stage.status is podium.StageStatus.SUCCEEDED, stage.error
+    assert stage.attempts == 2
+
+
+async def test_without_a_retry_a_lost_worker_fails_the_stage_saying_so(
+    process_engine: Callable[..., podium.Engine],
+) -> None:
+    wf = podium.Workflow("lost", strategy="parallel")
+
+    @wf.stage(executor="dask")
+    def dies() -> None:
+        os._exit(1)
+
+    @wf.stage
+    async def independent() -> str:
+        return "kept"
+
+    async with process_engine() as engine:
+        result = await engine.run(wf)
+    error = result["dies"].error
+    assert isinstance(error, podium_dask.WorkerLost)
+    assert str(error).startswith("stage 'dies': the Dask worker running it died (tcp://127.0.0.1:")
+    assert result["independent"].value == "kept"  # nothing else is lost
