@@ -65,7 +65,7 @@ def process_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalC
     preload.write_text(WORKER_TRACING)
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, preload=[str(preload)]
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", preload=[str(preload)]
         )
     yield cluster
     cluster.close()

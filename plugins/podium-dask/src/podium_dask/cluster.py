@@ -63,7 +63,9 @@ class Cluster:
         options: dict[str, Any] = {
             "asynchronous": True,
             "processes": settings.processes,
-            "dashboard_address": settings.dashboard_address,
+            # Dask's scheduler serves HTTP (health, metrics) whatever this says: on a free
+            # port unless told, so that two engines never fight over 8787.
+            "dashboard_address": settings.dashboard_address or ":0",
         }
         if settings.workers is not None:
             options["n_workers"] = settings.workers

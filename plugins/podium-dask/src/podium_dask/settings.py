@@ -39,5 +39,6 @@ class DaskSettings:
     resources: dict[str, float] = attrs.field(factory=dict)
     #: LocalCluster: modules or scripts each worker runs when it starts (``dask worker --preload``).
     preload: list[str] = attrs.field(factory=list)
-    #: LocalCluster: the dashboard's address (``":8787"``); unset, no dashboard.
+    #: LocalCluster: the scheduler's HTTP address, dashboard included (``":8787"``);
+    #: unset, a free port.
     dashboard_address: str | None = None
