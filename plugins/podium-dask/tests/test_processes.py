@@ -70,3 +70,45 @@ async def test_without_a_retry_a_lost_worker_fails_the_stage_saying_so(
     assert isinstance(error, podium_dask.WorkerLost)
     assert str(error).startswith("stage 'dies': the Dask worker running it died (tcp://127.0.0.1:")
     assert result["independent"].value == "kept"  # nothing else is lost
+
+
+async def test_a_value_that_cannot_be_pickled_back_fails_the_stage_saying_so(
+    process_engine: Callable[..., podium.Engine],
+) -> None:
+    wf = podium.Workflow("value", strategy="sequential")
+
+    @wf.stage(executor="dask", retry=podium.Retry(attempts=3, delay=0))
+    def lock() -> object:
+        import threading
+
+        return threading.Lock()
+
+    async with process_engine() as engine:
+        result = await engine.run(wf)
+    error = result["lock"].error
+    assert isinstance(error, podium_dask.NotSerializable) and result["lock"].attempts == 1
+    assert str(error) == (
+        "stage 'lock': its value (a lock) could not be sent back from the Dask worker, which pickles it: "
+        "return a picklable value"
+    )
+
+
+async def test_a_timed_out_attempt_is_cancelled_on_the_cluster(
+    process_engine: Callable[..., podium.Engine],
+) -> None:
+    wf = podium.Workflow("slow", strategy="sequential")
+
+    @wf.stage(executor="dask", timeout=0.3)
+    async def slow() -> int:
+        await asyncio.sleep(5)
+        return 1
+
+    async with process_engine() as engine:
+        result = await engine.run(wf)
+        executor = podium_dask.executor_for(engine)
+        assert executor is not None and executor.cluster.client is not None
+        tasks = await executor.cluster.client.run_on_scheduler(
+            lambda dask_scheduler: [str(key) for key in dask_scheduler.tasks]
+        )
+    assert isinstance(result["slow"].error, podium.StageTimeout)
+    assert not [key for key in tasks if key.startswith("slow-")]

@@ -108,6 +108,14 @@ class DaskExecutor:
             ) from error
         try:
             return await future
+        except TypeError as error:
+            if not str(error).startswith("Could not serialize object"):
+                raise
+            kind = str(error).split("\n", 1)[0].removeprefix("Could not serialize object of type ")
+            raise NotSerializable(
+                f"stage {stage!r}: its value (a {kind}) could not be sent back from the Dask worker, "
+                "which pickles it: return a picklable value"
+            ) from None
         except KilledWorker as error:
             raise WorkerLost(
                 f"stage {stage!r}: the Dask worker running it died ({error.last_worker.address}); "
