@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+
+from distributed import LocalCluster
 
 import podium
 import podium_dask
@@ -112,3 +116,47 @@ async def test_a_timed_out_attempt_is_cancelled_on_the_cluster(
         )
     assert isinstance(result["slow"].error, podium.StageTimeout)
     assert not [key for key in tasks if key.startswith("slow-")]
+
+
+WORKFLOW_FILE = """
+import dataclasses
+
+import podium
+
+wf = podium.Workflow("from-file", strategy="sequential")
+
+
+@dataclasses.dataclass
+class Verdict:
+    score: int
+
+
+@wf.stage(executor="dask")
+def judge(n: int = 4) -> Verdict:
+    return Verdict(n * 10)
+
+
+@wf.stage(executor="dask", needs=["judge"])
+def report(judge: Verdict) -> str:
+    return f"score {judge.score}"
+"""
+
+
+def test_a_workflow_file_run_by_the_cli_travels_to_worker_processes(
+    process_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    # `podium run pipeline.py` loads the file under another module name, which no worker
+    # can import: its functions and classes must travel by value.
+    (tmp_path / "pipeline.py").write_text(WORKFLOW_FILE)
+    (tmp_path / "podium.toml").write_text(
+        f'[plugins.dask]\naddress = "{process_cluster.scheduler_address}"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "podium", "run", "pipeline.py", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"score 40"' in done.stdout

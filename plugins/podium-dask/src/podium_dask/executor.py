@@ -21,7 +21,7 @@ from distributed.scheduler import KilledWorker
 import podium
 from podium_dask.cluster import Cluster
 from podium_dask.errors import NotSerializable, WorkerLost
-from podium_dask.pickling import unpicklable
+from podium_dask.pickling import for_workers, unpicklable
 from podium_dask.remote import call_async, call_sync
 from podium_dask.settings import DaskSettings
 from podium_dask.tracing import current_carrier
@@ -92,11 +92,12 @@ class DaskExecutor:
         carrier = current_carrier()
         remote = call_async if is_async else call_sync
         try:
+            sent_fn, sent_kwargs = for_workers(fn, kwargs)
             if options.get("annotations"):
                 with annotate(**options["annotations"]):
-                    future = _submit(client, remote, fn, kwargs, carrier, key, priority, options)
+                    future = _submit(client, remote, sent_fn, sent_kwargs, carrier, key, priority, options)
             else:
-                future = _submit(client, remote, fn, kwargs, carrier, key, priority, options)
+                future = _submit(client, remote, sent_fn, sent_kwargs, carrier, key, priority, options)
         except Exception as error:
             problem = unpicklable(fn, kwargs)
             if problem is None:
@@ -129,8 +130,8 @@ class DaskExecutor:
 def _submit(
     client: Client,
     remote: Callable[..., Any],
-    fn: Callable[..., Any],
-    kwargs: Mapping[str, Any],
+    fn: Any,
+    kwargs: Any,
     carrier: dict[str, str] | None,
     key: str,
     priority: int,

@@ -9,6 +9,8 @@ an argument.
 
 from __future__ import annotations
 
+import importlib.machinery
+import sys
 from collections.abc import Iterator, Mapping
 from types import FunctionType
 from typing import Any
@@ -16,6 +18,57 @@ from typing import Any
 import cloudpickle
 
 _MAX_DEPTH = 4
+
+# Module name -> whether workers could not import it (see :func:`for_workers`).
+_local: dict[str, bool] = {}
+
+
+class ByValue:
+    """Pickles what it holds with cloudpickle, by value, inside any pickle (Dask's too).
+
+    Dask pickles a task with plain ``pickle`` first, which sends every function of an
+    imported module by reference, for the worker to import; cloudpickle's by-value
+    registry applies only to what cloudpickle itself pickles. Unpickled, this is the object
+    it held: the worker's code never sees the wrapper.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        return cloudpickle.loads, (cloudpickle.dumps(self.value),)
+
+
+def is_local(fn: Any) -> bool:
+    """Whether the module defining ``fn`` could not be imported by name on a worker.
+
+    A module loaded from a file under another name (``podium run pipeline.py`` loads it
+    as ``podium_target_pipeline``), or from a directory not on the path, is local: its
+    functions and classes must travel by value. ``__main__`` and notebook cells already do.
+    """
+    name = getattr(fn, "__module__", None)
+    if not isinstance(name, str) or name == "__main__":
+        return False
+    local = _local.get(name)
+    if local is None:
+        module = sys.modules.get(name)
+        top = name.partition(".")[0]
+        local = _local[name] = module is not None and (
+            top not in sys.builtin_module_names and importlib.machinery.PathFinder.find_spec(top) is None
+        )
+        if local:
+            cloudpickle.register_pickle_by_value(module)
+    return local
+
+
+def for_workers(fn: Any, value: Any) -> tuple[Any, Any]:
+    """``fn`` and ``value`` as they should be handed to Dask (wrapped when ``fn`` is local,
+    so that its module's functions and classes in ``value`` travel whole)."""
+    if is_local(fn):
+        return ByValue(fn), ByValue(value)
+    return fn, value
 
 
 def _fails(value: Any) -> BaseException | None:

@@ -23,6 +23,7 @@ from distributed.scheduler import KilledWorker
 
 import podium
 from podium_dask.cluster import scheduler_address
+from podium_dask.pickling import ByValue, is_local
 from podium_dask.tracing import Carrier, attached, current_carrier
 from podium_dask.worker import WorkerSide
 
@@ -90,8 +91,11 @@ class ClusterRuns:
             return []
         await self._register_worker_plugin()
         client = self.client
+        # A workflow whose stages come from a file loaded by path travels whole (ByValue).
+        local = any(is_local(stage.fn) for stage in workflow.stages.values())
+        sent = ByValue(workflow) if local else workflow
         # Sent once, not once per run.
-        shared_workflow, shared_recipe = await client.scatter([workflow, self.recipe], hash=False)
+        shared_workflow, shared_recipe = await client.scatter([sent, self.recipe], hash=False)
         carrier = current_carrier()
         futures = [
             client.submit(
