@@ -21,8 +21,10 @@ def _same_as_inline(
 ) -> None:
     on_dask = checks.check_run(spec, strategy, plugins, cap=spec.cap, executor="dask", config=config)
     inline = checks.check_run(spec, strategy, plugins, cap=spec.cap)
-    assert {name: (r.status, r.value, r.reason) for name, r in on_dask.items()} == {
-        name: (r.status, r.value, r.reason) for name, r in inline.items()
+    # Skip reasons are checked by check_run: with two failed dependencies, either may be
+    # the one named, depending on which failed first.
+    assert {name: (r.status, r.value) for name, r in on_dask.items()} == {
+        name: (r.status, r.value) for name, r in inline.items()
     }
 
 

@@ -41,6 +41,12 @@ class ByValue:
         return cloudpickle.loads, (cloudpickle.dumps(self.value),)
 
 
+def unwrapped(value: Any) -> Any:
+    """What a :class:`ByValue` holds; the value itself when it was never pickled (a worker
+    in this process may receive objects as they are)."""
+    return value.value if isinstance(value, ByValue) else value
+
+
 def is_local(fn: Any) -> bool:
     """Whether the module defining ``fn`` could not be imported by name on a worker.
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from podium_dask.pickling import unwrapped
 from podium_dask.tracing import Carrier, attached
 
 
 def call_sync(fn: Callable[..., Any], kwargs: Mapping[str, Any], carrier: Carrier | None) -> Any:
     detach = attached(carrier)
     try:
-        return fn(**kwargs)
+        return unwrapped(fn)(**unwrapped(kwargs))
     finally:
         detach()
 
@@ -25,6 +26,6 @@ def call_sync(fn: Callable[..., Any], kwargs: Mapping[str, Any], carrier: Carrie
 async def call_async(fn: Callable[..., Any], kwargs: Mapping[str, Any], carrier: Carrier | None) -> Any:
     detach = attached(carrier)
     try:
-        return await fn(**kwargs)
+        return await unwrapped(fn)(**unwrapped(kwargs))
     finally:
         detach()

@@ -23,7 +23,7 @@ from distributed.scheduler import KilledWorker
 
 import podium
 from podium_dask.cluster import scheduler_address
-from podium_dask.pickling import ByValue, is_local
+from podium_dask.pickling import ByValue, is_local, unwrapped
 from podium_dask.tracing import Carrier, attached, current_carrier
 from podium_dask.worker import WorkerSide
 
@@ -203,7 +203,7 @@ async def run_on_worker(
     engine = await _engine(recipe)
     detach = attached(carrier)
     try:
-        return await engine.run(workflow, inputs, run_id=run_id)
+        return await engine.run(unwrapped(workflow), inputs, run_id=run_id)
     finally:
         detach()
 
