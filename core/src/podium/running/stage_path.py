@@ -77,12 +77,22 @@ class StagePath:
     cached: bool
     #: The run's router decides where the run goes after this stage.
     routed: bool
+    #: A hit is served by the scheduler at once, with no task (an in-process cache that
+    #: is read, not refreshed, and no route to decide).
+    inline_hits: bool = False
     #: The name of the executor the body runs on (:func:`executor_of`).
     executor: str = "inline"
 
 
 def stage_path(
-    stage: Stage, *, hooked: bool, observed: bool, cached: bool, routed: bool, executor: str = "inline"
+    stage: Stage,
+    *,
+    hooked: bool,
+    observed: bool,
+    cached: bool,
+    routed: bool,
+    inline_cache: bool = False,
+    executor: str = "inline",
 ) -> StagePath:
     """Choose how ``stage`` runs.
 
@@ -90,9 +100,11 @@ def stage_path(
     :param observed: A plugin listens to an event fired inside a stage's task.
     :param cached: The stage has a cache policy and the engine a result cache.
     :param routed: The run's router decides this stage's route.
+    :param inline_cache: The result cache is in this process (hits need no awaiting).
     :param executor: The executor its body runs on (:func:`executor_of`).
     """
-    cached = cached and stage.cache is not None
+    policy = stage.cache
+    cached = cached and policy is not None
     direct = (
         not hooked
         and stage.is_async
@@ -101,14 +113,17 @@ def stage_path(
         and stage.timeout is None
     )
     bare = direct and not (observed or cached or routed or stage.has_fallback)
-    return StagePath(bare, direct, cached, routed, executor)
+    inline_hits = (
+        cached and inline_cache and not routed and policy is not None and policy.read and not policy.refresh
+    )
+    return StagePath(bare, direct, cached, routed, inline_hits, executor)
 
 
-# Per plan and hook facts, the paths of runs without a router: runs of one definition
-# share them, so a run pays nothing per stage to classify.
-_cache: weakref.WeakKeyDictionary[
-    Plan, dict[tuple[bool, bool, bool, str | None, str | None], list[StagePath]]
-] = weakref.WeakKeyDictionary()
+# Per plan, hook facts, routed stages and default executors, the paths: runs of one
+# definition share them, so a run pays (almost) nothing per stage to classify.
+_cache: weakref.WeakKeyDictionary[Plan, dict[tuple[object, ...], list[StagePath]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def stage_paths(
@@ -118,23 +133,31 @@ def stage_paths(
     observed: bool,
     cached: bool,
     routes: Callable[[Stage], bool] | None,
+    inline_cache: bool = False,
     workflow_executor: str | None = None,
     engine_executor: str | None = None,
 ) -> Sequence[StagePath]:
     """:func:`stage_path` for every stage of ``plan`` (``routes`` says which ones route;
-    the defaults are those of :func:`executor_of`)."""
-
-    def path(stage: Stage, routed: bool) -> StagePath:
-        executor = executor_of(stage, workflow_executor, engine_executor)
-        return stage_path(
-            stage, hooked=hooked, observed=observed, cached=cached, routed=routed, executor=executor
-        )
-
-    if routes is not None:
-        return [path(stage, routes(stage)) for stage in plan.stages]
+    the default executors are those of :func:`executor_of`)."""
+    options = {"hooked": hooked, "observed": observed, "cached": cached, "inline_cache": inline_cache}
+    routed = tuple(routes(stage) for stage in plan.stages) if routes is not None else ()
+    key = (
+        hooked,
+        observed,
+        cached,
+        inline_cache,
+        routed if any(routed) else (),
+        workflow_executor,
+        engine_executor,
+    )
     per_plan = _cache.setdefault(plan, {})
-    key = (hooked, observed, cached, workflow_executor, engine_executor)
     paths = per_plan.get(key)
     if paths is None:
-        paths = per_plan[key] = [path(stage, False) for stage in plan.stages]
+        flags = routed or (False,) * len(plan.stages)
+        paths = per_plan[key] = [
+            stage_path(
+                stage, routed=flag, executor=executor_of(stage, workflow_executor, engine_executor), **options
+            )
+            for stage, flag in zip(plan.stages, flags, strict=True)
+        ]
     return paths
