@@ -11,12 +11,15 @@ stops. :func:`cluster_runs` runs whole workflows on the workers instead.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import podium
 from podium_dask.errors import ClusterUnreachable, NotSerializable, WorkerLost
 from podium_dask.executor import DaskExecutor
 from podium_dask.settings import DaskSettings
-from podium_dask.workflows import ClusterRuns, cluster_runs
+
+if TYPE_CHECKING:
+    from podium_dask.workflows import ClusterRuns, cluster_runs
 
 __version__ = "0.1.0"
 
@@ -70,3 +73,12 @@ def executor_for(engine: podium.Engine) -> DaskExecutor | None:
 
 async def _connected(executor: DaskExecutor) -> None:
     await executor.cluster.connect()
+
+
+def __getattr__(name: str) -> Any:
+    # Whole-workflow mode imports distributed: loaded when first asked for, not with the plugin.
+    if name in ("ClusterRuns", "cluster_runs"):
+        from podium_dask import workflows
+
+        return getattr(workflows, name)
+    raise AttributeError(f"module 'podium_dask' has no attribute {name!r}")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
-
-import dask
-from distributed import Client, LocalCluster
+from typing import TYPE_CHECKING, Any
 
 from podium_dask.errors import ClusterUnreachable
 from podium_dask.settings import DaskSettings
+
+if TYPE_CHECKING:
+    from distributed import Client, LocalCluster
 
 _log = logging.getLogger("podium.plugins.dask")
 
@@ -45,6 +45,9 @@ class Cluster:
         return await asyncio.shield(self._opening)
 
     async def _open(self) -> Client:
+        import dask
+        from distributed import Client, LocalCluster
+
         settings = self.settings
         if settings.address is not None:
             client = await self._connect(settings.address)
@@ -78,6 +81,8 @@ class Cluster:
         return options
 
     async def _connect(self, address: str) -> Client:
+        from distributed import Client
+
         timeout = self.settings.connect_timeout
         try:
             client: Client = await Client(address, asynchronous=True, timeout=timeout)

@@ -12,11 +12,7 @@ import asyncio
 import difflib
 import itertools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
-
-from dask.base import annotate
-from distributed import Client, Future
-from distributed.scheduler import KilledWorker
+from typing import TYPE_CHECKING, Any
 
 import podium
 from podium_dask.cluster import Cluster
@@ -25,6 +21,12 @@ from podium_dask.pickling import for_workers, unpicklable
 from podium_dask.remote import call_async, call_sync
 from podium_dask.settings import DaskSettings
 from podium_dask.tracing import current_carrier
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+# Dask itself (distributed, a third of a second to import) is imported by the first stage
+# that runs on it, so that an engine that never uses it pays nothing for it.
 
 #: What a stage's ``executor_options`` may hold, with the type each takes (Dask's names).
 OPTIONS = {
@@ -87,6 +89,9 @@ class DaskExecutor:
         priority: int,
         options: Mapping[str, Any],
     ) -> Any:
+        from dask.base import annotate
+        from distributed.scheduler import KilledWorker
+
         client = self.cluster.client or await self.cluster.connect()
         # Captured here, in the stage's task: the stage span is the current one.
         carrier = current_carrier()
