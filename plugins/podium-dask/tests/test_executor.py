@@ -83,27 +83,63 @@ async def test_the_configured_executor_is_the_engine_default(
     assert result["a"].value.startswith("inproc://")
 
 
-async def test_a_stage_taking_the_context_is_refused_before_the_run(
+async def test_a_body_on_a_worker_records_usage_that_counts_in_the_engine(
     threads_engine: Callable[..., podium.Engine],
 ) -> None:
-    wf = podium.Workflow("ctx", strategy="sequential")
-    ran = []
+    wf = podium.Workflow("usage", strategy="sequential", budget=podium.Budget(tokens=1000))
 
-    @wf.stage
-    async def first() -> None:
-        ran.append("first")
+    @wf.stage(executor="dask")
+    def local_model(ctx: podium.Context, prompt: str) -> str:
+        ctx.log.info("generating on %s", worker_address())
+        ctx.record_usage(model="claude-sonnet-4-5", input_tokens=800, output_tokens=400)
+        return prompt.upper()
 
-    @wf.stage(executor="dask", needs=["first"])
-    async def ask(ctx: podium.Context) -> str:
-        return "never"
+    @wf.stage(needs=["local_model"])
+    async def after(local_model: str) -> str:
+        return local_model
 
     async with threads_engine() as engine:
-        with pytest.raises(podium.DefinitionErrors) as info:
-            await engine.run(wf)
-    assert "stage 'ask' takes the run's context ('ctx'), which cannot travel to a Dask worker" in str(
-        info.value
+        result = await engine.run(wf, {"prompt": "hi"})
+    stage = result["local_model"]
+    assert stage.value == "HI"
+    assert (stage.usage.input_tokens, stage.usage.output_tokens) == (800, 400)
+    assert stage.usage.cost_usd > 0  # priced in the engine, from its pricing table
+    assert result.status is podium.RunStatus.BUDGET_EXCEEDED  # and counted against the budget
+    assert result["after"].status is podium.StageStatus.SKIPPED
+
+
+async def test_usage_recorded_on_a_worker_before_a_failure_is_kept(
+    threads_engine: Callable[..., podium.Engine],
+) -> None:
+    wf = podium.Workflow("spent", strategy="sequential")
+
+    @wf.stage(executor="dask")
+    async def spends_then_fails(ctx: podium.Context) -> None:
+        ctx.record_usage(input_tokens=50, cost_usd=0.01)
+        raise ValueError("model crashed")
+
+    async with threads_engine() as engine:
+        result = await engine.run(wf)
+    stage = result["spends_then_fails"]
+    assert isinstance(stage.error, ValueError) and str(stage.error) == "model crashed"
+    assert stage.usage.input_tokens == 50 and result.usage.cost_usd == 0.01
+
+
+async def test_agents_are_not_reachable_from_a_worker_and_the_error_says_where_to_call_them(
+    threads_engine: Callable[..., podium.Engine],
+) -> None:
+    wf = podium.Workflow("agent", strategy="sequential")
+
+    @wf.stage(executor="dask")
+    async def ask(ctx: podium.Context) -> str:
+        return (await ctx.agent("planner").complete("hi")).text
+
+    async with threads_engine() as engine:
+        result = await engine.run(wf)
+    assert str(result["ask"].error).startswith(
+        "stage 'ask': ctx.agent('planner') needs the run, which stays in the engine, and this body runs "
+        "on a Dask worker"
     )
-    assert ran == []
 
 
 async def test_unknown_or_mistyped_executor_options_are_refused_with_the_stage_and_option(

@@ -160,3 +160,20 @@ def test_a_workflow_file_run_by_the_cli_travels_to_worker_processes(
     )
     assert done.returncode == 0, done.stderr
     assert '"score 40"' in done.stdout
+
+
+async def test_usage_recorded_in_a_worker_process_comes_back_with_the_value(
+    process_engine: Callable[..., podium.Engine],
+) -> None:
+    wf = podium.Workflow("usage", strategy="sequential")
+
+    @wf.stage(executor="dask")
+    def count(ctx: podium.Context, text: str) -> int:
+        assert isinstance(ctx, podium_dask.WorkerContext) and ctx.attempt == 1
+        ctx.record_usage(input_tokens=len(text), requests=1)
+        return os.getpid()
+
+    async with process_engine() as engine:
+        result = await engine.run(wf, {"text": "twelve chars"})
+    assert result["count"].value != os.getpid()
+    assert result["count"].usage.input_tokens == 12 and result.usage.requests == 1

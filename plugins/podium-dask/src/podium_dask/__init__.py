@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import podium
+from podium_dask.context import WorkerContext
 from podium_dask.errors import ClusterUnreachable, NotSerializable, WorkerLost
 from podium_dask.executor import DaskExecutor
 from podium_dask.settings import DaskSettings
@@ -29,6 +30,7 @@ __all__ = [
     "DaskExecutor",
     "DaskSettings",
     "NotSerializable",
+    "WorkerContext",
     "WorkerLost",
     "__version__",
     "cluster_runs",

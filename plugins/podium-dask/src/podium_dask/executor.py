@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import podium
 from podium_dask.cluster import Cluster
+from podium_dask.context import replace_context, settle
 from podium_dask.errors import NotSerializable, WorkerLost
 from podium_dask.pickling import for_workers, unpicklable
-from podium_dask.remote import call_async, call_sync
+from podium_dask.remote import call_async, call_async_with_context, call_sync, call_sync_with_context
 from podium_dask.settings import DaskSettings
 from podium_dask.tracing import current_carrier
 
@@ -55,12 +56,6 @@ class DaskExecutor:
     def check(self, stage: podium.Stage) -> Iterable[str]:
         """Definition errors of a stage this executor cannot run (before the run starts)."""
         errors = []
-        if stage.context_parameter is not None:
-            errors.append(
-                f"stage {stage.name!r} takes the run's context ({stage.context_parameter!r}), which "
-                "cannot travel to a Dask worker: give the values it needs as inputs or dependencies "
-                "(call agents in a stage on the driver, executor 'inline')"
-            )
         for key, value in stage.executor_options.items():
             problem = _option_problem(key, value)
             if problem is not None:
@@ -73,11 +68,18 @@ class DaskExecutor:
         """Run ``fn(**kwargs)`` on a worker (without a stage: no options, priority 0)."""
         name = getattr(fn, "__name__", "call")
         key = f"{name}-{next(_sequence)}"
-        return self._run(fn, kwargs, asyncio.iscoroutinefunction(fn), name, key, 0, {})
+        return self._run(fn, kwargs, asyncio.iscoroutinefunction(fn), name, key, 0, {}, None)
 
     def submit_call(self, call: podium.StageCall) -> Awaitable[Any]:
         key = f"{call.stage}-{call.run_id}-{next(_sequence)}"
-        return self._run(call.fn, call.kwargs, call.is_async, call.stage, key, call.priority, call.options)
+        kwargs, context = call.kwargs, None
+        if call.context_parameter is not None:
+            # The run stays here; the body gets a WorkerContext, whose usage comes back.
+            kwargs, ctx = replace_context(call.kwargs, call.context_parameter, call)
+            context = (call.context_parameter, ctx)
+        return self._run(
+            call.fn, kwargs, call.is_async, call.stage, key, call.priority, call.options, context
+        )
 
     async def _run(
         self,
@@ -88,6 +90,7 @@ class DaskExecutor:
         key: str,
         priority: int,
         options: Mapping[str, Any],
+        context: tuple[str, podium.Context] | None,
     ) -> Any:
         from dask.base import annotate
         from distributed.scheduler import KilledWorker
@@ -95,14 +98,19 @@ class DaskExecutor:
         client = self.cluster.client or await self.cluster.connect()
         # Captured here, in the stage's task: the stage span is the current one.
         carrier = current_carrier()
-        remote = call_async if is_async else call_sync
+        args: tuple[Any, ...] = (carrier,)
+        if context is None:
+            remote: Callable[..., Any] = call_async if is_async else call_sync
+        else:
+            remote = call_async_with_context if is_async else call_sync_with_context
+            args = (carrier, context[0])
         try:
             sent_fn, sent_kwargs = for_workers(fn, kwargs)
             if options.get("annotations"):
                 with annotate(**options["annotations"]):
-                    future = _submit(client, remote, sent_fn, sent_kwargs, carrier, key, priority, options)
+                    future = _submit(client, remote, sent_fn, sent_kwargs, args, key, priority, options)
             else:
-                future = _submit(client, remote, sent_fn, sent_kwargs, carrier, key, priority, options)
+                future = _submit(client, remote, sent_fn, sent_kwargs, args, key, priority, options)
         except Exception as error:
             problem = unpicklable(fn, kwargs)
             if problem is None:
@@ -113,7 +121,7 @@ class DaskExecutor:
                 "on the workers) or pass what it needs as picklable values"
             ) from error
         try:
-            return await future
+            value = await future
         except TypeError as error:
             if not str(error).startswith("Could not serialize object"):
                 raise
@@ -130,6 +138,7 @@ class DaskExecutor:
         except asyncio.CancelledError:
             await _cancel(client, future)
             raise
+        return value if context is None else settle(value, context[1])
 
 
 def _submit(
@@ -137,7 +146,7 @@ def _submit(
     remote: Callable[..., Any],
     fn: Any,
     kwargs: Any,
-    carrier: dict[str, str] | None,
+    args: tuple[Any, ...],
     key: str,
     priority: int,
     options: Mapping[str, Any],
@@ -146,7 +155,7 @@ def _submit(
         remote,
         fn,
         kwargs,
-        carrier,
+        *args,
         key=key,
         pure=False,
         # Podium's Retry re-runs an attempt; Dask's own retries stay off so they never multiply.
