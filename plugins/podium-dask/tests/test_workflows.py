@@ -107,3 +107,19 @@ async def test_definition_errors_raise_before_anything_is_submitted(
         with pytest.raises(podium.DefinitionErrors) as info:
             await podium_dask.cluster_runs(engine).map(wf, [{"n": 1}, {"m": 2}])
     assert "parameter 'n' matches no workflow input" in str(info.value)
+
+
+async def test_inputs_that_are_not_one_mapping_per_run_are_refused_saying_what_to_give(
+    process_engine: Callable[..., podium.Engine],
+) -> None:
+    wf = scoring_workflow("unused")
+    async with process_engine() as engine:
+        runs = podium_dask.cluster_runs(engine)
+        with pytest.raises(
+            podium.DefinitionError, match=r"map: give a list of inputs, one mapping per run \(got dict\)"
+        ):
+            await runs.map(wf, {"n": 1})  # type: ignore[arg-type]
+        with pytest.raises(
+            podium.DefinitionError, match=r"map: inputs\[1\] must map input names to values, got 2"
+        ):
+            await runs.map(wf, [{"n": 1}, 2])  # type: ignore[list-item]

@@ -61,6 +61,8 @@ class ClusterRuns:
         self, workflow: podium.Workflow, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None
     ) -> podium.RunResult:
         """Run ``workflow`` on a worker and return its result (see :meth:`map`)."""
+        if inputs is not None and not isinstance(inputs, Mapping):
+            raise podium.DefinitionError(f"run: inputs must map input names to values, got {inputs!r}")
         (result,) = await self.map(workflow, [inputs or {}], run_ids=[run_id] if run_id else None)
         return result
 
@@ -77,7 +79,18 @@ class ClusterRuns:
         worker died, or whose task failed outside the run, gets a ``failed`` result whose
         ``error`` and ``reason`` say so; the other runs keep theirs.
         """
-        batch = [{**workflow.input_defaults, **values} for values in inputs]
+        if isinstance(inputs, Mapping | str):
+            raise podium.DefinitionError(
+                f"map: give a list of inputs, one mapping per run (got {type(inputs).__name__}); "
+                "for one run use run(workflow, inputs)"
+            )
+        batch = []
+        for n, values in enumerate(inputs):
+            if not isinstance(values, Mapping):
+                raise podium.DefinitionError(
+                    f"map: inputs[{n}] must map input names to values, got {values!r}"
+                )
+            batch.append({**workflow.input_defaults, **values})
         ids = list(run_ids) if run_ids is not None else [secrets.token_hex(8) for _ in batch]
         if len(ids) != len(batch):
             raise podium.DefinitionError(f"map: {len(batch)} inputs but {len(ids)} run ids")
