@@ -161,3 +161,14 @@ def test_a_toml_workflow_takes_a_default_executor_and_stage_executor_options(tmp
     assert wf.executor == "dask"
     assert wf.stages["parse"].executor is None  # the workflow's default applies
     assert wf.stages["parse"].executor_options == {"resources": {"GPU": 1}}
+
+
+async def test_a_misspelt_executor_is_named_with_the_closest_registered_one() -> None:
+    wf = podium.Workflow("typo", strategy="longest-first")
+    wf.add_stage(_returns("a"), name="a")
+    async with engine(Plugin(), executor="recorer") as started:
+        with pytest.raises(podium.DefinitionErrors) as info:
+            await started.run(wf)
+    assert "stage 'a' uses executor 'recorer' (did you mean 'recorder'?), which is not registered" in str(
+        info.value
+    )

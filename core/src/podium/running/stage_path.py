@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from podium.definition.plan import suggest
 from podium.foundation.errors import install_hint
 
 if TYPE_CHECKING:
@@ -52,8 +53,8 @@ def executor_errors(
         if executor is None:
             command = install_hint(f"executor {name}")
             errors.append(
-                f"stage {stage.name!r} uses executor {name!r}, which is not registered "
-                f"(registered: {', '.join(sorted(executors))})"
+                f"stage {stage.name!r} uses executor {name!r}{suggest(name, sorted(executors))}, which is "
+                f"not registered (registered: {', '.join(sorted(executors))})"
                 + (f"; install it with: {command}" if command else "")
             )
             continue
