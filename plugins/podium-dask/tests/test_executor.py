@@ -126,7 +126,7 @@ async def test_usage_recorded_on_a_worker_before_a_failure_is_kept(
 
 
 async def test_agents_are_not_reachable_from_a_worker_and_the_error_says_where_to_call_them(
-    threads_engine: Callable[..., podium.Engine],
+    podium_engine: Callable[..., podium.Engine],
 ) -> None:
     wf = podium.Workflow("agent", strategy="sequential")
 
@@ -134,7 +134,9 @@ async def test_agents_are_not_reachable_from_a_worker_and_the_error_says_where_t
     async def ask(ctx: podium.Context) -> str:
         return (await ctx.agent("planner").complete("hi")).text
 
-    async with threads_engine() as engine:
+    planner = podium.SimulatedAgent(lambda prompt: prompt)
+    config = podium.Config({"plugins": {"dask": {"processes": False, "workers": 1}}})
+    async with podium_engine(config=config, agents={"planner": planner}) as engine:
         result = await engine.run(wf)
     assert str(result["ask"].error).startswith(
         "stage 'ask': ctx.agent('planner') needs the run, which stays in the engine, and this body runs "
