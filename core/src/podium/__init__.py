@@ -62,7 +62,7 @@ from podium.running.scheduler import RunState
 from podium.running.strategy import Router, Strategy
 from podium.values.alerts import Alert, AlertSink
 from podium.values.docs import DocBundle, DocFailure, DocSource, Document
-from podium.values.executors import Executor
+from podium.values.executors import CallExecutor, Executor, StageCall
 from podium.values.keys import agent_key, cache_key, canonical
 from podium.values.model import (
     Budget,
@@ -102,6 +102,7 @@ __all__ = [
     "CacheKeyError",
     "CachePolicy",
     "CacheStats",
+    "CallExecutor",
     "CircuitOpen",
     "Config",
     "ConfigError",
@@ -144,6 +145,7 @@ __all__ = [
     "SimulatedQuota",
     "SingleFlight",
     "Stage",
+    "StageCall",
     "StageOptions",
     "StageResult",
     "StageStatus",
