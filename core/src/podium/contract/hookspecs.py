@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from podium.definition.workflow import Stage
     from podium.engine.engine import Engine
     from podium.running.agents import Agent, AgentCall, ProviderFactory
+    from podium.running.agents.limiter import LimitsBackend
     from podium.running.context import Context
     from podium.running.scheduler import RunState
     from podium.running.strategy import Strategy
@@ -78,15 +79,17 @@ def podium_execute_stage(
 ) -> Awaitable[Any] | None:
     """Invoke one attempt of a stage body and return an awaitable of its value.
 
-    :param stage: The stage being run (``stage.fn``, ``stage.executor``, ...).
+    :param stage: The stage being run (``stage.fn``, ``stage.executor_options``, ...).
     :param ctx: The stage's :class:`podium.Context`.
     :param kwargs: The arguments the body is called with, by parameter name
         (``ctx`` included when the body asks for it).
     :param attempt: 1 for the first attempt, 2 for the first retry, ...
     :return: An awaitable of the stage's value, or ``None`` to decline.
 
-    The built-in implementation hands the body to the stage's executor. Timeouts and
-    retries are applied by the kernel around each attempt. Wrappers
+    The built-in implementation hands the body to the stage's executor (its own
+    ``executor=``, else its workflow's, else the configured ``executor``): as a
+    :class:`podium.StageCall` to an executor with ``submit_call``, else to ``submit``.
+    Timeouts and retries are applied by the kernel around each attempt. Wrappers
     (``wrapper=True``) see every attempt; they must return a new coroutine.
 
     Stops at the first non-None result.
@@ -251,7 +254,7 @@ def podium_alert_raised(alert: Alert) -> None:
 
 
 # ------------------------------------------------------------ registration
-# Things a plugin adds to an engine through a ``register`` callback.
+# Things a plugin adds to an engine through a ``register`` callback, or opens by URL.
 
 
 @hookspec
@@ -271,8 +274,12 @@ def podium_register_executors(register: Callable[[str, Executor], None]) -> None
     """Register executors, which decide *where* a stage body runs, by ``register(name, executor)``.
 
     An executor is an object with ``submit(fn, kwargs) -> Awaitable`` (see
-    :class:`podium.Executor`): the event loop, a thread, a remote worker. How a
-    stage is *invoked* (retries, tracing, timing) is :func:`podium_execute_stage`, not this.
+    :class:`podium.Executor`): the event loop, a thread, a remote worker. One that needs
+    the stage's name, priority and ``executor_options`` implements
+    ``submit_call(call) -> Awaitable`` instead (:class:`podium.CallExecutor`, receiving a
+    :class:`podium.StageCall`); either may implement ``check(stage) -> Iterable[str]`` to
+    refuse, before a run starts, stages it cannot run. How a stage is *invoked*
+    (retries, tracing, timing) is :func:`podium_execute_stage`, not this.
 
     Called once per engine, when it starts. Return value ignored.
     """
@@ -301,6 +308,22 @@ def podium_register_providers(register: Callable[[str, ProviderFactory], None]) 
         names the provider.
 
     Called once per engine, when it starts. Return value ignored.
+    """
+
+
+@hookspec(firstresult=True)
+def podium_limits_backend(url: str, config: Config) -> LimitsBackend | None:
+    """Open the store of rate-limit meters for a ``limits_backend`` URL.
+
+    :param url: The configured ``limits_backend`` (``memory://``, ``redis://host:port/db``).
+    :param config: The engine's effective configuration.
+    :return: An object implementing the limits-backend protocol
+        (``podium.running.agents.limiter.LimitsBackend``: ``try_acquire``, ``settle``,
+        ``block``, ``used``, ``close``), or ``None`` when the scheme is not yours. Meters
+        kept in a store several processes share are one limit for all of them.
+
+    Called once per engine, when it starts, if some agent or provider key has limits.
+    Stops at the first non-None result.
     """
 
 
@@ -431,8 +454,26 @@ def podium_agent_call_started(run: RunState, stage: Stage | None, call: AgentCal
 def podium_agent_call_ended(run: RunState, stage: Stage | None, call: AgentCall) -> None:
     """An agent call ended.
 
-    :param call: The same :class:`podium.AgentCall`, now with ``reply``, ``usage`` and
-        ``duration_s``, or ``error``.
+    :param call: The same :class:`podium.AgentCall`, now with ``reply``, ``usage``,
+        ``attempts`` (requests sent, retries included) and ``duration_s``, or ``error``;
+        ``cached`` and ``saved`` when the agent-call cache answered, ``fallback`` when
+        another agent did.
 
     Called inside the calling task. Return value ignored.
+    """
+
+
+@hookspec
+def podium_breaker_changed(run: RunState | None, agent: str, state: str, previous: str, reason: str) -> None:
+    """An agent's circuit breaker changed state.
+
+    :param run: The run whose call changed it (``None`` outside a run).
+    :param agent: The agent's name.
+    :param state: The new state: ``"open"`` (calls fail fast with :class:`podium.CircuitOpen`
+        or go to the fallback), ``"half_open"`` (one probe call is let through) or
+        ``"closed"`` (calls go again).
+    :param previous: The state it left.
+    :param reason: Why, for a person (``"5 consecutive failure(s), last: ..."``).
+
+    Called inside the calling task; for alerts, traces and KPIs. Return value ignored.
     """

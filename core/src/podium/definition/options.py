@@ -15,8 +15,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypedDict
 
-from podium.definition.plan import suggest
-from podium.foundation.errors import DefinitionError
+from podium.foundation.errors import DefinitionError, suggest
 from podium.values.model import CachePolicy, Retry
 
 RouteSpec = Callable[[Any], "str | Sequence[str] | None"] | Mapping[Any, "str | Sequence[str]"]
@@ -49,7 +48,11 @@ class StageOptions(TypedDict, total=False):
     version: str | None
     """Identifies the code in cache keys (default: a hash of the function's source)."""
     executor: str | None
-    """Where the body runs (default: ``inline`` for ``async def``, else ``thread``)."""
+    """Where the body runs (default: the workflow's ``executor=``, else the configured
+    ``executor``, else ``inline`` for ``async def`` and ``thread`` for a plain function)."""
+    executor_options: Mapping[str, Any] | None
+    """Options for the stage's executor, which checks them (e.g. ``{"resources": {"GPU": 1}}``
+    for ``dask``)."""
     estimate: float | None
     """Expected seconds, for critical-path-first scheduling."""
     max_visits: int | None
@@ -184,6 +187,15 @@ def resolve_options(fn: Callable[..., Any], options: Mapping[str, Any], workflow
                 f"stage {name!r} is cached but its function has no readable source "
                 "(a lambda, a notebook cell or a builtin): pass version='...' to the stage"
             )
+    executor_options = given("executor_options")
+    if executor_options is not None and not (
+        isinstance(executor_options, Mapping) and all(isinstance(key, str) for key in executor_options)
+    ):
+        raise DefinitionError(
+            f"stage {name!r}: executor_options must be a mapping of option names to values, "
+            f"got {executor_options!r}",
+            option="executor_options",
+        )
     description = given("description")
     return {
         "name": name,
@@ -197,7 +209,8 @@ def resolve_options(fn: Callable[..., Any], options: Mapping[str, Any], workflow
         "on_error": on_error,
         "fallback": options.get("fallback", NOTSET),
         "version": version,
-        "executor": given("executor") or ("inline" if inspect.iscoroutinefunction(fn) else "thread"),
+        "executor": given("executor"),
+        "executor_options": dict(executor_options or {}),
         "estimate": estimate,
         "max_visits": max_visits,
         "agents": None if given("agents") is None else stage_names(given("agents"), "agents", name, "agents"),
