@@ -25,7 +25,7 @@ from podium.report import ReportRecorder, RunReport
 from podium.ui.app import create_app
 from podium.ui.charts import daily_kpis, p95
 from podium.ui.server import BackgroundServer
-from podium.ui.source import AgentState, RecorderSource, RunFilters, parse_filters
+from podium.ui.source import RecorderSource, RunFilters, parse_filters
 
 HOSTILE = "<script>window.pwned=1</script>"
 
@@ -55,8 +55,7 @@ async def recorder(podium_engine: Callable[..., podium.Engine]) -> ReportRecorde
 @pytest.fixture
 def dashboard(recorder: ReportRecorder) -> Iterator[str]:
     """The dashboard served by uvicorn on a free port of 127.0.0.1: its URL."""
-    agents = [AgentState("planner", "simulated", "claude-sonnet-4-5")]
-    with BackgroundServer(create_app(RecorderSource(recorder, agents=agents))) as server:
+    with BackgroundServer(create_app(RecorderSource(recorder))) as server:
         yield server.url
 
 
@@ -175,7 +174,7 @@ async def test_every_page_loads_and_asks_nothing_of_the_internet(
         ("/", "#runs tr.run", 2),
         (f"/runs/{run_id}", "svg.timeline rect.bar", 1),
         ("/alerts", "#alerts tr.alert", 1),
-        ("/agents", "#agents tr.agent", 1),
+        ("/agents", "#agents.empty", 1),  # a recorder alone knows no agents
         ("/kpis", "svg.chart", 5),
     ]:
         requested = await asyncio.to_thread(browser.open, dashboard + path)
@@ -260,3 +259,35 @@ def test_a_port_in_use_is_an_error_naming_it(recorder: ReportRecorder, dashboard
         BackgroundServer(create_app(RecorderSource(recorder)), port=port),
     ):
         pass
+
+
+async def test_the_agents_page_shows_each_breaker_as_it_is_now(browser: Any) -> None:
+    config = podium.Config(
+        {"agents": {"reviewer": {"breaker": {"failures": 2, "reset_s": 60}, "retry": False}}}
+    )
+    agents = {
+        "reviewer": podium.SimulatedAgent("ok", fail_on=[1, 2], model="claude-haiku-4-5"),
+        "planner": podium.SimulatedAgent("plan", model="claude-sonnet-4-5"),
+    }
+    wf = podium.Workflow("flaky-review", strategy="sequential")
+
+    @wf.stage
+    async def review(ctx: podium.Context) -> int:
+        failures = 0
+        for prompt in ("a", "b"):
+            try:
+                await ctx.agent("reviewer").complete(prompt)
+            except Exception:
+                failures += 1
+        return failures
+
+    recorder = ReportRecorder()
+    async with podium.Engine(config=config, agents=agents, plugins=[recorder], cache_url=False) as engine:
+        await engine.run(wf)
+        with BackgroundServer(create_app(RecorderSource(recorder, engine=engine))) as server:
+            await asyncio.to_thread(browser.open, server.url + "/agents")
+            rows = {r.get_attribute("data-agent"): r for r in browser.css("#agents tr.agent")}
+            assert rows["reviewer"].get_attribute("data-breaker") == "open"
+            assert "2/2 failures; last: SimulatedAgentError" in rows["reviewer"].text
+            assert rows["planner"].get_attribute("data-breaker") in ("closed", None)
+            await asyncio.to_thread(browser.screenshot, "dashboard-agents")

@@ -20,6 +20,10 @@ STATUS_COLOURS = {
     "cancelled": "#8e24aa",
     "running": "#1565c0",
     "pending": "#cfd8dc",
+    # circuit breakers
+    "closed": "#2e7d32",
+    "open": "#c62828",
+    "half_open": "#ef6c00",
     "defined": "#eceff1",
 }
 

@@ -240,15 +240,17 @@ def agents_page(agents: Sequence[AgentState] | None, source: str) -> str:
         rows = [
             tag(
                 "tr",
-                {"class": "agent", "data-agent": a.name},
+                {"class": "agent", "data-agent": a.name, "data-breaker": a.breaker},
                 tag("td", None, a.name),
                 tag("td", None, a.provider),
                 tag("td", None, a.model),
-                tag("td", None, a.breaker or "-"),
+                tag("td", None, badge(a.breaker) if a.breaker else "-"),
+                tag("td", None, a.breaker_detail),
+                tag("td", None, a.pool),
             )
             for a in agents
         ]
-        names = ("agent", "provider", "model", "breaker")
+        names = ("agent", "provider", "model", "breaker", "", "pool")
         content = data_table("agents", names, rows, "No agents are registered.")
     return dashboard_page(
         "Podium · agents",

@@ -9,12 +9,13 @@ before anything is read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
+from podium.engine.engine import Engine
 from podium.report.live import ReportRecorder
 from podium.report.run_report import RunReport
 from podium.values.alerts import Alert
@@ -91,12 +92,34 @@ def parse_filters(params: Mapping[str, str]) -> RunFilters:
 
 @attrs.frozen
 class AgentState:
-    """An agent as the dashboard lists it; ``breaker`` is its circuit breaker's state when known."""
+    """An agent as the dashboard lists it: its breaker's state (``closed``, ``open``,
+    ``half_open``; ``None`` without a breaker) and what it says, and its pool's use."""
 
     name: str
     provider: str
     model: str
     breaker: str | None = None
+    breaker_detail: str = ""
+    pool: str = ""
+
+    @classmethod
+    def from_description(cls, row: Mapping[str, Any]) -> AgentState:
+        """From a managed agent's ``describe()`` (what ``podium agents --json`` prints)."""
+        breaker = row.get("breaker") or {}
+        detail = ""
+        if breaker.get("state"):
+            detail = f"{breaker.get('failures', 0)}/{breaker.get('threshold', '?')} failures"
+            if breaker.get("last_error"):
+                detail += f"; last: {breaker['last_error']}"
+        pool = row.get("pool")
+        return cls(
+            name=str(row["name"]),
+            provider=str(row.get("provider", "")),
+            model=str(row.get("model", "")),
+            breaker=breaker.get("state"),
+            breaker_detail=detail,
+            pool=f"{pool['in_use']}/{pool['size']} in use, {pool['waiting']} waiting" if pool else "",
+        )
 
 
 class RunSource(Protocol):
@@ -127,12 +150,13 @@ class RunSource(Protocol):
 
 
 class RecorderSource:
-    """Reads a :class:`ReportRecorder` (and the alerts it saw) in this process."""
+    """Reads a :class:`ReportRecorder` (and the alerts it saw) in this process, and, given
+    the engine, its agents with their breakers and pools as they are now."""
 
-    def __init__(self, recorder: ReportRecorder, agents: Sequence[AgentState] | None = None) -> None:
+    def __init__(self, recorder: ReportRecorder, engine: Engine | None = None) -> None:
         self.recorder = recorder
         self.name = "this process"
-        self._agents = list(agents) if agents is not None else None
+        self._engine = engine
 
     async def runs(self, filters: RunFilters) -> list[RunReport]:
         reports = [self.recorder.report(run_id) for run_id in reversed(self.recorder.run_ids())]
@@ -148,4 +172,9 @@ class RecorderSource:
         return list(reversed(self.recorder.alerts))[:limit]
 
     async def agents(self) -> list[AgentState] | None:
-        return self._agents
+        if self._engine is None:
+            return None
+        registry = self._engine.agents
+        return [
+            AgentState.from_description(await registry.managed(name).describe()) for name in sorted(registry)
+        ]
