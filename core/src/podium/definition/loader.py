@@ -77,6 +77,8 @@ class StageSpec:
     description: str | None = None
     needs: list[str] = attrs.field(factory=list)
     needs_any: list[str] = attrs.field(factory=list)
+    map: str | None = None
+    partial: bool | None = None
     timeout: float | None = None
     retry: RetrySpec | None = None
     cache: CacheSpec | bool | None = None

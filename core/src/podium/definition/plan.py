@@ -24,7 +24,10 @@ class Plan:
     Fields, by stage index (declaration order): ``stages``; ``index`` (name to index);
     ``needs`` and ``needs_any`` (indexes of each stage's dependencies); ``dependents``
     (indexes of the stages that depend on each); ``order`` (a topological order, ties in
-    declaration order).
+    declaration order); ``mapped_over`` (the index of the stage a stage is mapped over,
+    ``-1`` for a stage that is not mapped); ``chained`` (the stages mapped over each
+    mapped stage, which run per item of it); ``releases`` (the dependents a stage's
+    outcome decides: ``dependents`` without ``chained``, which follow its items instead).
     """
 
     stages: tuple[Stage, ...]
@@ -33,6 +36,23 @@ class Plan:
     needs_any: tuple[tuple[int, ...], ...]
     dependents: tuple[tuple[int, ...], ...]
     order: tuple[int, ...]
+    mapped_over: tuple[int, ...]
+    chained: tuple[tuple[int, ...], ...]
+    releases: tuple[tuple[int, ...], ...]
+
+    @property
+    def has_maps(self) -> bool:
+        """Whether some stage is mapped (``map=``)."""
+        return any(m >= 0 for m in self.mapped_over)
+
+    def collection(self, i: int) -> int:
+        """The stage whose value holds the items mapped stage ``i`` runs for (through a
+        chain of maps); ``-1`` when ``i`` is not mapped."""
+        if self.mapped_over[i] < 0:
+            return -1
+        while self.mapped_over[i] >= 0:
+            i = self.mapped_over[i]
+        return i
 
     def descendants(self, i: int) -> list[int]:
         """Every stage reachable from stage ``i`` (excluding it), in topological order."""
@@ -64,10 +84,38 @@ def dependency_errors(stages: Sequence[Stage]) -> list[str]:
             if dep in seen:
                 errors.append(f"stage {stage.name!r} lists dependency {dep!r} twice")
             seen.add(dep)
+            verb = "is mapped over" if dep == stage.map else "needs"
             if dep == stage.name:
-                errors.append(f"stage {stage.name!r} depends on itself")
+                errors.append(f"stage {stage.name!r} {'depends on' if verb == 'needs' else verb} itself")
             elif dep not in known:
-                errors.append(f"stage {stage.name!r} needs unknown stage {dep!r}{suggest(dep, names)}")
+                errors.append(f"stage {stage.name!r} {verb} unknown stage {dep!r}{suggest(dep, names)}")
+    return errors
+
+
+def mapping_errors(plan: Plan) -> list[str]:
+    """Mapped stages that cannot work: a map over a ``needs_any`` branch, routes, loops."""
+    errors = []
+    looping = {t for t, stage in enumerate(plan.stages) if stage.max_visits > 1}
+    in_loops = looping | {d for t in looping for d in plan.descendants(t)}
+    for i, stage in enumerate(plan.stages):
+        if stage.map is None:
+            continue
+        if stage.map in stage.needs_any:
+            errors.append(
+                f"stage {stage.name!r} is mapped over {stage.map!r}, which it lists in needs_any: "
+                "a map needs its items (map= alone implies the need)"
+            )
+        if stage.route is not None:
+            errors.append(
+                f"stage {stage.name!r} is mapped, so it cannot route (its items would each choose); "
+                "route from a stage that gathers it"
+            )
+        if i in in_loops:
+            loops = [plan.stages[t].name for t in sorted(looping) if t == i or i in plan.descendants(t)]
+            errors.append(
+                f"stage {stage.name!r} is mapped and part of the loop of {', '.join(map(repr, loops))} "
+                "(max_visits > 1): a mapped stage cannot be visited again"
+            )
     return errors
 
 
@@ -84,7 +132,16 @@ def build_plan(stages: Sequence[Stage]) -> Plan | list[str]:
     order = _topological_order(needs, needs_any, dependents)
     if order is None:
         return _find_cycle(needs, needs_any, [s.name for s in stages])
-    return Plan(tuple(stages), index, needs, needs_any, dependents, order)
+    mapped_over = tuple(-1 if s.map is None else index[s.map] for s in stages)
+    chained_lists: list[list[int]] = [[] for _ in stages]
+    for i, m in enumerate(mapped_over):
+        if m >= 0 and mapped_over[m] >= 0:  # a map over a mapped stage runs per item of it
+            chained_lists[m].append(i)
+    chained = tuple(tuple(c) for c in chained_lists)
+    releases = dependents
+    if any(chained):
+        releases = tuple(tuple(j for j in dependents[i] if j not in chained[i]) for i in range(len(stages)))
+    return Plan(tuple(stages), index, needs, needs_any, dependents, order, mapped_over, chained, releases)
 
 
 def _topological_order(

@@ -34,7 +34,7 @@ async def run_stage(
 
     ``started_at`` and ``t0`` (``time.perf_counter``) were taken when the visit started.
     """
-    kwargs = run.arguments(stage)
+    kwargs = run.arguments(stage, ctx)
     if path.cached:
         return await _run_cached(run, stage, ctx, kwargs, started_at, t0, path)
     run.events.emit("podium_stage_started", run=run, stage=stage, ctx=ctx)
@@ -68,7 +68,8 @@ async def _run_cached(
     assert policy is not None
     events = run.events
     try:
-        key = run.hook.podium_cache_key(stage=stage, kwargs=kwargs, policy=policy, run=run)
+        item_key = None if ctx._item < 0 else run.item_cache_key(stage, ctx._item)
+        key = run.hook.podium_cache_key(stage=stage, kwargs=kwargs, policy=policy, run=run, item_key=item_key)
     except CacheKeyError as error:
         return _fail(run, stage, ctx, error, started_at, t0)
     except Exception as error:
@@ -112,6 +113,7 @@ async def _run_cached(
         saved=ctx.saved,
         visit=ctx.visit,
         reason="coalesced with an identical call in flight" if outcome.source == "coalesced" else None,
+        item_key=ctx.item_key,
     )
     return await _succeed(run, stage, ctx, result, path)
 
@@ -132,11 +134,12 @@ def succeeded(
     saved: Usage,
     visit: int,
     fallback: bool = False,
+    item_key: Any = None,
 ) -> StageResult:
     """A success result, timed from ``t0`` (``time.perf_counter``) to now; built once per stage."""
     # Positional: attrs' keyword call costs three times as much, and this runs per stage.
     # (name, status, value, error, reason, attempts, started_at, finished_at, duration_s,
-    #  usage, saved, route, visit, fallback)
+    #  usage, saved, route, visit, fallback, item_key)
     return StageResult(
         name,
         StageStatus.SUCCEEDED,
@@ -152,6 +155,7 @@ def succeeded(
         None,
         visit,
         fallback,
+        item_key,
     )
 
 
@@ -159,7 +163,16 @@ def _succeeded(
     stage: Stage, ctx: Context, value: Any, started_at: datetime, t0: float, fallback: bool = False
 ) -> StageResult:
     return succeeded(
-        stage.name, value, ctx.attempt, started_at, t0, ctx.usage, ctx.saved, ctx.visit, fallback
+        stage.name,
+        value,
+        ctx.attempt,
+        started_at,
+        t0,
+        ctx.usage,
+        ctx.saved,
+        ctx.visit,
+        fallback,
+        ctx.item_key,
     )
 
 
@@ -265,6 +278,7 @@ def _fail(
         usage=ctx.usage,
         saved=ctx.saved,
         visit=ctx.visit,
+        item_key=ctx.item_key,
     )
     _log.warning(
         "stage %r failed after %d attempt(s): %r",

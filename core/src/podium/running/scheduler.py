@@ -22,9 +22,11 @@ from podium.definition.workflow import has_default
 from podium.running.context import Context
 from podium.running.events import Events, HookFacts
 from podium.running.execution import bare_failure, run_stage, succeeded
+from podium.running.items import ItemTracker, item_arguments, start_item
+from podium.running.mapping import Fan
 from podium.running.stage_path import stage_paths
 from podium.running.strategy import Strategy
-from podium.running.tracking import PENDING, READY, RUNNING, SUCCEEDED, StageTracker
+from podium.running.tracking import MAPPING, PENDING, READY, RUNNING, SUCCEEDED
 from podium.values.alerts import Alert, AlertRouter
 from podium.values.model import ZERO_USAGE, RunResult, RunStatus, StageResult, StageStatus, Usage
 
@@ -45,7 +47,7 @@ _FAILED = StageStatus.FAILED
 _OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
 
 
-class RunState(StageTracker):
+class RunState(ItemTracker):
     """One run of a workflow while it runs: what plugins see through the lifecycle hooks.
 
     Public attributes: ``id``, ``workflow``, ``inputs``, ``strategy``, ``plan``,
@@ -82,12 +84,13 @@ class RunState(StageTracker):
         n = len(plan.stages)
         limit = strategy.concurrency(workflow)
         self._limit = limit if limit is not None else n + 1
-        # Priorities only matter when more stages can be ready than may run, and estimates
-        # only for a strategy that has priorities of its own.
+        # Priorities only matter when more stages (or items of mapped stages) can be ready
+        # than may run, and estimates only for a strategy that has priorities of its own.
         priority = None
+        binds = self._limit < n or (limit is not None and plan.has_maps)
         #: Whether this run's strategy orders stages by expected durations (then the run
         #: also teaches the estimator its durations; other runs skip that bookkeeping).
-        self.uses_estimates = self._limit < n and type(strategy).priorities is not Strategy.priorities
+        self.uses_estimates = binds and type(strategy).priorities is not Strategy.priorities
         if self.uses_estimates:
             priority = strategy.priorities(plan, estimator.estimates(workflow, plan))
         super().__init__(plan, priority)
@@ -118,7 +121,8 @@ class RunState(StageTracker):
             routes=None if self.router is None else self.router.routes,
         )
         self._t0 = time.perf_counter()
-        self._running: dict[int, asyncio.Task[Any]] = {}
+        # Running tasks by stage index (an item of a mapped stage: by its task).
+        self._running: dict[int | asyncio.Task[Any], asyncio.Task[Any]] = {}
         # Tasks of visits made stale by a loop back: cancelled, awaited before the run ends.
         self._superseded: dict[asyncio.Task[Any], str] = {}
         self._halt_reason: str | None = None
@@ -201,9 +205,20 @@ class RunState(StageTracker):
             "then the calls in flight finished)"
         )
 
-    def arguments(self, stage: Stage) -> dict[str, Any]:
-        """The keyword arguments of a stage body: upstream values and workflow inputs by name."""
+    def arguments(self, stage: Stage, ctx: Context | None = None) -> dict[str, Any]:
+        """The keyword arguments of a stage body: upstream values and workflow inputs by name.
+
+        A ``**parameter`` receives the values of the dependencies no named parameter takes;
+        for an item of a mapped stage (``ctx`` says which), the item is among the arguments.
+        """
+        if ctx is not None and ctx._item >= 0:
+            assert self._fans is not None
+            fan = self._fans[self.plan.index[stage.name]]
+            assert fan is not None
+            return item_arguments(self, stage, fan, ctx._item)
         kwargs: dict[str, Any] = {}
+        if stage.var_keyword is not None:
+            self._upstream(stage, kwargs)
         if not stage.parameters:
             return kwargs
         results = self.results
@@ -227,6 +242,21 @@ class RunState(StageTracker):
             elif has_default(default):
                 kwargs[name] = default
         return kwargs
+
+    def _upstream(self, stage: Stage, kwargs: dict[str, Any]) -> None:
+        """Into ``kwargs``: the values of the dependencies that ran for ``stage`` and that no
+        named parameter takes (what a ``**parameter`` receives), in dependency order."""
+        results = self.results
+        named = stage.parameters
+        for name in stage.dependencies:
+            if name not in named:
+                result = results.get(name)
+                if (
+                    result is not None
+                    and result.status in _OK
+                    and (result.route is None or stage.name in result.route)
+                ):
+                    kwargs[name] = result.value
 
     def log_extra(self, stage: str | None = None) -> dict[str, Any]:
         """The ``extra`` of a log record about this run (and one of its stages)."""
@@ -303,6 +333,9 @@ class RunState(StageTracker):
                 done.set_result(None)
 
     def _launch(self, i: int) -> None:
+        if self._fans is not None and self.plan.mapped_over[i] >= 0:
+            self._launch_mapped(i)
+            return
         stage = self.plan.stages[i]
         self._state[i] = RUNNING
         visit = self._visits[i] = self._visits[i] + 1
@@ -359,7 +392,7 @@ class RunState(StageTracker):
                 self.results[result.name] = result
                 self.history.append(result)
                 self._state[i] = SUCCEEDED
-                if self.plan.dependents[i]:
+                if self._releases[i]:
                     self._propagate(i, result)
                 if self._ready or not self._running:
                     self._pump()
@@ -407,6 +440,15 @@ class RunState(StageTracker):
     def _emit_skipped(self, stage: Stage, result: StageResult) -> None:
         self.events.emit("podium_stage_ended", run=self, stage=stage, result=result)
 
+    _announce = _emit_skipped
+
+    def _failed(self, stage: Stage) -> None:
+        if self.workflow.fail_fast and self._halt_reason is None:
+            self._halt(f"fail_fast: stage {stage.name!r} failed")
+
+    def _launch_item(self, i: int, k: int, fan: Fan) -> None:
+        start_item(self, i, k, fan)
+
     def _supersede(self, i: int, reason: str) -> None:
         task = self._running.pop(i)
         self._superseded[task] = reason
@@ -443,7 +485,8 @@ class RunState(StageTracker):
             f"budget exceeded: {self._budget_breach}" if self._budget_breach else "not reached"
         )
         state = self._state
-        if PENDING in state or READY in state:
+        if PENDING in state or READY in state or MAPPING in state:
+            self._skip_undecided_items(reason)
             for i in self.plan.order:
                 if state[i] in (PENDING, READY):
                     self._skip_and_propagate(i, reason)

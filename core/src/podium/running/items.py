@@ -1,0 +1,316 @@
+"""The items of mapped stages in a run: when each is decided, run, skipped, and gathered.
+
+:class:`ItemTracker` adds to the stage tracker the state machine of items: a mapped stage
+*opens* when its own dependencies allow (reading its items, or taking those of the stage
+it is mapped over), its items go through the run's ready heap under the stage's priority
+and the workflow's concurrency cap like any stage, and the last item to be decided
+gathers the stage. :func:`start_item` and :func:`item_ended` run one item in its task.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from datetime import UTC, datetime
+from heapq import heappush
+from typing import TYPE_CHECKING, Any
+
+from podium.foundation.errors import MapError
+from podium.running.context import Context
+from podium.running.execution import bare_failure, run_stage, succeeded
+from podium.running.mapping import Fan, collect_items, gathered_result, item_reason
+from podium.running.tracking import (
+    FAILED,
+    MAPPING,
+    PENDING,
+    READY,
+    SKIPPED,
+    SUCCEEDED,
+    StageTracker,
+)
+from podium.values.model import StageResult, StageStatus
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from podium.definition.workflow import Stage
+    from podium.running.scheduler import RunState
+
+_log = logging.getLogger("podium.run")
+
+_OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
+
+
+class ItemTracker(StageTracker):
+    """Stage states plus the items of mapped stages (only plans with maps use any of this)."""
+
+    def _launch_item(self, i: int, k: int, fan: Fan) -> None:
+        """Start item ``k`` of mapped stage ``i`` (the run starts its task)."""
+
+    def _launch_mapped(self, i: int) -> None:
+        """Mapped stage ``i`` came out of the ready heap: open it the first time, then start
+        its next ready item (and queue the stage again while more are ready)."""
+        if self._state[i] == READY:
+            self._open(i)
+        if self._state[i] != MAPPING:
+            return
+        assert self._fans is not None
+        fan = self._fans[i]
+        assert fan is not None
+        fan.queued = False
+        if fan.ready:
+            self._launch_item(i, fan.ready.popleft(), fan)
+            if fan.ready:
+                fan.queued = True
+                heappush(self._ready, self._rank[i])
+
+    def _open(self, i: int) -> None:
+        """Mapped stage ``i`` may decide its items: read them (a map over a plain stage's
+        value) or take those of the stage it is mapped over, then release what waits.
+
+        Items whose source item already settled are queued (or skipped) at once; the
+        others follow as their source items settle (:meth:`_source_settled`).
+        """
+        plan = self.plan
+        stage = plan.stages[i]
+        fans = self._fans
+        assert fans is not None
+        fan = fans[i]
+        if fan is None:  # mapped over a plain stage: its value holds the items
+            collection = plan.stages[plan.mapped_over[i]].name
+            try:
+                keys, items = collect_items(stage, collection, self.results[collection].value)
+            except MapError as error:
+                self._fail_map(i, error)
+                return
+            fan = fans[i] = Fan(keys, items, chained=False)
+            fan.ready.extend(range(len(items)))
+        self._state[i] = MAPPING
+        base = self._visits[i]
+        self._visits[i] = base + len(fan.items)
+        fan.start(base)
+        for j in plan.chained[i]:
+            fans[j] = Fan(fan.keys, fan.items, chained=True)
+        if fan.sources is not None:
+            for k, source in enumerate(fan.sources):
+                if source is None:
+                    continue
+                if source.status in _OK:
+                    fan.ready.append(k)
+                else:
+                    self._skip_item(i, k, item_reason(source), fan)
+        fan.opened = True
+        for j in plan.chained[i]:  # the stages mapped over this one: their items are known now
+            self._waiting[j] -= 1
+            if self._waiting[j] == 0 and self._state[j] == PENDING:
+                reason = (self._need_reason(j) or self._no_branch_reason(j)) if plan.needs_any[j] else None
+                if reason is None:
+                    self._make_ready(j)
+                else:
+                    self._skip_and_propagate(j, reason)
+        if fan.unsettled == 0:
+            self._gather(i)
+
+    def _fail_map(self, i: int, error: MapError) -> None:
+        """Mapped stage ``i`` has no items to run: it fails, as one visit, when its value is known."""
+        stage = self.plan.stages[i]
+        visit = self._visits[i] = self._visits[i] + 1
+        now = datetime.now(UTC)
+        result = StageResult(
+            stage.name, StageStatus.FAILED, error=error, started_at=now, finished_at=now, visit=visit
+        )
+        _log.warning("stage %r failed: %s", stage.name, error)
+        self._record(i, result)
+        self._announce(stage, result)
+        self._failed(stage)
+        self._propagate_decided(i, result)
+
+    def _record_item(self, fan: Fan, k: int, result: StageResult) -> None:
+        fan.results[k] = result
+        fan.unsettled -= 1
+        self.history.append(result)
+
+    def _item_settled(self, i: int, k: int, result: StageResult, fan: Fan) -> None:
+        """Item ``k`` of ``i`` was decided: the stages mapped over ``i`` learn it; the last
+        one gathers ``i``."""
+        for j in self.plan.chained[i]:
+            self._source_settled(j, k, result)
+        if fan.unsettled == 0 and fan.opened and self._state[i] == MAPPING:
+            self._gather(i)
+
+    def _source_settled(self, j: int, k: int, source: StageResult) -> None:
+        assert self._fans is not None
+        fan = self._fans[j]
+        if fan is None or self._state[j] not in (PENDING, READY, MAPPING):
+            return  # ``j`` was decided as a whole (skipped): its items never come
+        assert fan.sources is not None
+        fan.sources[k] = source
+        if not fan.opened:
+            return
+        if source.status in _OK:
+            fan.ready.append(k)
+            if not fan.queued:
+                fan.queued = True
+                heappush(self._ready, self._rank[j])
+        else:
+            self._skip_item(j, k, item_reason(source), fan)
+
+    def _skip_item(self, i: int, k: int, reason: str, fan: Fan) -> None:
+        stage = self.plan.stages[i]
+        result = StageResult(
+            stage.name, StageStatus.SKIPPED, reason=reason, visit=fan.base + k + 1, item_key=fan.key(k)
+        )
+        self._record_item(fan, k, result)
+        self._announce(stage, result)
+        self._item_settled(i, k, result, fan)
+
+    def _skip_ready_items(self, i: int, reason: str) -> None:
+        assert self._fans is not None
+        fan = self._fans[i]
+        assert fan is not None
+        fan.queued = False
+        while fan.ready and self._state[i] == MAPPING:
+            self._skip_item(i, fan.ready.popleft(), reason, fan)
+
+    def _skip_undecided_items(self, reason: str) -> None:
+        """When a run ends: skip every item not decided yet (none, unless the run was cut short)."""
+        if self._fans is None:
+            return
+        for i, fan in enumerate(self._fans):
+            if fan is not None and self._state[i] == MAPPING:
+                fan.ready.clear()
+                for k, result in enumerate(fan.results):
+                    if result is None and self._state[i] == MAPPING:
+                        self._skip_item(i, k, reason, fan)
+
+    def _gather(self, i: int) -> None:
+        """Every item of mapped stage ``i`` is decided: settle it with their gathered result."""
+        assert self._fans is not None
+        fan = self._fans[i]
+        assert fan is not None
+        stage = self.plan.stages[i]
+        result = gathered_result(stage, fan, self._visits[i])
+        self.results[stage.name] = result
+        status = result.status
+        self._state[i] = (
+            SUCCEEDED if status in _OK else (SKIPPED if status is StageStatus.SKIPPED else FAILED)
+        )
+        self._announce(stage, result)
+        if self._releases[i]:
+            self._propagate(i, result)
+
+    def item_cache_key(self, stage: Stage, item: int) -> Any:
+        """The key of item ``item`` of ``stage`` when its items came from a mapping (the key is
+        part of what such an item is, so of its cache key); ``None`` for a list's items."""
+        fan = self._fans[self.plan.index[stage.name]] if self._fans is not None else None
+        return None if fan is None or fan.keys is None else fan.keys[item]
+
+
+# --------------------------------------------------------------------------- item tasks
+
+
+def item_arguments(run: RunState, stage: Stage, fan: Fan, k: int) -> dict[str, Any]:
+    """The keyword arguments of item ``k``: what every item shares, plus the item itself (by
+    the collection's name) and the same item's value of the stage it is mapped over."""
+    shared = fan.arguments
+    if shared is None:
+        shared = fan.arguments = run.arguments(stage)
+        plan = run.plan
+        i = plan.index[stage.name]
+        source = plan.stages[plan.mapped_over[i]].name
+        root = plan.stages[plan.collection(i)].name
+        takes_upstream = stage.var_keyword is not None
+        if root in stage.parameters or (takes_upstream and root == source):
+            fan.item_parameter = root
+        if source != root and (source in stage.parameters or takes_upstream):
+            fan.source_parameter = source
+    kwargs = shared.copy()
+    if fan.item_parameter is not None:
+        kwargs[fan.item_parameter] = fan.items[k]
+    if fan.source_parameter is not None:
+        source_result = fan.sources[k] if fan.sources is not None else None
+        kwargs[fan.source_parameter] = source_result.value if source_result is not None else None
+    return kwargs
+
+
+def start_item(run: RunState, i: int, k: int, fan: Fan) -> None:
+    """Start item ``k`` of mapped stage ``i`` in a task of its own, along the stage's path."""
+    stage = run.plan.stages[i]
+    ctx = Context(run, stage, fan.base + k + 1, fan.key(k), k)
+    path = run.paths[i]
+    started_at = datetime.now(UTC)
+    t0 = time.perf_counter()
+    body = None
+    if path.bare:
+        kwargs = item_arguments(run, stage, fan, k)
+        if stage.context_parameter is not None:
+            kwargs[stage.context_parameter] = ctx
+        try:
+            body = stage.fn(**kwargs)
+        except Exception:  # calling it failed outright: let run_stage report that
+            body = None
+    bare = body is not None
+    if body is None:
+        body = run_stage(run, stage, ctx, path, started_at, t0)
+    task = run._loop.create_task(body, name=f"podium:{stage.name}")
+    run._running[task] = task
+    task.add_done_callback(functools.partial(item_ended, run, i, k, fan, ctx, started_at, t0, bare))
+
+
+def item_ended(
+    run: RunState,
+    i: int,
+    k: int,
+    fan: Fan,
+    ctx: Context,
+    started_at: datetime,
+    t0: float,
+    bare: bool,
+    task: asyncio.Task[Any],
+) -> None:
+    """Describe an item's task when it ends, settle the item, and let the run go on."""
+    if run._running.pop(task, None) is None:
+        return
+    stage = run.plan.stages[i]
+    if task.cancelled():
+        result = run._interrupted(
+            stage,
+            StageStatus.CANCELLED,
+            (ctx, started_at, t0, bare, ctx.visit),
+            reason=run._halt_reason or "cancelled",
+        )
+        result.item_key = ctx.item_key
+        run.events.emit("podium_stage_ended", run=run, stage=stage, result=result)
+    elif bare:
+        error = task.exception()
+        if error is None:
+            result = succeeded(
+                stage.name,
+                task.result(),
+                1,
+                started_at,
+                t0,
+                ctx.usage,
+                ctx.saved,
+                ctx.visit,
+                False,
+                ctx.item_key,
+            )
+        else:
+            result = bare_failure(run, stage, ctx.visit, ctx, started_at, t0, error)
+    else:
+        exc = task.exception()
+        if exc is not None:  # BaseException escaping the body, e.g. KeyboardInterrupt
+            result = run._interrupted(
+                stage, StageStatus.FAILED, (ctx, started_at, t0, bare, ctx.visit), error=exc
+            )
+            result.item_key = ctx.item_key
+        else:
+            result = task.result()
+    run._record_item(fan, k, result)
+    if result.status is StageStatus.FAILED and not stage.partial:
+        run._failed(stage)
+    run._item_settled(i, k, result, fan)
+    if run._ready or not run._running:
+        run._pump()
