@@ -212,6 +212,60 @@ async def test_items_run_under_the_workflows_max_concurrency() -> None:
     assert peak == 3
 
 
+async def test_without_a_cap_every_item_runs_at_once() -> None:
+    wf = workflow()
+    running = peak = 0
+
+    @wf.stage
+    async def files() -> list[int]:
+        return list(range(50))
+
+    @wf.stage(map="files")
+    async def work(files: int) -> int:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        return files
+
+    await run(wf)
+    assert peak == 50
+
+
+@pytest.mark.parametrize(
+    ("strategy", "order"),
+    [
+        ("parallel", ["files", "review 0", "review 1", "summary", "side"]),  # longest remaining path first
+        ("sequential", ["files", "side", "review 0", "review 1", "summary"]),  # declaration order
+    ],
+)
+async def test_items_start_in_the_order_of_the_strategys_priorities(strategy: str, order: list[str]) -> None:
+    wf = workflow(strategy, max_concurrency=1)
+    started: list[str] = []
+
+    @wf.stage(estimate=0.1)
+    async def files() -> list[int]:
+        started.append("files")
+        return [0, 1]
+
+    @wf.stage(estimate=0.1)
+    async def side() -> None:
+        started.append("side")
+
+    @wf.stage(map="files", estimate=1)
+    async def review(files: int) -> int:
+        started.append(f"review {files}")
+        return files
+
+    @wf.stage(needs=["review"], estimate=5)
+    async def summary(review: list[int]) -> None:
+        started.append("summary")
+
+    assert (await run(wf)).ok
+    assert started == order
+
+
 async def test_the_sequential_strategy_runs_one_item_at_a_time_in_item_order() -> None:
     wf = workflow("sequential")
     order: list[str] = []

@@ -4,7 +4,7 @@
 *opens* when its own dependencies allow (reading its items, or taking those of the stage
 it is mapped over), its items go through the run's ready heap under the stage's priority
 and the workflow's concurrency cap like any stage, and the last item to be decided
-gathers the stage. :func:`start_item` and :func:`item_ended` run one item in its task.
+gathers the stage. :func:`start_items` and :func:`item_ended` run items in tasks of their own.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from podium.running.tracking import (
     SUCCEEDED,
     StageTracker,
 )
-from podium.values.model import StageResult, StageStatus
+from podium.values.model import ZERO_USAGE, StageResult, StageStatus
 
 if TYPE_CHECKING:
     import asyncio
@@ -45,25 +45,18 @@ _OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
 class ItemTracker(StageTracker):
     """Stage states plus the items of mapped stages (only plans with maps use any of this)."""
 
-    def _launch_item(self, i: int, k: int, fan: Fan) -> None:
-        """Start item ``k`` of mapped stage ``i`` (the run starts its task)."""
-
-    def _launch_mapped(self, i: int) -> None:
-        """Mapped stage ``i`` came out of the ready heap: open it the first time, then start
-        its next ready item (and queue the stage again while more are ready)."""
+    def _next_items(self, i: int) -> Fan | None:
+        """Mapped stage ``i`` came out of the ready heap: open it the first time; its fan,
+        if it has items ready to start (the run starts them, :func:`start_items`)."""
         if self._state[i] == READY:
             self._open(i)
         if self._state[i] != MAPPING:
-            return
+            return None
         assert self._fans is not None
         fan = self._fans[i]
         assert fan is not None
         fan.queued = False
-        if fan.ready:
-            self._launch_item(i, fan.ready.popleft(), fan)
-            if fan.ready:
-                fan.queued = True
-                heappush(self._ready, self._rank[i])
+        return fan if fan.ready else None
 
     def _open(self, i: int) -> None:
         """Mapped stage ``i`` may decide its items: read them (a map over a plain stage's
@@ -149,12 +142,16 @@ class ItemTracker(StageTracker):
         if not fan.opened:
             return
         if source.status in _OK:
-            fan.ready.append(k)
-            if not fan.queued:
-                fan.queued = True
-                heappush(self._ready, self._rank[j])
+            self._item_ready(j, k, fan)
         else:
             self._skip_item(j, k, item_reason(source), fan)
+
+    def _item_ready(self, j: int, k: int, fan: Fan) -> None:
+        """Item ``k`` of ``j`` may start: queue it behind the stage's priority."""
+        fan.ready.append(k)
+        if not fan.queued:
+            fan.queued = True
+            heappush(self._ready, self._rank[j])
 
     def _skip_item(self, i: int, k: int, reason: str, fan: Fan) -> None:
         stage = self.plan.stages[i]
@@ -229,31 +226,60 @@ def item_arguments(run: RunState, stage: Stage, fan: Fan, k: int) -> dict[str, A
     if fan.item_parameter is not None:
         kwargs[fan.item_parameter] = fan.items[k]
     if fan.source_parameter is not None:
-        source_result = fan.sources[k] if fan.sources is not None else None
-        kwargs[fan.source_parameter] = source_result.value if source_result is not None else None
+        kwargs[fan.source_parameter] = _source_value(fan, k)
     return kwargs
+
+
+def _source_value(fan: Fan, k: int) -> Any:
+    source = fan.sources[k] if fan.sources is not None else None
+    return source.value if source is not None else None
+
+
+def start_items(run: RunState, i: int, fan: Fan) -> None:
+    """Start the ready items of mapped stage ``i`` while the cap and the budget allow (they
+    share the stage's priority, so none of the stages still waiting comes before them);
+    the stage goes back into the ready heap for the rest."""
+    ready = fan.ready
+    running = run._running
+    limit = run._limit
+    budgeted = run.workflow.budget is not None
+    while ready and len(running) < limit:
+        if budgeted and run.check_budget() is not None:
+            break
+        start_item(run, i, ready.popleft(), fan)
+    if ready:
+        fan.queued = True
+        heappush(run._ready, run._rank[i])
 
 
 def start_item(run: RunState, i: int, k: int, fan: Fan) -> None:
     """Start item ``k`` of mapped stage ``i`` in a task of its own, along the stage's path."""
-    stage = run.plan.stages[i]
-    ctx = Context(run, stage, fan.base + k + 1, fan.key(k), k)
-    path = run.paths[i]
+    if fan.stage is None:
+        fan.stage, fan.path = run.plan.stages[i], run.paths[i]
+    stage, path = fan.stage, fan.path
+    assert path is not None
     started_at = datetime.now(UTC)
     t0 = time.perf_counter()
+    ctx: Context | None = None
     body = None
     if path.bare:
-        kwargs = item_arguments(run, stage, fan, k)
+        shared = fan.arguments
+        kwargs = item_arguments(run, stage, fan, k) if shared is None else shared.copy()
+        if fan.item_parameter is not None:
+            kwargs[fan.item_parameter] = fan.items[k]
+        if fan.source_parameter is not None:
+            kwargs[fan.source_parameter] = _source_value(fan, k)
         if stage.context_parameter is not None:
-            kwargs[stage.context_parameter] = ctx
+            ctx = kwargs[stage.context_parameter] = Context(run, stage, fan.base + k + 1, fan.key(k), k)
         try:
             body = stage.fn(**kwargs)
         except Exception:  # calling it failed outright: let run_stage report that
             body = None
     bare = body is not None
     if body is None:
+        ctx = Context(run, stage, fan.base + k + 1, fan.key(k), k)
         body = run_stage(run, stage, ctx, path, started_at, t0)
-    task = run._loop.create_task(body, name=f"podium:{stage.name}")
+    task = run._loop.create_task(body, name=stage.name)
     run._running[task] = task
     task.add_done_callback(functools.partial(item_ended, run, i, k, fan, ctx, started_at, t0, bare))
 
@@ -263,7 +289,7 @@ def item_ended(
     i: int,
     k: int,
     fan: Fan,
-    ctx: Context,
+    ctx: Context | None,
     started_at: datetime,
     t0: float,
     bare: bool,
@@ -272,45 +298,40 @@ def item_ended(
     """Describe an item's task when it ends, settle the item, and let the run go on."""
     if run._running.pop(task, None) is None:
         return
-    stage = run.plan.stages[i]
+    stage = fan.stage
+    assert stage is not None
+    visit = fan.base + k + 1
+    key = k if fan.keys is None else fan.keys[k]
     if task.cancelled():
+        launch = (ctx, started_at, t0, bare, visit)
         result = run._interrupted(
-            stage,
-            StageStatus.CANCELLED,
-            (ctx, started_at, t0, bare, ctx.visit),
-            reason=run._halt_reason or "cancelled",
+            stage, StageStatus.CANCELLED, launch, reason=run._halt_reason or "cancelled"
         )
-        result.item_key = ctx.item_key
+        result.item_key = key
         run.events.emit("podium_stage_ended", run=run, stage=stage, result=result)
     elif bare:
         error = task.exception()
-        if error is None:
-            result = succeeded(
-                stage.name,
-                task.result(),
-                1,
-                started_at,
-                t0,
-                ctx.usage,
-                ctx.saved,
-                ctx.visit,
-                False,
-                ctx.item_key,
-            )
+        if error is None:  # the common case, inlined
+            usage, saved = (ZERO_USAGE, ZERO_USAGE) if ctx is None else (ctx.usage, ctx.saved)
+            result = succeeded(stage.name, task.result(), 1, started_at, t0, usage, saved, visit, False, key)
         else:
-            result = bare_failure(run, stage, ctx.visit, ctx, started_at, t0, error)
+            ctx = ctx or Context(run, stage, visit, key, k)
+            result = bare_failure(run, stage, visit, ctx, started_at, t0, error)
     else:
         exc = task.exception()
         if exc is not None:  # BaseException escaping the body, e.g. KeyboardInterrupt
             result = run._interrupted(
-                stage, StageStatus.FAILED, (ctx, started_at, t0, bare, ctx.visit), error=exc
+                stage, StageStatus.FAILED, (ctx, started_at, t0, bare, visit), error=exc
             )
-            result.item_key = ctx.item_key
+            result.item_key = key
         else:
             result = task.result()
-    run._record_item(fan, k, result)
+    fan.results[k] = result  # recorded as ItemTracker._record_item does, inlined: once per item
+    fan.unsettled -= 1
+    run.history.append(result)
     if result.status is StageStatus.FAILED and not stage.partial:
         run._failed(stage)
-    run._item_settled(i, k, result, fan)
+    if fan.unsettled == 0 or run.plan.chained[i]:
+        run._item_settled(i, k, result, fan)
     if run._ready or not run._running:
         run._pump()

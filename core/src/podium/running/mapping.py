@@ -22,6 +22,7 @@ from podium.values.model import ZERO_USAGE, StageResult, StageStatus, Usage
 
 if TYPE_CHECKING:
     from podium.definition.workflow import Stage
+    from podium.running.stage_path import StagePath
 
 _OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
 _BROKEN = frozenset({StageStatus.FAILED, StageStatus.CANCELLED})
@@ -39,11 +40,13 @@ class Fan:
         "items",
         "keys",
         "opened",
+        "path",
         "queued",
         "ready",
         "results",
         "source_parameter",
         "sources",
+        "stage",
         "started_at",
         "t0",
         "unsettled",
@@ -75,6 +78,9 @@ class Fan:
         #: The parameters that receive the item, and the item of the stage mapped over.
         self.item_parameter: str | None = None
         self.source_parameter: str | None = None
+        #: The stage and how it runs, once its first item starts (kept here: read per item).
+        self.stage: Stage | None = None
+        self.path: StagePath | None = None
 
     def __repr__(self) -> str:
         return f"<Fan {len(self.items)} item(s), {self.unsettled} undecided>"

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import logging
 import secrets
+import sys
 import time
 from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from podium.definition.workflow import has_default
 from podium.running.context import Context
 from podium.running.events import Events, HookFacts
 from podium.running.execution import bare_failure, run_stage, succeeded
-from podium.running.items import ItemTracker, item_arguments, start_item
+from podium.running.items import ItemTracker, item_arguments, start_item, start_items
 from podium.running.mapping import Fan
 from podium.running.stage_path import stage_paths
 from podium.running.strategy import Strategy
@@ -83,7 +84,8 @@ class RunState(ItemTracker):
     ) -> None:
         n = len(plan.stages)
         limit = strategy.concurrency(workflow)
-        self._limit = limit if limit is not None else n + 1
+        # No cap: more than can ever run (the items of mapped stages count too).
+        self._limit = limit if limit is not None else (sys.maxsize if plan.has_maps else n + 1)
         # Priorities only matter when more stages (or items of mapped stages) can be ready
         # than may run, and estimates only for a strategy that has priorities of its own.
         priority = None
@@ -334,7 +336,9 @@ class RunState(ItemTracker):
 
     def _launch(self, i: int) -> None:
         if self._fans is not None and self.plan.mapped_over[i] >= 0:
-            self._launch_mapped(i)
+            fan = self._next_items(i)
+            if fan is not None:
+                start_items(self, i, fan)
             return
         stage = self.plan.stages[i]
         self._state[i] = RUNNING
@@ -442,12 +446,21 @@ class RunState(ItemTracker):
 
     _announce = _emit_skipped
 
+    def _item_ready(self, j: int, k: int, fan: Fan) -> None:
+        # Nothing waits and a slot is free: start it now (what the ready heap would do next).
+        if (
+            not self._ready
+            and len(self._running) < self._limit
+            and self._halt_reason is None
+            and (self.workflow.budget is None or self.check_budget() is None)
+        ):
+            start_item(self, j, k, fan)
+            return
+        super()._item_ready(j, k, fan)
+
     def _failed(self, stage: Stage) -> None:
         if self.workflow.fail_fast and self._halt_reason is None:
             self._halt(f"fail_fast: stage {stage.name!r} failed")
-
-    def _launch_item(self, i: int, k: int, fan: Fan) -> None:
-        start_item(self, i, k, fan)
 
     def _supersede(self, i: int, reason: str) -> None:
         task = self._running.pop(i)
