@@ -38,20 +38,14 @@ async def run(wf: podium.Workflow) -> podium.RunResult:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (
-            42,
-            "stage 'review' is mapped over 'files', whose value is a int (42): it is not a list or mapping of items",
-        ),
+        (42, "stage 'review' is mapped over 'files', whose value 42 (int) is not a list or mapping of items"),
         (
             "a.py b.py",
-            "stage 'review' is mapped over 'files', whose value is a str ('a.py b.py'): map over a list or a "
-            "mapping of items, not over one text (return [text] for one item)",
+            "stage 'review' is mapped over 'files', whose value 'a.py b.py' (str) is one text, not a list or "
+            "mapping of items: return [text] for one item",
         ),
-        (
-            {"b", "a"},
-            "a set has no order, so its items could not be gathered in order; return sorted(...)",
-        ),
-        ({None: 1}, "an item's key may not be None; use other keys"),
+        ({"b", "a"}, "(set) has no order, so its items could not be gathered in order: return sorted(...)"),
+        ({None: 1}, "whose value {None: 1} (dict) has an item keyed None: give every item another key"),
     ],
 )
 async def test_mapping_over_a_value_without_items_fails_the_stage_naming_it_and_the_type(
@@ -72,7 +66,7 @@ async def test_items_that_fail_to_be_read_fail_the_stage_with_the_cause() -> Non
         raise OSError("disk gone")
 
     result = await run(two_stages(items()))
-    assert "reading its items failed (OSError('disk gone'))" in str(result["review"].error)
+    assert "(generator) failed to give its items: OSError('disk gone')" in str(result["review"].error)
 
 
 def test_a_map_over_a_stage_that_does_not_exist_names_the_closest_one() -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from podium.foundation.errors import CacheKeyError, PluginError, RoutingError, StageTimeout
 from podium.running.context import Context
+from podium.running.mapping import item_label
 from podium.values.model import StageResult, StageStatus, Usage
 
 if TYPE_CHECKING:
@@ -193,7 +194,11 @@ async def _recover(
     except Exception as handler_error:
         return _fail(run, stage, ctx, handler_error, started_at, t0)
     _log.warning(
-        "stage %r failed (%s); using its fallback", stage.name, error, extra=run.log_extra(stage.name)
+        "stage %r%s failed (%s); using its fallback",
+        stage.name,
+        "" if ctx.item_key is None else f" item {item_label(ctx.item_key)}",
+        error,
+        extra=run.log_extra(stage.name),
     )
     result = _succeeded(stage, ctx, value, started_at, t0, fallback=True)
     result.error = error  # what the fallback replaced stays on the result
@@ -281,8 +286,9 @@ def _fail(
         item_key=ctx.item_key,
     )
     _log.warning(
-        "stage %r failed after %d attempt(s): %r",
+        "stage %r%s failed after %d attempt(s): %r",
         stage.name,
+        "" if ctx.item_key is None else f" item {item_label(ctx.item_key)}",
         ctx.attempt,
         error,
         extra=run.log_extra(stage.name),

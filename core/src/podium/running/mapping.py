@@ -102,26 +102,26 @@ def collect_items(stage: Stage, source: str, value: Any) -> tuple[list[Any] | No
 
     def refuse(why: str) -> MapError:
         return MapError(
-            f"stage {stage.name!r} is mapped over {source!r}, whose value is a {type(value).__name__} "
-            f"({reprlib.repr(value)}): {why}"
+            f"stage {stage.name!r} is mapped over {source!r}, whose value {reprlib.repr(value)} "
+            f"({type(value).__name__}) {why}"
         )
 
     if isinstance(value, Mapping):
         if None in value:
-            raise refuse("an item's key may not be None; use other keys")
+            raise refuse("has an item keyed None: give every item another key")
         return list(value), list(value.values())
     if isinstance(value, str | bytes | bytearray):
-        raise refuse("map over a list or a mapping of items, not over one text (return [text] for one item)")
+        raise refuse("is one text, not a list or mapping of items: return [text] for one item")
     if isinstance(value, set | frozenset):
-        raise refuse("a set has no order, so its items could not be gathered in order; return sorted(...)")
+        raise refuse("has no order, so its items could not be gathered in order: return sorted(...)")
     try:
         iterator = iter(value)
     except TypeError:
-        raise refuse("it is not a list or mapping of items") from None
+        raise refuse("is not a list or mapping of items") from None
     try:
         return None, list(iterator)
     except Exception as error:
-        raise refuse(f"reading its items failed ({error!r})") from error
+        raise refuse(f"failed to give its items: {error!r}") from error
 
 
 def item_label(key: Any) -> str:

@@ -147,6 +147,12 @@ class RunState(ItemTracker):
         """How many visits ``stage`` has had so far: each time it was run, skipped or cancelled."""
         return self._visits[self.plan.index[stage]]
 
+    def item_count(self, stage: str) -> int | None:
+        """How many items mapped stage ``stage`` has in this run, once they are known (its
+        own dependencies settled); ``None`` before, and for a stage that is not mapped."""
+        fan = self._fans[self.plan.index[stage]] if self._fans is not None else None
+        return len(fan.items) if fan is not None and fan.opened else None
+
     def rounds(self, stage: str) -> int:
         """How many rounds ``stage`` has been part of: 1 plus the routes that looped back to it."""
         return 1 + self._loop_backs[self.plan.index[stage]]
