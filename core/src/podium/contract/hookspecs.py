@@ -380,6 +380,9 @@ def podium_workflow_ended(run: RunState, result: RunResult) -> None:
 def podium_stage_started(run: RunState, stage: Stage, ctx: Context) -> None:
     """A stage is about to run its first attempt (after its cache lookup missed).
 
+    For an item of a mapped stage, ``ctx.item_key`` says which item (each item starts
+    in a task of its own).
+
     Called inside the stage's task: context variables set here reach the body.
     Return value ignored.
     """
@@ -396,7 +399,10 @@ def podium_stage_ended(run: RunState, stage: Stage, result: StageResult) -> None
         the visit stale).
 
     Called once per visit: inside the stage's task for a stage that ran (succeeded,
-    cached, failed), from the scheduler for one that was skipped or cancelled.
+    cached, failed), from the scheduler for one that was skipped or cancelled. A mapped
+    stage's items are its visits (``result.item_key`` says which); once every item is
+    decided, it is called once more with the stage's gathered result (``result.items``
+    holds the items' results), which is not a visit.
     Return value ignored.
     """
 
