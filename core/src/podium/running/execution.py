@@ -70,15 +70,9 @@ async def _run_cached(
     events = run.events
     try:
         item_key = None if ctx._item < 0 else run.item_cache_key(stage, ctx._item)
-        key = run.hook.podium_cache_key(stage=stage, kwargs=kwargs, policy=policy, run=run, item_key=item_key)
-    except CacheKeyError as error:
+        key = run.cache_key(stage, kwargs, item_key)
+    except (CacheKeyError, PluginError) as error:
         return _fail(run, stage, ctx, error, started_at, t0)
-    except Exception as error:
-        wrapped = CacheKeyError(f"stage {stage.name!r}: computing its cache key failed: {error!r}")
-        return _fail(run, stage, ctx, wrapped, started_at, t0)
-    if key is None:
-        declined = PluginError(f"no plugin computed the cache key of stage {stage.name!r}")
-        return _fail(run, stage, ctx, declined, started_at, t0)
 
     def on_miss() -> None:
         events.emit("podium_cache_miss", run=run, stage=stage, kind="stage", key=key)
