@@ -164,3 +164,14 @@ def test_map_implies_the_need_and_is_kept_once() -> None:
     wf.add_stage(echo, name="again", needs=["files"], map="files")
     assert wf.stages["review"].needs == ("files",) and wf.stages["again"].needs == ("files",)
     assert wf.stages["review"].map == "files"
+
+
+def test_a_map_over_a_workflow_input_says_to_map_over_a_stage_that_returns_it() -> None:
+    wf = podium.Workflow("w", inputs=["files"])
+    wf.add_stage(echo, name="review", map="files")
+    with pytest.raises(DefinitionErrors) as info:
+        wf.plan()
+    assert info.value.errors == [
+        "stage 'review' is mapped over 'files', a workflow input, not a stage: add a stage that returns "
+        "the items (async def items(files): return files) and map over it"
+    ]

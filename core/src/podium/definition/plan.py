@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -73,8 +73,9 @@ def suggest(name: str, candidates: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def dependency_errors(stages: Sequence[Stage]) -> list[str]:
-    """Unknown, repeated and self dependencies, each named (unknown ones with a suggestion)."""
+def dependency_errors(stages: Sequence[Stage], inputs: Collection[str] = ()) -> list[str]:
+    """Unknown, repeated and self dependencies, each named (unknown ones with a suggestion;
+    a map over one of the workflow's ``inputs`` with what to do instead)."""
     names = [stage.name for stage in stages]
     known = set(names)
     errors = []
@@ -87,6 +88,11 @@ def dependency_errors(stages: Sequence[Stage]) -> list[str]:
             verb = "is mapped over" if dep == stage.map else "needs"
             if dep == stage.name:
                 errors.append(f"stage {stage.name!r} {'depends on' if verb == 'needs' else verb} itself")
+            elif dep not in known and verb != "needs" and dep in inputs:
+                errors.append(
+                    f"stage {stage.name!r} is mapped over {dep!r}, a workflow input, not a stage: add a "
+                    f"stage that returns the items (async def items({dep}): return {dep}) and map over it"
+                )
             elif dep not in known:
                 errors.append(f"stage {stage.name!r} {verb} unknown stage {dep!r}{suggest(dep, names)}")
     return errors

@@ -244,7 +244,7 @@ class Workflow:
     def _build_plan(self) -> Plan:
         source = f"workflow {self.name!r}"
         stages = list(self.stages.values())
-        errors = ["it has no stages"] if not stages else dependency_errors(stages)
+        errors = ["it has no stages"] if not stages else dependency_errors(stages, self.inputs or ())
         if errors:
             raise DefinitionErrors(errors, source=source)
         plan = build_plan(stages)

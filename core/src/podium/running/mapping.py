@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from podium.running.stage_path import StagePath
 
 _OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
-_BROKEN = frozenset({StageStatus.FAILED, StageStatus.CANCELLED})
 #: How many failed items an error message names before it says "and N more".
 _NAMED = 3
 
@@ -143,8 +142,8 @@ def gathered_result(stage: Stage, fan: Fan, visit: int) -> StageResult:
 
     Every item succeeded: succeeded, with their values. Otherwise a ``partial`` stage
     succeeds with the values of the items that did (the others in ``failures``); any
-    other fails with a :class:`GatherError` listing them, or is skipped, with the first
-    one's reason, when none of them failed or was cancelled (all were skipped).
+    other fails with a :class:`GatherError` listing them when one of them failed, else is
+    cancelled (or skipped) with the reason of the first one cancelled (or skipped).
     """
     results: list[StageResult] = fan.results  # type: ignore[assignment]  # all decided by now
     keyed = fan.keys is not None
@@ -163,10 +162,12 @@ def gathered_result(stage: Stage, fan: Fan, visit: int) -> StageResult:
     status, value, error, reason = StageStatus.SUCCEEDED, None, None, None
     if not failures or stage.partial:
         value = GatheredDict(values, failures) if keyed else Gathered(values, failures)
-    elif any(r.status in _BROKEN for r in failures.values()):
+    elif any(r.status is StageStatus.FAILED for r in failures.values()):
         status, error = StageStatus.FAILED, _gather_error(stage, len(results), failures)
     else:
-        status, reason = StageStatus.SKIPPED, next(iter(failures.values())).reason
+        cancelled = [r for r in failures.values() if r.status is StageStatus.CANCELLED]
+        status = StageStatus.CANCELLED if cancelled else StageStatus.SKIPPED
+        reason = (cancelled or list(failures.values()))[0].reason
     return _result(stage, fan, status, value, error, reason, visit, usage, saved, tuple(results))
 
 

@@ -283,6 +283,8 @@ def check_fail_fast(spec: WorkflowSpec, strategy: str, plugins: Iterable[object]
     for got in result.values():
         if got.items is not None and got.status is StageStatus.FAILED:
             assert isinstance(got.error, GatherError), (got.name, got.error)
+        elif got.items is not None and got.status is StageStatus.CANCELLED:
+            assert got.reason in halts, (got.name, got.reason)
     # One failure halts the run; every cancellation and halt-skip names that same stage.
     assert len({r.reason for r in result.history if r.reason in halts}) <= 1
     return result
