@@ -4,6 +4,7 @@ visit of its own, and its dependents receive the items' values gathered in item 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +14,16 @@ import podium
 from podium import StageStatus
 from podium.definition.loader import load_toml
 
+RunWorkflow = Callable[..., Awaitable[podium.RunResult]]
+
 
 def workflow(strategy: str = "parallel", **options: Any) -> podium.Workflow:
     return podium.Workflow("mapping", strategy=strategy, **options)
 
 
-def plain_engine(**options: Any) -> podium.Engine:
-    return podium.Engine(config=podium.Config(), cache_url=False, **options)
-
-
-async def run(wf: podium.Workflow, **options: Any) -> podium.RunResult:
-    async with plain_engine(**options) as engine:
-        return await engine.run(wf)
-
-
-async def test_each_item_is_a_visit_with_its_own_result_and_the_gather_is_in_item_order() -> None:
+async def test_each_item_is_a_visit_with_its_own_result_and_the_gather_is_in_item_order(
+    run_workflow: RunWorkflow,
+) -> None:
     wf = workflow()
 
     @wf.stage
@@ -43,7 +39,7 @@ async def test_each_item_is_a_visit_with_its_own_result_and_the_gather_is_in_ite
     async def summary(review: list[str]) -> str:
         return " | ".join(review)
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     assert result.ok
     visits = result.visits("review")
     assert sorted((v.item_key, v.visit, v.value) for v in visits) == [
@@ -60,7 +56,7 @@ async def test_each_item_is_a_visit_with_its_own_result_and_the_gather_is_in_ite
     assert result["summary"].value == "ok a.py | ok b.py | ok c.py"
 
 
-async def test_items_from_a_mapping_are_keyed_and_gather_as_a_mapping() -> None:
+async def test_items_from_a_mapping_are_keyed_and_gather_as_a_mapping(run_workflow: RunWorkflow) -> None:
     wf = workflow()
 
     @wf.stage
@@ -75,7 +71,7 @@ async def test_items_from_a_mapping_are_keyed_and_gather_as_a_mapping() -> None:
     async def total(size: dict[str, int]) -> int:
         return sum(size.values())
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     assert result["size"].value == {"b.py": 12, "a.py": 12}
     assert list(result["size"].value) == ["b.py", "a.py"]  # the mapping's order
     assert isinstance(result["size"].value, podium.GatheredDict)
@@ -83,7 +79,9 @@ async def test_items_from_a_mapping_are_keyed_and_gather_as_a_mapping() -> None:
     assert result["total"].value == 24
 
 
-async def test_an_empty_list_runs_no_item_and_the_gather_receives_an_empty_result() -> None:
+async def test_an_empty_list_runs_no_item_and_the_gather_receives_an_empty_result(
+    run_workflow: RunWorkflow,
+) -> None:
     wf = workflow()
     ran: list[str] = []
 
@@ -105,14 +103,14 @@ async def test_an_empty_list_runs_no_item_and_the_gather_receives_an_empty_resul
     async def summary(fix: list[str]) -> str:
         return f"{len(fix)} fixes"
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     assert ran == []
     assert result.visits("review") == [] and result.visits("fix") == []
     assert result["review"].status is StageStatus.SUCCEEDED and result["review"].value == []
     assert result["summary"].value == "0 fixes"
 
 
-async def test_a_per_item_pipeline_has_no_barrier() -> None:
+async def test_a_per_item_pipeline_has_no_barrier(run_workflow: RunWorkflow) -> None:
     wf = workflow()
     order: list[str] = []
 
@@ -131,15 +129,18 @@ async def test_a_per_item_pipeline_has_no_barrier() -> None:
         order.append(f"fix {files}")
         return f"fixed item {ctx.item_key} after {lint}"
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     # Item 1's second step ran while item 0's first step was still running.
     assert order == ["lint 0.01", "fix 0.01", "lint 0.15", "fix 0.15"]
     assert result["fix"].value == ["fixed item 0 after 0.15", "fixed item 1 after 0.01"]
 
 
-async def test_items_run_under_the_workflows_max_concurrency() -> None:
-    wf = workflow(max_concurrency=3)
-    running = peak = 0
+@pytest.mark.parametrize(("cap", "peak"), [(3, 3), (None, 20)])
+async def test_items_run_under_the_workflows_max_concurrency_and_all_at_once_without_one(
+    cap: int | None, peak: int, run_workflow: RunWorkflow
+) -> None:
+    wf = workflow(max_concurrency=cap)
+    running = most = 0
 
     @wf.stage
     async def files() -> list[int]:
@@ -147,37 +148,16 @@ async def test_items_run_under_the_workflows_max_concurrency() -> None:
 
     @wf.stage(map="files")
     async def work(files: int) -> int:
-        nonlocal running, peak
+        nonlocal running, most
         running += 1
-        peak = max(peak, running)
-        await asyncio.sleep(0.001)
-        running -= 1
-        return files
-
-    result = await run(wf)
-    assert result["work"].value == list(range(20))
-    assert peak == 3
-
-
-async def test_without_a_cap_every_item_runs_at_once() -> None:
-    wf = workflow()
-    running = peak = 0
-
-    @wf.stage
-    async def files() -> list[int]:
-        return list(range(50))
-
-    @wf.stage(map="files")
-    async def work(files: int) -> int:
-        nonlocal running, peak
-        running += 1
-        peak = max(peak, running)
+        most = max(most, running)
         await asyncio.sleep(0.01)
         running -= 1
         return files
 
-    await run(wf)
-    assert peak == 50
+    result = await run_workflow(wf)
+    assert result["work"].value == list(range(20))
+    assert most == peak
 
 
 @pytest.mark.parametrize(
@@ -187,7 +167,9 @@ async def test_without_a_cap_every_item_runs_at_once() -> None:
         ("sequential", ["files", "side", "review 0", "review 1", "summary"]),  # declaration order
     ],
 )
-async def test_items_start_in_the_order_of_the_strategys_priorities(strategy: str, order: list[str]) -> None:
+async def test_items_start_in_the_order_of_the_strategys_priorities(
+    strategy: str, order: list[str], run_workflow: RunWorkflow
+) -> None:
     wf = workflow(strategy, max_concurrency=1)
     started: list[str] = []
 
@@ -209,11 +191,13 @@ async def test_items_start_in_the_order_of_the_strategys_priorities(strategy: st
     async def summary(review: list[int]) -> None:
         started.append("summary")
 
-    assert (await run(wf)).ok
+    assert (await run_workflow(wf)).ok
     assert started == order
 
 
-async def test_the_sequential_strategy_runs_one_item_at_a_time_in_item_order() -> None:
+async def test_the_sequential_strategy_runs_one_item_at_a_time_in_item_order(
+    run_workflow: RunWorkflow,
+) -> None:
     wf = workflow("sequential")
     order: list[str] = []
 
@@ -231,12 +215,14 @@ async def test_the_sequential_strategy_runs_one_item_at_a_time_in_item_order() -
         order.append(f"second {first}")
         return first
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     assert result.ok
     assert order == ["first a", "first b", "second a", "second b"]
 
 
-async def test_a_stage_mapped_over_a_mapped_one_receives_the_item_by_the_collections_name() -> None:
+async def test_a_stage_mapped_over_a_mapped_one_receives_the_item_by_the_collections_name(
+    run_workflow: RunWorkflow,
+) -> None:
     wf = workflow()
 
     @wf.stage
@@ -251,11 +237,11 @@ async def test_a_stage_mapped_over_a_mapped_one_receives_the_item_by_the_collect
     async def answer(ctx: podium.Context, tickets: str, triage: str) -> str:
         return f"{ctx.item_key} ({tickets}): {triage}"
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     assert result["answer"].value == {"T-1": "T-1 (crash on start): urgent", "T-2": "T-2 (typo): later"}
 
 
-async def test_observers_see_each_item_end_then_the_gathered_stage() -> None:
+async def test_observers_see_each_item_end_then_the_gathered_stage(run_workflow: RunWorkflow) -> None:
     wf = workflow()
     seen: list[tuple[str, Any, str, bool]] = []
 
@@ -276,7 +262,7 @@ async def test_observers_see_each_item_end_then_the_gathered_stage() -> None:
     async def review(files: str) -> str:
         return files
 
-    await run(wf, plugins=[Observer()])
+    await run_workflow(wf, plugins=[Observer()])
     events = [event for event in seen if event[2] == "review"]
     assert sorted(events[:-1]) == [
         ("started", 0, "review", False),
@@ -288,7 +274,7 @@ async def test_observers_see_each_item_end_then_the_gathered_stage() -> None:
 
 
 @pytest.mark.parametrize("items", [("a", "b"), (x for x in "ab"), range(2)])
-async def test_any_ordered_iterable_gives_items(items: Any) -> None:
+async def test_any_ordered_iterable_gives_items(items: Any, run_workflow: RunWorkflow) -> None:
     wf = workflow()
 
     @wf.stage
@@ -299,7 +285,7 @@ async def test_any_ordered_iterable_gives_items(items: Any) -> None:
     async def echo(files: Any) -> Any:
         return files
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     assert len(result["echo"].value) == 2
 
 

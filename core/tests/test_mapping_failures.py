@@ -4,6 +4,7 @@ per item, budgets, fail_fast, timeouts and cancellation; and usage per item."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -11,21 +12,16 @@ import pytest
 import podium
 from podium import GatherError, RunStatus, StageStatus
 
+RunWorkflow = Callable[..., Awaitable[podium.RunResult]]
+
 
 def workflow(strategy: str = "parallel", **options: Any) -> podium.Workflow:
     return podium.Workflow("mapping", strategy=strategy, **options)
 
 
-def plain_engine(**options: Any) -> podium.Engine:
-    return podium.Engine(config=podium.Config(), cache_url=False, **options)
-
-
-async def run(wf: podium.Workflow, **options: Any) -> podium.RunResult:
-    async with plain_engine(**options) as engine:
-        return await engine.run(wf)
-
-
-async def test_a_failed_item_fails_the_stage_by_default_and_keeps_the_others() -> None:
+async def test_a_failed_item_fails_the_stage_by_default_and_keeps_the_others(
+    run_workflow: RunWorkflow,
+) -> None:
     wf = workflow()
 
     @wf.stage
@@ -42,7 +38,7 @@ async def test_a_failed_item_fails_the_stage_by_default_and_keeps_the_others() -
     async def summary(review: list[str]) -> str:
         return ",".join(review)
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     assert result.status is RunStatus.FAILED
     gathered = result["review"]
     assert gathered.status is StageStatus.FAILED
@@ -56,7 +52,9 @@ async def test_a_failed_item_fails_the_stage_by_default_and_keeps_the_others() -
     assert result["summary"].reason == "dependency 'review' failed"
 
 
-async def test_a_partial_stage_passes_the_successes_with_the_failures_listed() -> None:
+async def test_a_partial_stage_passes_the_successes_with_the_failures_listed(
+    run_workflow: RunWorkflow,
+) -> None:
     wf = workflow()
 
     @wf.stage
@@ -74,13 +72,13 @@ async def test_a_partial_stage_passes_the_successes_with_the_failures_listed() -
         failed = {key: str(result.error) for key, result in review.failures.items()}
         return f"reviewed {sorted(review)}, failed {failed}"
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     assert result.ok and result["review"].status is StageStatus.SUCCEEDED
     assert result["summary"].value == "reviewed ['a.py', 'c.py'], failed {'b.py': 'unreadable'}"
     assert [v.status for v in result.visits("review") if v.item_key == "b.py"] == [StageStatus.FAILED]
 
 
-async def test_each_item_has_its_own_retries_and_timeout() -> None:
+async def test_each_item_has_its_own_retries_and_timeout(run_workflow: RunWorkflow) -> None:
     wf = workflow()
     calls: dict[str, int] = {}
 
@@ -97,7 +95,7 @@ async def test_each_item_has_its_own_retries_and_timeout() -> None:
             await asyncio.sleep(1)
         return files
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     by_item = {v.item_key: v for v in result.visits("review")}
     assert (by_item[0].status, by_item[0].attempts) == (StageStatus.SUCCEEDED, 2)
     assert (by_item[1].status, by_item[1].attempts) == (StageStatus.FAILED, 2)
@@ -106,7 +104,7 @@ async def test_each_item_has_its_own_retries_and_timeout() -> None:
     assert result["review"].value == ["flaky", "fine"]
 
 
-async def test_a_fallback_applies_per_item() -> None:
+async def test_a_fallback_applies_per_item(run_workflow: RunWorkflow) -> None:
     wf = workflow()
 
     @wf.stage
@@ -117,7 +115,7 @@ async def test_a_fallback_applies_per_item() -> None:
     async def invert(files: int) -> float:
         return 1 / files
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     assert result["invert"].value == [1.0, -1, 0.5]
     assert [v.fallback for v in sorted(result.visits("invert"), key=lambda v: v.item_key)] == [
         False,
@@ -126,7 +124,9 @@ async def test_a_fallback_applies_per_item() -> None:
     ]
 
 
-async def test_each_item_records_its_own_usage_and_the_visits_add_up_to_the_run() -> None:
+async def test_each_item_records_its_own_usage_and_the_visits_add_up_to_the_run(
+    run_workflow: RunWorkflow,
+) -> None:
     wf = workflow()
 
     @wf.stage
@@ -139,7 +139,7 @@ async def test_each_item_records_its_own_usage_and_the_visits_add_up_to_the_run(
         return (await ctx.agent("reviewer").complete(files)).text
 
     agent = podium.SimulatedAgent("fine", input_tokens=100, output_tokens=0)
-    result = await run(wf, agents={"reviewer": agent})
+    result = await run_workflow(wf, agents={"reviewer": agent})
     visits = {v.item_key: v for v in result.visits("review")}
     assert {k: v.usage.total_tokens for k, v in visits.items()} == {0: 115, 1: 128}
     assert visits[0].cost_usd > 0 and visits[1].cost_usd > visits[0].cost_usd
@@ -148,7 +148,7 @@ async def test_each_item_records_its_own_usage_and_the_visits_add_up_to_the_run(
     assert sum(v.usage.total_tokens for v in result.history) == result.usage.total_tokens == 243
 
 
-async def test_the_budget_is_checked_before_each_item() -> None:
+async def test_the_budget_is_checked_before_each_item(run_workflow: RunWorkflow) -> None:
     wf = workflow(max_concurrency=1, budget=podium.Budget(tokens=25))
 
     @wf.stage
@@ -160,7 +160,7 @@ async def test_the_budget_is_checked_before_each_item() -> None:
         ctx.record_usage(input_tokens=10)
         return files
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     assert result.status is RunStatus.BUDGET_EXCEEDED
     statuses = [(v.item_key, v.status) for v in result.visits("review")]
     assert statuses[:3] == [
@@ -173,7 +173,7 @@ async def test_the_budget_is_checked_before_each_item() -> None:
     assert result["review"].value == ["one", "two", "three"]
 
 
-async def test_fail_fast_stops_the_other_items_at_the_first_failed_one() -> None:
+async def test_fail_fast_stops_the_other_items_at_the_first_failed_one(run_workflow: RunWorkflow) -> None:
     wf = workflow(fail_fast=True)
 
     @wf.stage
@@ -187,7 +187,7 @@ async def test_fail_fast_stops_the_other_items_at_the_first_failed_one() -> None
         await asyncio.sleep(files)
         return files
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     assert result.status is RunStatus.FAILED
     assert result.duration_s < 4
     statuses = sorted((v.item_key, v.status, v.reason) for v in result.visits("review"))
@@ -198,7 +198,9 @@ async def test_fail_fast_stops_the_other_items_at_the_first_failed_one() -> None
     ]
 
 
-async def test_a_failed_item_skips_the_same_item_downstream_and_explains_why() -> None:
+async def test_a_failed_item_skips_the_same_item_downstream_and_explains_why(
+    run_workflow: RunWorkflow,
+) -> None:
     wf = workflow()
 
     @wf.stage
@@ -219,7 +221,7 @@ async def test_a_failed_item_skips_the_same_item_downstream_and_explains_why() -
     async def summary(fix: list[str]) -> str:
         return ",".join(fix)
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     fixes = {v.item_key: (v.status, v.reason) for v in result.visits("fix")}
     assert fixes == {
         0: (StageStatus.SUCCEEDED, None),
@@ -230,7 +232,9 @@ async def test_a_failed_item_skips_the_same_item_downstream_and_explains_why() -
     assert result["lint"].status is StageStatus.FAILED
 
 
-async def test_a_stage_mapped_over_a_stage_that_could_not_map_is_skipped_as_a_whole() -> None:
+async def test_a_stage_mapped_over_a_stage_that_could_not_map_is_skipped_as_a_whole(
+    run_workflow: RunWorkflow,
+) -> None:
     wf = workflow()
 
     @wf.stage
@@ -245,7 +249,7 @@ async def test_a_stage_mapped_over_a_stage_that_could_not_map_is_skipped_as_a_wh
     async def fix(lint: str) -> str:
         return lint
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     assert result["lint"].status is StageStatus.FAILED
     assert result.visits("fix") == [result["fix"]]
     assert (result["fix"].status, result["fix"].reason) == (StageStatus.SKIPPED, "dependency 'lint' failed")
@@ -263,7 +267,7 @@ async def test_cancelling_a_run_cancels_its_running_items_and_keeps_the_finished
         await asyncio.sleep(files)
         return files
 
-    async with plain_engine() as engine:
+    async with podium.Engine(config=podium.Config(), cache_url=False) as engine:
         handle = await engine.submit(wf)
         await asyncio.sleep(0.05)
         handle.cancel()
@@ -277,7 +281,9 @@ async def test_cancelling_a_run_cancels_its_running_items_and_keeps_the_finished
     )
 
 
-async def test_a_plain_function_maps_on_threads_and_a_workflow_timeout_cancels_what_runs() -> None:
+async def test_a_plain_function_maps_on_threads_and_a_workflow_timeout_cancels_what_runs(
+    run_workflow: RunWorkflow,
+) -> None:
     wf = workflow(timeout=0.3)
 
     @wf.stage
@@ -297,7 +303,7 @@ async def test_a_plain_function_maps_on_threads_and_a_workflow_timeout_cancels_w
     async def summary(slow: list[float]) -> str:
         return "done"
 
-    result = await run(wf)
+    result = await run_workflow(wf)
     assert result.status is RunStatus.TIMED_OUT
     assert result["upper"].value == ["0.0", "5.0"]
     assert sorted((v.item_key, v.status) for v in result.visits("slow")) == [

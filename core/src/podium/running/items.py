@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from podium.foundation.errors import MapError
 from podium.running.context import Context
 from podium.running.execution import bare_failure, run_stage, succeeded
-from podium.running.mapping import Fan, collect_items, gathered_result, item_reason
+from podium.running.mapping import Fan, collect_items, gathered_result, item_label
 from podium.running.tracking import (
     FAILED,
     MAPPING,
@@ -28,6 +28,7 @@ from podium.running.tracking import (
     SKIPPED,
     SUCCEEDED,
     StageTracker,
+    reason_from,
 )
 from podium.values.model import ZERO_USAGE, StageResult, StageStatus
 
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
 _log = logging.getLogger("podium.run")
 
 _OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
+
+
+def _item_reason(source: StageResult) -> str:
+    """Why an item is skipped when the same item of the stage it is mapped over did not succeed."""
+    return reason_from(source, f" on item {item_label(source.item_key)}")
 
 
 class ItemTracker(StageTracker):
@@ -92,7 +98,7 @@ class ItemTracker(StageTracker):
                 if source.status in _OK:
                     fan.ready.append(k)
                 else:
-                    self._skip_item(i, k, item_reason(source), fan)
+                    self._skip_item(i, k, _item_reason(source), fan)
         fan.opened = True
         for j in plan.chained[i]:  # the stages mapped over this one: their items are known now
             self._waiting[j] -= 1
@@ -144,7 +150,7 @@ class ItemTracker(StageTracker):
         if source.status in _OK:
             self._item_ready(j, k, fan)
         else:
-            self._skip_item(j, k, item_reason(source), fan)
+            self._skip_item(j, k, _item_reason(source), fan)
 
     def _item_ready(self, j: int, k: int, fan: Fan) -> None:
         """Item ``k`` of ``j`` may start: queue it behind the stage's priority."""

@@ -128,15 +128,6 @@ def item_label(key: Any) -> str:
     return f"[{key!r}]"
 
 
-def item_reason(source: StageResult) -> str:
-    """Why an item is skipped when the same item of the stage it is mapped over did not succeed."""
-    if source.status is StageStatus.SKIPPED and source.reason:
-        return source.reason
-    if source.status is StageStatus.CANCELLED:
-        return f"dependency {source.name!r} was cancelled on item {item_label(source.item_key)}"
-    return f"dependency {source.name!r} failed on item {item_label(source.item_key)}"
-
-
 def gathered_result(stage: Stage, fan: Fan, visit: int) -> StageResult:
     """The result the items of ``stage`` gather into, by its policy.
 

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 _log = logging.getLogger("podium.run")
 
 _FAILED = StageStatus.FAILED
+# What a ``**parameter`` gets of a dependency that did not run for its stage: nothing.
+_UNLESS_RAN: Any = object()
 _OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
 
 
@@ -252,16 +254,17 @@ class RunState(ItemTracker):
             assert fan is not None
             return item_arguments(self, stage, fan, ctx._item)
         kwargs: dict[str, Any] = {}
-        if stage.var_keyword is not None:
-            self._upstream(stage, kwargs)
-        if not stage.parameters:
+        parameters = stage.parameters
+        if stage.var_keyword is not None:  # and the dependencies no named parameter takes
+            parameters = {**dict.fromkeys(stage.dependencies, _UNLESS_RAN), **parameters}
+        if not parameters:
             return kwargs
         results = self.results
         inputs = self.inputs
         dependencies: tuple[str, ...] | frozenset[str] = stage.dependencies
         if len(dependencies) > 8:  # a wide join: one set beats a scan per parameter
             dependencies = frozenset(dependencies)
-        for name, default in stage.parameters.items():
+        for name, default in parameters.items():
             if name in dependencies:
                 result = results.get(name)
                 if (
@@ -270,28 +273,13 @@ class RunState(ItemTracker):
                     and (result.route is None or stage.name in result.route)
                 ):
                     kwargs[name] = result.value
-                else:  # a needs_any branch that did not run, or whose route went elsewhere
+                elif default is not _UNLESS_RAN:  # a needs_any branch that did not run, or routed away
                     kwargs[name] = default if has_default(default) else None
             elif name in inputs:
                 kwargs[name] = inputs[name]
             elif has_default(default):
                 kwargs[name] = default
         return kwargs
-
-    def _upstream(self, stage: Stage, kwargs: dict[str, Any]) -> None:
-        """Into ``kwargs``: the values of the dependencies that ran for ``stage`` and that no
-        named parameter takes (what a ``**parameter`` receives), in dependency order."""
-        results = self.results
-        named = stage.parameters
-        for name in stage.dependencies:
-            if name not in named:
-                result = results.get(name)
-                if (
-                    result is not None
-                    and result.status in _OK
-                    and (result.route is None or stage.name in result.route)
-                ):
-                    kwargs[name] = result.value
 
     def log_extra(self, stage: str | None = None) -> dict[str, Any]:
         """The ``extra`` of a log record about this run (and one of its stages)."""

@@ -144,7 +144,7 @@ class StageTracker:
                 if i in needs[j]:
                     reason = None
                     if not ok:
-                        reason = _reason_from(result)
+                        reason = reason_from(result)
                     elif route is not None and plan.stages[j].name not in route:
                         reason = _route_reason(result)
                     if reason is not None:
@@ -268,7 +268,7 @@ class StageTracker:
                 continue
             result = self.results[plan.stages[k].name]
             if result.status not in _OK:
-                return _reason_from(result)
+                return reason_from(result)
             if result.route is not None and plan.stages[j].name not in result.route:
                 return _route_reason(result)
         return None
@@ -278,18 +278,19 @@ class StageTracker:
         skipped = []
         for j in self.plan.chained[i]:
             if self._state[j] == PENDING:
-                self._skip(j, _reason_from(result))
+                self._skip(j, reason_from(result))
                 skipped.append(j)
         return skipped
 
 
-def _reason_from(result: StageResult) -> str:
-    """The skip reason a dependent of a stage that did not succeed inherits."""
+def reason_from(result: StageResult, where: str = "") -> str:
+    """The skip reason a dependent of a stage (``where``: one of its items) that did not
+    succeed inherits."""
     if result.status is StageStatus.SKIPPED and result.reason:
         return result.reason
     if result.status is StageStatus.CANCELLED:
-        return f"dependency {result.name!r} was cancelled"
-    return f"dependency {result.name!r} failed"
+        return f"dependency {result.name!r} was cancelled{where}"
+    return f"dependency {result.name!r} failed{where}"
 
 
 def _route_reason(result: StageResult) -> str:
