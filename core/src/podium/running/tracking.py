@@ -2,9 +2,10 @@
 
 :class:`StageTracker` knows, per stage index, its state, how many dependencies it still
 waits for and how often it ran; it decides what a settled stage releases or skips (with
-the reason a user reads), how a route back to an earlier stage resets the graph, and how
-the items of a mapped stage are decided and gathered (:mod:`podium.running.mapping`).
-:class:`podium.RunState` builds on it and adds the tasks, the event loop and hooks.
+the reason a user reads), and how a route back to an earlier stage resets the graph; a
+stage mapped over a mapped stage is released by its items, not by its gather.
+:class:`podium.running.items.ItemTracker` adds the items of mapped stages, and
+:class:`podium.RunState` the tasks, the event loop and hooks.
 """
 
 from __future__ import annotations
