@@ -4,6 +4,7 @@ The public API is exactly ``podium.__all__`` and these public submodules:
 
 - ``podium.testing``: the pytest plugin (fixtures, a hook-call recorder) for plugin authors.
 - ``podium.strategy_checks``: property checks every strategy plugin should pass.
+- ``podium.provider_kit``: what agent provider plugins share (options, keys, clients).
 
 Everything else, the layer folders (``podium.foundation``, ``podium.values``, ...) and
 the modules in them, is internal and may change in any release: import from ``podium``.
@@ -14,6 +15,7 @@ import logging
 from podium.contract.cache_backend import CacheAdmin, CacheStats
 from podium.contract.plugins import create_plugin_manager
 from podium.definition.config import Config
+from podium.definition.converter import Duration
 from podium.definition.options import StageOptions
 from podium.definition.plan import Plan
 from podium.definition.workflow import Stage, Workflow
@@ -64,7 +66,7 @@ from podium.values.model import (
     StageStatus,
     Usage,
 )
-from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits
+from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits, parse_retry_after
 
 __version__ = "0.1.0"
 """The version of the ``podium`` distribution."""
@@ -97,6 +99,7 @@ __all__ = [
     "DocFailure",
     "DocSource",
     "Document",
+    "Duration",
     "Engine",
     "Executor",
     "FlightAbandoned",
@@ -144,6 +147,7 @@ __all__ = [
     "create_plugin_manager",
     "hookimpl",
     "hookspec",
+    "parse_retry_after",
     "run",
     "run_sync",
     "shutdown",

@@ -5,21 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import click
 from rich.console import Console
 
+from podium.cli.agent_profiles import load_profile, profile_cache_url, profile_path, register_profile
 from podium.cli.base import EXIT_FAILED, EXIT_OK, errors_exit_2, input_option, load_config, parse_inputs
 from podium.cli.cache import cli_cache_url
 from podium.cli.console import ProgressDisplay, result_dict, summary_table
+from podium.cli.interrupts import Interruptions
 from podium.cli.logs import configure_logging
 from podium.definition.config import Config
 from podium.definition.loader import load_target
 from podium.definition.workflow import Workflow
 from podium.engine.engine import Engine
-from podium.values.model import RunResult
+from podium.values.model import RunResult, StageStatus
+from podium.values.providers import AgentSpec
 
 
 @click.command()
@@ -30,6 +33,12 @@ from podium.values.model import RunResult
 @click.option("--no-cache", is_flag=True, help="Run without any cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no progress).")
 @click.option("--no-progress", is_flag=True, help="Do not show live progress.")
+@click.option(
+    "--agents",
+    "agent_profile",
+    metavar="PROFILE",
+    help="Run on the agents of a profile: NAME for agents.NAME.toml beside TARGET, or a TOML path.",
+)
 @click.pass_context
 @errors_exit_2
 def run(
@@ -41,10 +50,17 @@ def run(
     no_cache: bool,
     as_json: bool,
     no_progress: bool,
+    agent_profile: str | None,
 ) -> None:
-    """Run the workflow TARGET (file.py[:name], module:attr or file.toml)."""
+    """Run the workflow TARGET (file.py[:NAME], module:NAME or file.toml).
+
+    NAME is the variable holding the workflow. Ctrl-C (or SIGTERM) cancels the run and
+    still shows its result, finished stages included; the exit code is then 130 (143).
+    """
     config = load_config(ctx, strategy=strategy, cache_url=cache_url)
-    configure_logging(ctx.obj["log_level"] or config.settings.log_level, json_lines=ctx.obj["log_json"])
+    profile_file = profile_path(agent_profile, target) if agent_profile else None
+    profile = load_profile(profile_file) if profile_file else []
+    configure_logging(config.settings.log_level, json_lines=ctx.obj["log_json"])
     loaded = load_target(target)
     workflow = loaded.workflow
     if strategy:
@@ -56,16 +72,21 @@ def run(
     plugins: list[object] = list(loaded.plugins)
     if not (as_json or no_progress):
         plugins.append(ProgressDisplay(Console(stderr=True)))
-    # The command line caches in a SQLite file by default, so two runs share results.
-    chosen: str | Literal[False] = False if no_cache else cli_cache_url(config)
-    result = asyncio.run(_run(workflow, values, config, plugins, cache_url=chosen))
-    if as_json:
-        click.echo(json.dumps(result_dict(result), indent=2))
-    else:
+
+    def report(result: RunResult) -> None:
+        if as_json:
+            click.echo(json.dumps(result_dict(result), indent=2))
+            return
         out.print(summary_table(result))
         for failed in result.failed():
             out.print(f"[red]{failed.name}[/red]: {failed.error!r}")
-    sys.exit(EXIT_OK if result.ok else EXIT_FAILED)
+
+    # The command line caches in a SQLite file by default, so two runs share results;
+    # a run on an agent profile keeps its own, so offline answers never stand in for real ones.
+    chosen: str | Literal[False] = False if no_cache else cli_cache_url(config)
+    if profile_file and chosen and "cache_url" not in config.sources:
+        chosen = profile_cache_url(profile_file)
+    sys.exit(asyncio.run(_run(workflow, values, config, plugins, chosen, report, profile)))
 
 
 async def _run(
@@ -74,9 +95,31 @@ async def _run(
     config: Config,
     plugins: list[object],
     cache_url: str | Literal[False],
-) -> RunResult:
-    async with Engine(config=config, plugins=plugins, cache_url=cache_url) as engine:
-        return await engine.run(workflow, inputs)
+    report: Callable[[RunResult], None],
+    profile: list[AgentSpec],
+) -> int:
+    """Run on a fresh engine, report the result; the exit code (130/143 when interrupted)."""
+    with Interruptions() as interruptions:
+        async with Engine(config=config, plugins=plugins, cache_url=cache_url) as engine:
+            register_profile(engine, profile)
+            handle = await engine.submit(workflow, inputs)
+            interruptions.watch(handle)
+            result = await handle
+        report(result)
+    if interruptions.exit_code is not None:
+        in_threads = [
+            r.name
+            for r in result.history
+            if r.status is StageStatus.CANCELLED and workflow.stages[r.name].executor == "thread"
+        ]
+        if in_threads:
+            click.echo(
+                f"podium: waiting for {', '.join(map(repr, in_threads))}, cancelled but still running "
+                f"(a thread cannot be interrupted); {interruptions.again} again to exit at once",
+                err=True,
+            )
+        return interruptions.exit_code
+    return EXIT_OK if result.ok else EXIT_FAILED
 
 
 @click.command()

@@ -320,12 +320,17 @@ def podium_register_alert_sinks(register: Callable[[AlertSink], None], config: C
 
 
 @hookspec
-def podium_register_config_sections(register: Callable[[str, type], None]) -> None:
+def podium_register_config_sections(register: Callable[..., None]) -> None:
     """Declare the configuration section a plugin owns with ``register(name, attrs_class)``.
 
     The section ``[plugins.<name>]`` of the configuration is structured into
     ``attrs_class`` with cattrs; errors name the exact key. Read it back with
-    ``config.section(name)``.
+    ``config.section(name)``. Fields holding seconds are annotated ``podium.Duration``.
+
+    A plugin whose settings also come from environment variables of its own says which
+    with ``register(name, attrs_class, env={"api_key": "SERVICE_API_KEY"})``: a variable
+    gives its field's value when the configuration does not, and ``podium config`` shows
+    that value (masked when secret) with the variable as its source.
 
     Called when a configuration is loaded. Return value ignored.
     """

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import heapq
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
@@ -73,56 +73,95 @@ def suggest(name: str, candidates: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def dependency_errors(stages: Sequence[Stage], inputs: Collection[str] = ()) -> list[str]:
-    """Unknown, repeated and self dependencies, each named (unknown ones with a suggestion;
-    a map over one of the workflow's ``inputs`` with what to do instead)."""
+class Problem(NamedTuple):
+    """A definition error about one option of one stage, so a workflow file can point at
+    its key (``stages[1].needs[0]``)."""
+
+    stage: str
+    #: The option, with its position in a list (``needs[0]``), or ``run`` for the function.
+    option: str
+    message: str
+    #: The unknown stage the option names, when that is the problem.
+    unknown: str | None = None
+
+
+def dependency_errors(stages: Sequence[Stage], inputs: Collection[str] = ()) -> list[Problem]:
+    """Unknown, repeated and self dependencies, and mapping routes to stages that do not
+    exist, each named (unknown names with a suggestion; a map over one of the workflow's
+    ``inputs`` with what to do instead)."""
     names = [stage.name for stage in stages]
     known = set(names)
     errors = []
     for stage in stages:
         seen: set[str] = set()
-        for dep in stage.dependencies:
-            if dep in seen:
-                errors.append(f"stage {stage.name!r} lists dependency {dep!r} twice")
-            seen.add(dep)
-            verb = "is mapped over" if dep == stage.map else "needs"
-            if dep == stage.name:
-                errors.append(f"stage {stage.name!r} {'depends on' if verb == 'needs' else verb} itself")
-            elif dep not in known and verb != "needs" and dep in inputs:
-                errors.append(
-                    f"stage {stage.name!r} is mapped over {dep!r}, a workflow input, not a stage: add a "
-                    f"stage that returns the items (async def items({dep}): return {dep}) and map over it"
-                )
-            elif dep not in known:
-                errors.append(f"stage {stage.name!r} {verb} unknown stage {dep!r}{suggest(dep, names)}")
+        for option in ("needs", "needs_any"):
+            for k, dep in enumerate(getattr(stage, option)):
+                mapped = dep == stage.map  # the need a map implies is reported at map=
+                where = "map" if mapped else f"{option}[{k}]"
+                if dep in seen:
+                    errors.append(
+                        Problem(stage.name, where, f"stage {stage.name!r} lists dependency {dep!r} twice")
+                    )
+                seen.add(dep)
+                if dep == stage.name:
+                    verb = "is mapped over" if mapped else "depends on"
+                    errors.append(Problem(stage.name, where, f"stage {stage.name!r} {verb} itself"))
+                elif dep not in known and mapped and dep in inputs:
+                    message = (
+                        f"stage {stage.name!r} is mapped over {dep!r}, a workflow input, not a stage: add a "
+                        f"stage that returns the items (async def items({dep}): return {dep}) and map over it"
+                    )
+                    errors.append(Problem(stage.name, where, message, dep))
+                elif dep not in known:
+                    verb = "is mapped over" if mapped else "needs"
+                    message = f"stage {stage.name!r} {verb} unknown stage {dep!r}{suggest(dep, names)}"
+                    errors.append(Problem(stage.name, where, message, dep))
+        for target in sorted((stage.route_targets or frozenset()) - known):
+            message = f"stage {stage.name!r} routes to unknown stage {target!r}{suggest(target, names)}"
+            errors.append(Problem(stage.name, "route", message, target))
     return errors
 
 
-def mapping_errors(plan: Plan) -> list[str]:
-    """Mapped stages that cannot work: a map over a ``needs_any`` branch, routes, loops."""
+def mapping_errors(stages: Sequence[Stage]) -> list[Problem]:
+    """Mapped stages that cannot work: a map over a ``needs_any`` branch, a route, a loop."""
+    by_name = {stage.name: stage for stage in stages}
     errors = []
-    looping = {t for t, stage in enumerate(plan.stages) if stage.max_visits > 1}
-    in_loops = looping | {d for t in looping for d in plan.descendants(t)}
-    for i, stage in enumerate(plan.stages):
+    for stage in stages:
         if stage.map is None:
             continue
         if stage.map in stage.needs_any:
-            errors.append(
+            message = (
                 f"stage {stage.name!r} is mapped over {stage.map!r}, which it lists in needs_any: "
                 "a map needs its items (map= alone implies the need)"
             )
+            errors.append(Problem(stage.name, "map", message))
         if stage.route is not None:
-            errors.append(
+            message = (
                 f"stage {stage.name!r} is mapped, so it cannot route (its items would each choose); "
                 "route from a stage that gathers it"
             )
-        if i in in_loops:
-            loops = [plan.stages[t].name for t in sorted(looping) if t == i or i in plan.descendants(t)]
-            errors.append(
+            errors.append(Problem(stage.name, "route", message))
+        loops = [s.name for s in stages if s.max_visits > 1 and s.name in _self_and_ancestors(stage, by_name)]
+        if loops:
+            message = (
                 f"stage {stage.name!r} is mapped and part of the loop of {', '.join(map(repr, loops))} "
                 "(max_visits > 1): a mapped stage cannot be visited again"
             )
+            errors.append(Problem(stage.name, "map", message))
     return errors
+
+
+def _self_and_ancestors(stage: Stage, by_name: Mapping[str, Stage]) -> set[str]:
+    """``stage`` and every stage it depends on, directly or not (unknown names and cycles,
+    reported elsewhere, are walked past)."""
+    seen = {stage.name}
+    stack = list(stage.dependencies)
+    while stack:
+        name = stack.pop()
+        if name not in seen and name in by_name:
+            seen.add(name)
+            stack.extend(by_name[name].dependencies)
+    return seen
 
 
 def build_plan(stages: Sequence[Stage]) -> Plan | list[str]:

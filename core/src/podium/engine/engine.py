@@ -167,10 +167,7 @@ class Engine:
     def register_plugins(self) -> None:
         """Ask every plugin for its config sections, strategies, executors, agents, sinks."""
 
-        def register_config_section(name: str, cls: type) -> None:
-            self.config.register_section(name, cls)
-
-        self.hook.podium_register_config_sections(register=register_config_section)
+        self.hook.podium_register_config_sections(register=self.config.register_section)
         self.config.validate_sections()
 
         def register_strategy(strategy: Strategy) -> None:
@@ -221,6 +218,7 @@ class Engine:
         if strategy.name in checked:  # a plan passes a strategy's checks once for all its runs
             return plan, strategy
         errors = list(strategy.check(workflow, plan))
+        errors.extend(self.agents.unknown(plan))  # before any stage spends a token
         for stage in plan.stages:
             if stage.executor not in self.executors:
                 errors.append(

@@ -9,6 +9,10 @@
   ``cache_url=`` for another cache, ``cache_url=False`` for none).
 
 The simulated agent is re-exported: ``from podium.testing import SimulatedAgent``.
+
+:class:`FakeHTTPServer` (with :class:`HTTPReply`, :class:`SeenRequest`) is the scripted
+127.0.0.1 server that fakes of real services (LLM providers, ...) are built on, and
+:class:`MinuteQuota` the per-minute quota such a fake enforces and reports.
 """
 
 from __future__ import annotations
@@ -25,8 +29,18 @@ from podium.engine.engine import Engine
 from podium.foundation.markers import hookimpl
 from podium.running.agents import Agent, SimulatedAgent
 from podium.running.events import EVENTS as _EVENTS
+from podium.testing.fake_http import FakeHTTPServer, HTTPReply, MinuteQuota, QuotaState, SeenRequest
 
-__all__ = ["HookCall", "HookRecorder", "SimulatedAgent"]
+__all__ = [
+    "FakeHTTPServer",
+    "HTTPReply",
+    "HookCall",
+    "HookRecorder",
+    "MinuteQuota",
+    "QuotaState",
+    "SeenRequest",
+    "SimulatedAgent",
+]
 
 
 @attrs.frozen

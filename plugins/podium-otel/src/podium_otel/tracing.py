@@ -10,6 +10,7 @@ mapped stage's span holds an ``item`` span per item, made current inside the ite
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -186,19 +187,25 @@ class RunTrace:
         """End the stage's span (an item's span, for an item) with its outcome, creating it
         for stages and items that never started."""
         status = result.status
-        start = _ns(result.started_at) if status is not StageStatus.SKIPPED else None
         if self.recording:
-            if result.item_key is not None:
+            item = result.item_key is not None
+            if item:
                 span = self.items.pop((stage.name, result.item_key), None)
-                if span is None:
-                    span = self._new_item_span(stage, result.item_key, result.visit, start)
             else:
                 span = self.stages.pop(stage.name, None)
-                if span is None:
+            end: int | None = None
+            if span is None:
+                # A skipped stage (or item) never ran: its span starts and ends when it was skipped.
+                skipped = status is StageStatus.SKIPPED
+                start = time.time_ns() if skipped else _ns(result.started_at)
+                end = start if skipped else None
+                if item:
+                    span = self._new_item_span(stage, result.item_key, result.visit, start)
+                else:
                     span = self._new_stage_span(stage, result.visit, start)
             if span.is_recording():
                 _describe_stage(span, result)
-            span.end()
+            span.end(end_time=end)
         if result.items is not None:
             return  # a mapped stage's runs are its items, measured one by one
         telemetry = self.telemetry
