@@ -3,12 +3,14 @@ definition, the moment the value is known when it is in the value mapped over.""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import podium
 from podium import DefinitionError, DefinitionErrors, MapError, StageStatus
+from podium.definition.loader import load_toml
 
 
 async def echo(files: Any) -> Any:
@@ -174,4 +176,20 @@ def test_a_map_over_a_workflow_input_says_to_map_over_a_stage_that_returns_it() 
     assert info.value.errors == [
         "stage 'review' is mapped over 'files', a workflow input, not a stage: add a stage that returns "
         "the items (async def items(files): return files) and map over it"
+    ]
+
+
+def test_a_bad_map_in_a_toml_file_is_reported_at_its_key(tmp_path: Path) -> None:
+    (tmp_path / "toml_map_errors.py").write_text(
+        "async def files() -> list[str]:\n    return ['a']\nasync def review(files: str) -> str:\n    return files\n"
+    )
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        '[workflow]\nname = "t"\n[[stages]]\nrun = "toml_map_errors:files"\n'
+        '[[stages]]\nrun = "toml_map_errors:review"\nmap = "flies"\n'
+    )
+    with pytest.raises(DefinitionErrors) as info:
+        load_toml(path)
+    assert info.value.errors == [
+        "stage 'review' is mapped over unknown stage 'flies' (did you mean 'files'?) @ stages[1].map"
     ]

@@ -190,7 +190,7 @@ async def _recover(
     _log.warning(
         "stage %r%s failed (%s); using its fallback",
         stage.name,
-        "" if ctx.item_key is None else f" item {item_label(ctx.item_key)}",
+        _item_of(ctx),
         error,
         extra=run.log_extra(stage.name),
     )
@@ -263,6 +263,11 @@ async def _fallback_value(stage: Stage, error: Exception) -> Any:
     return value
 
 
+def _item_of(ctx: Context) -> str:
+    """`` item ['a.py']`` for an item's context (log messages name it), else nothing."""
+    return "" if ctx.item_key is None else f" item {item_label(ctx.item_key)}"
+
+
 def _fail(
     run: RunState, stage: Stage, ctx: Context, error: BaseException, started_at: datetime, t0: float
 ) -> StageResult:
@@ -282,7 +287,7 @@ def _fail(
     _log.warning(
         "stage %r%s failed after %d attempt(s): %r",
         stage.name,
-        "" if ctx.item_key is None else f" item {item_label(ctx.item_key)}",
+        _item_of(ctx),
         ctx.attempt,
         error,
         extra=run.log_extra(stage.name),

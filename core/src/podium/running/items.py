@@ -119,7 +119,7 @@ class ItemTracker(StageTracker):
         result = StageResult(
             stage.name, StageStatus.FAILED, error=error, started_at=now, finished_at=now, visit=visit
         )
-        _log.warning("stage %r failed: %s", stage.name, error)
+        _log.warning("stage %r failed: %s", stage.name, error, extra=self.log_extra(stage.name))
         self._record(i, result)
         self._announce(stage, result)
         self._failed(stage)
@@ -269,12 +269,7 @@ def start_item(run: RunState, i: int, k: int, fan: Fan) -> None:
     ctx: Context | None = None
     body = None
     if path.bare:
-        shared = fan.arguments
-        kwargs = item_arguments(run, stage, fan, k) if shared is None else shared.copy()
-        if fan.item_parameter is not None:
-            kwargs[fan.item_parameter] = fan.items[k]
-        if fan.source_parameter is not None:
-            kwargs[fan.source_parameter] = _source_value(fan, k)
+        kwargs = item_arguments(run, stage, fan, k)
         if stage.context_parameter is not None:
             ctx = kwargs[stage.context_parameter] = Context(run, stage, fan.base + k + 1, fan.key(k), k)
         try:

@@ -82,6 +82,10 @@ class StageTracker:
     def _failed(self, stage: Stage) -> None:
         """A stage (or an item that fails it) failed outside a stage task (fail_fast stops the run)."""
 
+    def log_extra(self, stage: str | None = None) -> dict[str, Any]:
+        """The ``extra`` of a log record about this run's ``stage`` (the run adds its id)."""
+        return {"stage": stage}
+
     def _skip_ready_items(self, i: int, reason: str) -> None:
         """Skip the items of mapped stage ``i`` waiting to start (see :mod:`podium.running.items`)."""
 
