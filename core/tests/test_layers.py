@@ -30,7 +30,6 @@ FOLDERS = {
     "backends": "engine",
     "cli": "faces",
     "testing": "faces",
-    "strategy_checks": "faces",
 }
 #: Who may import the backends folder at run time.
 BACKEND_USERS = ("podium.backends", "podium.engine.defaults", "podium.cli")

@@ -53,7 +53,7 @@ from podium.running.scheduler import RunState
 from podium.running.strategy import Router, Strategy
 from podium.values.alerts import Alert, AlertSink
 from podium.values.docs import DocBundle, DocFailure, DocSource, Document
-from podium.values.executors import Executor
+from podium.values.executors import CallExecutor, Executor, StageCall
 from podium.values.gathered import Gathered, GatheredDict
 from podium.values.keys import agent_key, cache_key, canonical
 from podium.values.model import (
@@ -90,6 +90,7 @@ __all__ = [
     "CacheKeyError",
     "CachePolicy",
     "CacheStats",
+    "CallExecutor",
     "Config",
     "ConfigError",
     "Context",
@@ -131,6 +132,7 @@ __all__ = [
     "SimulatedAgentError",
     "SingleFlight",
     "Stage",
+    "StageCall",
     "StageOptions",
     "StageResult",
     "StageStatus",

@@ -50,6 +50,9 @@ class Settings:
     """The kernel's own settings (the top level of the configuration)."""
 
     strategy: str = "sequential"
+    #: Where stage bodies run when neither the stage nor its workflow names an executor
+    #: (``None``: ``inline`` for ``async def``, ``thread`` for a plain function).
+    executor: str | None = None
     cache_url: Annotated[str, Check(_cache_url)] = "memory://"
     cache_timeout: Annotated[Duration, Check(_positive_seconds)] = 2.0
     disable: list[str] = attrs.field(factory=list)

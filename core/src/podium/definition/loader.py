@@ -86,6 +86,7 @@ class StageSpec:
     fallback: Any = None
     version: str | None = None
     executor: str | None = None
+    executor_options: dict[str, Any] | None = None
     estimate: Duration | None = None
     max_visits: int | None = None
     agents: list[str] | None = None
@@ -102,6 +103,7 @@ class WorkflowSpec:
     defaults: dict[str, Any] = attrs.field(factory=dict)
     description: str = ""
     budget: BudgetSpec | None = None
+    executor: str | None = None
     plugins: list[str] = attrs.field(factory=list)
 
 
@@ -247,6 +249,7 @@ def _build(spec: WorkflowFile, errors: list[str]) -> tuple[Workflow, dict[str, i
             fail_fast=w.fail_fast,
             inputs=w.inputs,
             description=w.description,
+            executor=w.executor,
         )
     except DefinitionError as exc:  # the stages are still checked, in a workflow without limits
         errors.append(f"{exc} @ workflow" + (f".{exc.option}" if exc.option else ""))

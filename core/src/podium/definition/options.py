@@ -55,7 +55,11 @@ class StageOptions(TypedDict, total=False):
     version: str | None
     """Identifies the code in cache keys (default: a hash of the function's source)."""
     executor: str | None
-    """Where the body runs (default: ``inline`` for ``async def``, else ``thread``)."""
+    """Where the body runs (default: the workflow's ``executor=``, else the configured
+    ``executor``, else ``inline`` for ``async def`` and ``thread`` for a plain function)."""
+    executor_options: Mapping[str, Any] | None
+    """Options for the stage's executor, which checks them (e.g. ``{"resources": {"GPU": 1}}``
+    for ``dask``)."""
     estimate: float | None
     """Expected seconds, for critical-path-first scheduling."""
     max_visits: int | None
@@ -190,17 +194,30 @@ def resolve_options(fn: Callable[..., Any], options: Mapping[str, Any], workflow
                 f"stage {name!r} is cached but its function has no readable source "
                 "(a lambda, a notebook cell or a builtin): pass version='...' to the stage"
             )
+    executor_options = given("executor_options")
+    if executor_options is not None and not (
+        isinstance(executor_options, Mapping) and all(isinstance(key, str) for key in executor_options)
+    ):
+        raise DefinitionError(
+            f"stage {name!r}: executor_options must be a mapping of option names to values, "
+            f"got {executor_options!r}",
+            option="executor_options",
+        )
     mapped = given("map")
     if mapped is not None and (not isinstance(mapped, str) or not mapped):
         raise DefinitionError(
-            f"stage {name!r}: map must name the stage whose items it runs for, got {mapped!r}"
+            f"stage {name!r}: map must name the stage whose items it runs for, got {mapped!r}",
+            option="map",
         )
     partial = given("partial")
     if partial is not None and not isinstance(partial, bool):
-        raise DefinitionError(f"stage {name!r}: partial must be True or False, got {partial!r}")
+        raise DefinitionError(
+            f"stage {name!r}: partial must be True or False, got {partial!r}", option="partial"
+        )
     if partial and mapped is None:
         raise DefinitionError(
-            f"stage {name!r}: partial=True applies to a mapped stage; add map='<stage with the items>'"
+            f"stage {name!r}: partial=True applies to a mapped stage; add map='<stage with the items>'",
+            option="partial",
         )
     needs = stage_names(given("needs"), "needs", name)
     needs_any = stage_names(given("needs_any"), "needs_any", name)
@@ -221,7 +238,8 @@ def resolve_options(fn: Callable[..., Any], options: Mapping[str, Any], workflow
         "on_error": on_error,
         "fallback": options.get("fallback", NOTSET),
         "version": version,
-        "executor": given("executor") or ("inline" if inspect.iscoroutinefunction(fn) else "thread"),
+        "executor": given("executor"),
+        "executor_options": dict(executor_options or {}),
         "estimate": estimate,
         "max_visits": max_visits,
         "agents": None if given("agents") is None else stage_names(given("agents"), "agents", name, "agents"),

@@ -45,7 +45,9 @@ class Stage:
     on_error: Callable[[BaseException], Any] | None = None
     fallback: Any = NOTSET
     version: str | None = None
-    executor: str = "inline"
+    #: ``None``: the run's default (see :func:`podium.running.stage_path.executor_of`).
+    executor: str | None = None
+    executor_options: Mapping[str, Any] = attrs.field(factory=dict)
     estimate: float | None = None
     max_visits: int = 1
     #: The agents it declares (``None``: those its source names, see ``podium.definition.agent_names``).
@@ -136,6 +138,8 @@ class Workflow:
     :param fail_fast: On the first failure, cancel running stages and start no others.
     :param inputs: The inputs the workflow expects, checked before a run starts: names, or
         a mapping of names to default values (used when a run does not give them).
+    :param executor: Where the bodies of stages that name no ``executor=`` run (``None``:
+        the configured ``executor``, else ``inline`` for ``async def``, ``thread`` otherwise).
     """
 
     def __init__(
@@ -149,9 +153,14 @@ class Workflow:
         fail_fast: bool = False,
         inputs: Iterable[str] | Mapping[str, Any] | None = None,
         description: str = "",
+        executor: str | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise DefinitionError(f"a workflow needs a non-empty name, got {name!r}")
+        if executor is not None and (not isinstance(executor, str) or not executor):
+            raise DefinitionError(
+                f"workflow {name!r}: executor must name an executor, got {executor!r}", option="executor"
+            )
         if max_concurrency is not None and max_concurrency < 1:
             raise DefinitionError(
                 f"workflow {name!r}: max_concurrency must be >= 1, got {max_concurrency}",
@@ -168,6 +177,7 @@ class Workflow:
         self.inputs = tuple(inputs) if inputs is not None else None
         self.input_defaults: dict[str, Any] = dict(inputs) if isinstance(inputs, Mapping) else {}
         self.description = description
+        self.executor = executor
         self.stages: dict[str, Stage] = {}
         self._plan: Plan | None = None
         # Input name sets already checked against this plan (a run re-checks nothing).

@@ -35,6 +35,7 @@ from podium.running.events import hook_facts
 from podium.running.handle import RunHandle
 from podium.running.result_cache import ResultCache
 from podium.running.scheduler import RunState
+from podium.running.stage_path import executor_errors
 from podium.running.strategy import Strategy
 from podium.values.alerts import Alert, AlertRouter, AlertSink, Severity
 from podium.values.executors import Executor
@@ -219,12 +220,7 @@ class Engine:
             return plan, strategy
         errors = list(strategy.check(workflow, plan))
         errors.extend(self.agents.unknown(plan))  # before any stage spends a token
-        for stage in plan.stages:
-            if stage.executor not in self.executors:
-                errors.append(
-                    f"stage {stage.name!r} uses executor {stage.executor!r}, which is not registered "
-                    f"(registered: {', '.join(sorted(self.executors))})"
-                )
+        errors += executor_errors(plan, workflow, self.config.settings.executor, self.executors)
         if errors:
             routing = sorted(name for name, s in self.strategies.items() if s.routes)
             if routing and not strategy.routes and any(s.route is not None for s in plan.stages):

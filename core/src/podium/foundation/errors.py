@@ -17,6 +17,7 @@ INSTALL_HINTS = {
     "strategy parallel": "podium[parallel]",
     "strategy conditional": "podium[conditional]",
     "docs": "podium[context7]",
+    "executor dask": "podium[dask]",
     "provider anthropic": "podium[anthropic]",
     "provider openai": "podium[openai]",
     "everything": "podium[all]",

@@ -127,6 +127,8 @@ class RunState(ItemTracker):
             cached=result_cache.enabled,
             routes=None if self.router is None else self.router.routes,
             inline_cache=result_cache.inline,
+            workflow_executor=workflow.executor,
+            engine_executor=config.settings.executor,
         )
         self._t0 = time.perf_counter()
         # Running tasks by stage index (an item of a mapped stage: by its task).

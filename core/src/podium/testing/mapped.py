@@ -1,30 +1,19 @@
-"""Mapped stages in the strategy property checks: drawing them, the reference interpretation
-of their items and gathers (docs/strategies.md), and the checks of a run's items.
-
-A drawn workflow with maps has *collection* stages, whose value holds 0-3 items (a list,
-or a mapping keyed ``k0``, ``k1``, ...; or ``7``, which has no items), and stages mapped
-over a collection or over a mapped stage (per item of it), some of whose items fail by
-design, ``partial`` or not.
-"""
+"""Mapped stages of generated workflows: the reference interpretation of their items and
+gathers (docs/strategies.md), and the checks of a run's items. Used by
+:mod:`podium.strategy_checks`; needs no hypothesis."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hypothesis import strategies as st
-
 from podium import GatherError, MapError, RunResult, StageStatus
+from podium.testing.generated import item_label, value_of
 
 if TYPE_CHECKING:
-    from podium.strategy_checks.drawing import StageSpec, WorkflowSpec
-    from podium.strategy_checks.reference import Expected
-    from podium.strategy_checks.running import Recorder
-
-#: What a collection stage that "has no items" returns: not a list or mapping.
-NO_ITEMS = 7
+    from podium.strategy_checks import Expected
+    from podium.testing.generated import Recorder, StageSpec, WorkflowSpec
 
 
 @dataclass(frozen=True)
@@ -36,46 +25,9 @@ class ExpectedItem:
     reason: str | None = None
 
 
-def draw_mapping(draw: st.DrawFn, earlier: list[StageSpec], spec: StageSpec) -> StageSpec:
-    """``spec`` as drawn, or mapped over an earlier collection or mapped stage, or a collection."""
-    sources = [s.name for s in earlier if s.items is not None or s.map is not None]
-    mapped: bool = draw(st.booleans()) if sources else False
-    if mapped:
-        target = draw(st.sampled_from(sources))
-        needs = (*(d for d in spec.needs + spec.needs_any if d != target), target)
-        return dataclasses.replace(
-            spec,
-            needs=needs,
-            needs_any=(),
-            fails=False,
-            map=target,
-            fails_items=tuple(draw(st.lists(st.integers(0, 3), unique=True, max_size=2))),
-            partial=draw(st.booleans()),
-        )
-    if draw(st.booleans()):
-        return dataclasses.replace(spec, items=draw(st.integers(-1, 3)), keyed=draw(st.booleans()))
-    return spec
-
-
-def collection_value(stage: StageSpec, base: str) -> Any:
-    """The value of collection stage ``stage`` whose plain value would be ``base``."""
-    assert stage.items is not None
-    if stage.items < 0:
-        return NO_ITEMS
-    values = [f"{base}#{t}" for t in range(stage.items)]
-    return {f"k{t}": value for t, value in enumerate(values)} if stage.keyed else values
-
-
-def position(key: Any) -> int:
+def _position(key: Any) -> int:
     """The position of an item from its key (``3`` or ``"k3"``)."""
     return key if isinstance(key, int) else int(str(key)[1:])
-
-
-def item_label(name: str, key: Any) -> str:
-    return f"{name}[{key!r}]"
-
-
-# --------------------------------------------------------------------------- the reference
 
 
 def expect_mapped(out: Expected, spec: WorkflowSpec, stage: StageSpec, reasons: set[str]) -> None:
@@ -83,8 +35,6 @@ def expect_mapped(out: Expected, spec: WorkflowSpec, stage: StageSpec, reasons: 
 
     ``reasons`` are the skips its needs other than a mapped source already explain.
     """
-    from podium.strategy_checks.reference import value_of  # the reference calls this module
-
     by_name = spec.by_name()
     name, source = stage.name, by_name[stage.map or ""]
     chained = source.map is not None
@@ -130,7 +80,8 @@ def expect_mapped(out: Expected, spec: WorkflowSpec, stage: StageSpec, reasons: 
         if t in stage.fails_items:
             items.append(ExpectedItem(StageStatus.FAILED))
         else:
-            items.append(ExpectedItem(StageStatus.SUCCEEDED, value_of(name, {**shared, source.name: item})))
+            value = value_of(name, {**shared, source.name: item})
+            items.append(ExpectedItem(StageStatus.SUCCEEDED, f"{value}#{t}"))
     out.items[name], out.keys[name], out.fanned[name], out.visits[name] = items, keys, True, len(items)
     _expect_gather(out, stage, keys, items, keyed=root.keyed)
 
@@ -177,7 +128,7 @@ def check_items(result: RunResult, recorder: Recorder, want: Expected, stage: St
         assert result.visits(name) == [got], (name, result.visits(name))
         assert not [label for label in recorder.starts if label.startswith(f"{name}[")], name
         return
-    visits = sorted(result.visits(name), key=lambda v: position(v.item_key))
+    visits = sorted(result.visits(name), key=lambda v: _position(v.item_key))
     assert [v.item_key for v in visits] == want.keys[name], (name, [v.item_key for v in visits])
     assert [v.item_key for v in got.items or ()] == want.keys[name]
     for visit, item in zip(visits, want.items[name], strict=True):
