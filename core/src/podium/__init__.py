@@ -14,6 +14,7 @@ import logging
 
 from podium.contract.cache_backend import CacheAdmin, CacheStats
 from podium.contract.plugins import create_plugin_manager
+from podium.definition.agents import AgentPolicy, AgentRetry, BreakerPolicy, RateLimit
 from podium.definition.config import Config
 from podium.definition.converter import Duration
 from podium.definition.options import StageOptions
@@ -25,6 +26,7 @@ from podium.foundation.errors import (
     BudgetExceeded,
     CacheBackendError,
     CacheKeyError,
+    CircuitOpen,
     ConfigError,
     DefinitionError,
     DefinitionErrors,
@@ -36,16 +38,25 @@ from podium.foundation.errors import (
     PodiumError,
     ProviderError,
     ProviderErrorKind,
+    QueueFull,
     RoutingError,
     SimulatedAgentError,
     StageTimeout,
     StrategyNotFound,
+    TemplateError,
     WorkflowTimeout,
 )
 from podium.foundation.markers import hookimpl, hookspec
 from podium.foundation.redaction import Secret
 from podium.foundation.singleflight import SingleFlight
-from podium.running.agents import Agent, AgentCall, AgentReply, ProviderFactory, SimulatedAgent
+from podium.running.agents import (
+    Agent,
+    AgentCall,
+    AgentReply,
+    ProviderFactory,
+    SimulatedAgent,
+    SimulatedQuota,
+)
 from podium.running.context import Context
 from podium.running.handle import RunHandle
 from podium.running.result_cache import ResultCache
@@ -67,6 +78,7 @@ from podium.values.model import (
     Usage,
 )
 from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits, parse_retry_after
+from podium.values.templates import PromptTemplate
 
 __version__ = "0.1.0"
 """The version of the ``podium`` distribution."""
@@ -79,10 +91,13 @@ __all__ = [
     "Agent",
     "AgentCall",
     "AgentNotFound",
+    "AgentPolicy",
     "AgentReply",
+    "AgentRetry",
     "AgentSpec",
     "Alert",
     "AlertSink",
+    "BreakerPolicy",
     "Budget",
     "BudgetExceeded",
     "CacheAdmin",
@@ -91,6 +106,7 @@ __all__ = [
     "CachePolicy",
     "CacheStats",
     "CallExecutor",
+    "CircuitOpen",
     "Config",
     "ConfigError",
     "Context",
@@ -114,10 +130,13 @@ __all__ = [
     "PluginError",
     "PodiumError",
     "Prompt",
+    "PromptTemplate",
     "ProviderError",
     "ProviderErrorKind",
     "ProviderFactory",
+    "QueueFull",
     "Quota",
+    "RateLimit",
     "RateLimits",
     "ResultCache",
     "Retry",
@@ -130,6 +149,7 @@ __all__ = [
     "Secret",
     "SimulatedAgent",
     "SimulatedAgentError",
+    "SimulatedQuota",
     "SingleFlight",
     "Stage",
     "StageCall",
@@ -139,6 +159,7 @@ __all__ = [
     "StageTimeout",
     "Strategy",
     "StrategyNotFound",
+    "TemplateError",
     "Usage",
     "Workflow",
     "WorkflowTimeout",

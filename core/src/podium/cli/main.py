@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from podium.cli.agents import agents
 from podium.cli.cache import cache
 from podium.cli.graph import graph
 from podium.cli.info import config_command, plugins
@@ -28,5 +29,5 @@ def main(ctx: click.Context, config_file: str | None, log_level: str | None, log
     ctx.obj["log_json"] = log_json
 
 
-for command in (run, validate, graph, plugins, config_command, cache):
+for command in (run, validate, graph, plugins, config_command, cache, agents):
     main.add_command(command)

@@ -16,6 +16,13 @@ from typing import Annotated, Any
 
 import attrs
 
+from podium.definition.agents import (
+    AgentDeclaration,
+    RateLimit,
+    SchedulerSettings,
+    TemplateDeclaration,
+    register_agent_hooks,
+)
 from podium.definition.converter import Check, Duration, make_config_converter, parse_bool, structure
 from podium.foundation.errors import ConfigError
 from podium.foundation.redaction import Secret, is_secret_key, redact_url, url_port
@@ -62,6 +69,12 @@ class Settings:
     log_level: Annotated[str, Check(_known_level)] = "WARNING"
     pricing: dict[str, ModelPrice] = attrs.field(factory=dict)
     plugins: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    # Agents and the engine's scheduling (podium.definition.agents).
+    agents: dict[str, AgentDeclaration] = attrs.field(factory=dict)
+    limits: dict[str, RateLimit] = attrs.field(factory=dict)
+    limits_backend: str = "memory://"
+    scheduler: SchedulerSettings = attrs.field(factory=SchedulerSettings)
+    templates: dict[str, TemplateDeclaration] = attrs.field(factory=dict)
 
 
 #: Top-level keys renamed since an earlier release, old → new. A configuration still using
@@ -69,6 +82,8 @@ class Settings:
 RENAMED = {"cache": "cache_url"}
 
 _LIST_KEYS = {"disable", "load_plugins", "required_plugins"}
+#: Settings that are tables of tables, never set from one environment variable.
+_TABLES = ("agents", "limits", "scheduler", "templates")
 #: Origins that are not a file (a configuration built in code, or defaults alone).
 _NOT_FILES = ("defaults", "configuration")
 
@@ -94,6 +109,7 @@ class Config:
         self.origin = origin
         self.env = os.environ if env is None else env
         self.converter = make_config_converter()
+        register_agent_hooks(self.converter)
         _refuse_renamed(self.data, self.sources, origin)
         self.settings: Settings = self._structure(self.data, Settings, "config")
         self._section_types: dict[str, type] = {}
@@ -275,7 +291,7 @@ def _from_env(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[tuple[str, .
     """The ``PODIUM_*`` variables as configuration, and the variable behind each key path."""
     out: dict[str, Any] = {}
     variables: dict[tuple[str, ...], str] = {}
-    core = {f.name for f in attrs.fields(Settings)} - {"plugins", "pricing", "autoload"}
+    core = {f.name for f in attrs.fields(Settings)} - {"plugins", "pricing", "autoload", *_TABLES}
     for name, raw in env.items():
         if not name.startswith("PODIUM_"):
             continue

@@ -17,9 +17,12 @@ from types import TracebackType
 from typing import Any, Literal
 
 from podium.contract.plugins import PodiumPluginManager, configured_plugin_manager
+from podium.definition.agents import AgentPolicy
 from podium.definition.config import Config
 from podium.definition.plan import Plan
 from podium.definition.workflow import Workflow
+from podium.engine.agents import assemble
+from podium.engine.runs import RunQueue
 from podium.foundation.errors import (
     INSTALL_HINTS,
     DefinitionErrors,
@@ -30,6 +33,7 @@ from podium.foundation.errors import (
 )
 from podium.foundation.redaction import redact_url
 from podium.running.agents import Agent, AgentRegistry
+from podium.running.agents.limiter import Limiter
 from podium.running.estimates import DurationEstimator
 from podium.running.events import hook_facts
 from podium.running.handle import RunHandle
@@ -41,6 +45,8 @@ from podium.values.alerts import Alert, AlertRouter, AlertSink, Severity
 from podium.values.executors import Executor
 from podium.values.model import RunResult
 from podium.values.pricing import Pricing
+from podium.values.providers import AgentSpec
+from podium.values.templates import PromptTemplate, TemplateRegistry
 
 _log = logging.getLogger("podium.engine")
 
@@ -73,9 +79,18 @@ class Engine:
     :param config: The configuration (default: :meth:`Config.load` from the working directory).
     :param plugin_manager: A prepared manager (default: built from the configuration).
     :param plugins: Extra plugin objects to register (modules or instances with hooks).
-    :param agents: Agents to register by name, besides those plugins register.
+    :param agents: Agents to register by name, besides those plugins register: objects
+        implementing :class:`podium.Agent`, or :class:`podium.AgentSpec` declarations that
+        a registered provider builds.
+    :param policies: :class:`podium.AgentPolicy` by agent name (pool, limits, breaker,
+        retry, fallback, cache); an ``[agents.<name>]`` table of the configuration wins.
     :param cache_url: A cache URL overriding the configured ``cache_url`` (``"memory://"``,
         ``"redis://..."``), or ``None`` to keep the configured one, or ``False`` for no cache.
+    :param max_concurrent: Workflow runs at once (default: ``[scheduler] max_concurrent``,
+        else no limit); the others wait in a queue, highest ``priority`` first.
+    :param queue_size: Runs that may wait (default: ``[scheduler] queue_size``, else no limit).
+    :param templates: :class:`podium.PromptTemplate` objects for ``ctx.template(name)``,
+        besides the ``[templates.<name>]`` tables of the configuration.
 
     The result cache (stage and agent-call caching) is :attr:`result_cache`, opened when
     the engine starts.
@@ -87,8 +102,12 @@ class Engine:
         config: Config | None = None,
         plugin_manager: PodiumPluginManager | None = None,
         plugins: Iterable[object] = (),
-        agents: Mapping[str, Agent] | None = None,
+        agents: Mapping[str, Agent | AgentSpec] | None = None,
+        policies: Mapping[str, AgentPolicy] | None = None,
         cache_url: str | Literal[False] | None = None,
+        max_concurrent: int | None = None,
+        queue_size: int | None = None,
+        templates: Iterable[PromptTemplate] = (),
     ) -> None:
         self.config = config if config is not None else Config.load()
         settings = self.config.settings
@@ -102,7 +121,22 @@ class Engine:
         #: Agent providers by name: factories of agents from their declarations.
         self.providers: Registry = Registry("provider")
         self.agents = AgentRegistry()
-        self._extra_agents = dict(agents or {})
+        self._extra_agents = {n: a for n, a in (agents or {}).items() if not isinstance(a, AgentSpec)}
+        self._agent_specs = {n: a for n, a in (agents or {}).items() if isinstance(a, AgentSpec)}
+        self._policies = dict(policies or {})
+        #: The rate limiter every agent call passes (its meters in ``limits_backend``).
+        self.limiter: Limiter | None = None
+        #: Prompt templates by name (``ctx.template(name)``).
+        self.templates = TemplateRegistry(
+            [PromptTemplate(name, t.prefix, t.body) for name, t in settings.templates.items()]
+        )
+        for template in templates:
+            self.templates.add(template)
+        #: The workflow scheduler: runs at once, the queue, priorities, drain.
+        self.runs = RunQueue(
+            max_concurrent if max_concurrent is not None else settings.scheduler.max_concurrent,
+            queue_size if queue_size is not None else settings.scheduler.queue_size,
+        )
         self.alerts = AlertRouter(lambda alert: self.hook.podium_alert_raised(alert=alert))
         self.pricing = Pricing(settings.pricing)
         self._cache_url: str | None = (
@@ -137,6 +171,7 @@ class Engine:
         if self._started:
             return
         self.register_plugins()
+        self.setup_agents()
         if self._cache_url:
             backend = self.hook.podium_cache_backend(url=self._cache_url, config=self.config)
             if backend is None:
@@ -150,11 +185,15 @@ class Engine:
         self._started = True
         await _await_all(self.hook.podium_engine_started(engine=self), "podium_engine_started")
 
-    async def stop(self) -> None:
-        """Cancel submitted runs still going (their handles still give their results), let
-        plugins clean up, deliver pending alerts, close the cache. Idempotent."""
+    async def stop(self, *, drain: bool = False) -> None:
+        """Stop: with ``drain``, accept no new run and let the queued and running ones finish;
+        without, cancel them (their handles still give their results). Then let plugins
+        clean up, deliver pending alerts, close the cache and the limits. Idempotent."""
         if not self._started or self._stopped:
             return
+        self.runs.close()
+        if drain:
+            await self.runs.drained()
         self._stopped = True
         running = list(self._submitted)
         for handle in running:
@@ -164,6 +203,13 @@ class Engine:
         await self.alerts.drain()
         await _await_all(self.hook.podium_engine_stopping(engine=self), "podium_engine_stopping")
         await self.result_cache.close()
+        if self.limiter is not None:
+            await self.limiter.backend.close()
+
+    def setup_agents(self) -> None:
+        """Build the declared agents and wrap every agent in its policies (done by :meth:`start`)."""
+        if self.limiter is None:
+            self.limiter = assemble(self, self._agent_specs, self._policies)
 
     def register_plugins(self) -> None:
         """Ask every plugin for its config sections, strategies, executors, agents, sinks."""
@@ -230,16 +276,23 @@ class Engine:
         return plan, strategy
 
     async def run(
-        self, workflow: Workflow, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None
+        self,
+        workflow: Workflow,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
+        priority: int = 0,
     ) -> RunResult:
         """Run ``workflow`` with ``inputs`` and return its :class:`RunResult`.
 
         Definition and input errors raise before any stage starts. Stage failures do not
         raise: they are in the result. Cancelling the caller cancels every running stage
         and propagates; to cancel and still receive the result, use :meth:`submit`.
+        With ``max_concurrent`` set, the run first waits for a slot (``priority`` as in
+        :meth:`submit`).
         """
         run = await self._new_run(workflow, inputs, run_id)
-        return await run.execute()
+        return await self.runs.run(run, priority)
 
     async def _new_run(
         self, workflow: Workflow, inputs: Mapping[str, Any] | None, run_id: str | None
@@ -249,6 +302,7 @@ class Engine:
             await self.start()
         if self._stopped:
             raise PodiumError("this engine has been stopped; create a new one")
+        self.runs.check_open()
         values = {**workflow.input_defaults, **(inputs or {})}
         plan, strategy = self.prepare(workflow, values)
         return RunState(
@@ -270,18 +324,28 @@ class Engine:
         )
 
     async def submit(
-        self, workflow: Workflow, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None
+        self,
+        workflow: Workflow,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
+        priority: int = 0,
+        wait: bool = True,
     ) -> RunHandle:
-        """Start ``workflow`` in a task and return a :class:`~podium.RunHandle`.
+        """Start ``workflow`` in a task, or queue it, and return a :class:`~podium.RunHandle`.
 
         Definition and input errors raise here, before any stage starts. Use the handle
-        to ``cancel()`` the run and still get its result (``await handle``).
+        to ``cancel()`` the run, queued or running, and still get its result
+        (``await handle``). With ``max_concurrent`` set and every slot taken, the run
+        waits in the queue (higher ``priority`` first, then in submission order); when
+        the queue is full (``queue_size``) this waits for room, or with ``wait=False``
+        raises :class:`podium.QueueFull`.
         """
         run = await self._new_run(workflow, inputs, run_id)
-        task = asyncio.get_running_loop().create_task(run.execute(), name=f"podium-run:{run.id}")
-        handle = RunHandle(run, task)
+        place = await self.runs.admit(priority, wait=wait)
+        handle = RunHandle(run, self.runs.launch(run, place))
         self._submitted.add(handle)
-        task.add_done_callback(lambda _: self._submitted.discard(handle))
+        handle.task.add_done_callback(lambda _: self._submitted.discard(handle))
         return handle
 
     def raise_alert(
@@ -357,7 +421,7 @@ def run_sync(
     inputs: Mapping[str, Any] | None = None,
     *,
     config: Config | None = None,
-    agents: Mapping[str, Agent] | None = None,
+    agents: Mapping[str, Agent | AgentSpec] | None = None,
     plugins: Iterable[object] = (),
 ) -> RunResult:
     """Run a workflow from synchronous code on a fresh event loop and engine."""

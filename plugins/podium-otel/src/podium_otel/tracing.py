@@ -41,7 +41,10 @@ class Telemetry:
         self.providers = providers
         self.capture = settings.capture_content
         self.tracer = providers.tracer_provider.get_tracer("podium_otel", _VERSION)
-        self.instruments = Instruments(providers.meter_provider.get_meter("podium_otel", _VERSION))
+        self.instruments = Instruments(
+            providers.meter_provider.get_meter("podium_otel", _VERSION),
+            queue_depth=lambda: engine.runs.queued,
+        )
         self._attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def attributes(self, *pairs: Any) -> dict[str, Any]:
