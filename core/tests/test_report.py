@@ -317,3 +317,24 @@ def test_the_timeline_is_well_formed_svg() -> None:
         "succeeded",
         "skipped",
     ]
+
+
+async def test_a_mapped_stage_has_a_bar_per_item_named_after_it(podium_engine: object) -> None:
+    wf = podium.Workflow("reviews", strategy="parallel")
+
+    @wf.stage
+    async def files() -> dict[str, str]:
+        return {"app.py": "x", "cli.py": "y"}
+
+    @wf.stage(map="files")
+    async def review(files: str) -> str:
+        return files.upper()
+
+    recorder = ReportRecorder()
+    async with podium_engine(plugins=(recorder,)) as engine:  # type: ignore[operator]
+        result = await engine.run(wf)
+    report = recorder.report(result.run_id)
+    assert sorted(v.label for v in report.visits) == ["files", "review[app.py]", "review[cli.py]"]
+    assert not any(v.loop for v in report.visits)  # items are not rounds of a loop
+    html = render_report(report)
+    assert html.count('<rect class="bar"') == 3 and 'class="inner"' in html

@@ -7,7 +7,7 @@ import re
 import click
 
 from podium.cli.base import errors_exit_2, write_file
-from podium.definition.graph import EdgeKind, WorkflowGraph, workflow_graph
+from podium.definition.graph import EdgeKind, GraphNode, WorkflowGraph, workflow_graph
 from podium.definition.loader import load_target
 from podium.report.graph_svg import render_graph
 from podium.report.markup import tag
@@ -29,16 +29,29 @@ def _loop_limit(graph: WorkflowGraph, target: str) -> int:
     return next(node.max_visits for node in graph.nodes if node.name == target)
 
 
+def _label(node: GraphNode) -> str:
+    """A stage's name, with what it maps over: a mapped stage is drawn once for all its items."""
+    return node.name + (f" (each item of {node.map})" if node.map is not None else "")
+
+
+def _maps(graph: WorkflowGraph) -> dict[str, str | None]:
+    return {node.name: node.map for node in graph.nodes}
+
+
 def to_mermaid(graph: WorkflowGraph) -> str:
-    """A Mermaid flowchart: solid arrows for ``needs``, dotted for ``needs_any``, labelled loop-backs."""
+    """A Mermaid flowchart: solid arrows for ``needs``, dotted for ``needs_any``, labelled
+    loop-backs; a mapped stage is a double-bordered box fed by a thick ``each`` arrow."""
     lines = ["flowchart TD"]
     for node in graph.nodes:
-        label = (node.name + (" ⤳" if node.routes else "")).replace('"', "#quot;")
-        lines.append(f'    {_mermaid_id(node.name)}["{label}"]')
+        label = (_label(node) + (" ⤳" if node.routes else "")).replace('"', "#quot;")
+        box = '[["{}"]]' if node.map is not None else '["{}"]'
+        lines.append(f"    {_mermaid_id(node.name)}{box.format(label)}")
+    maps = _maps(graph)
     for edge in graph.edges:
         source, target = _mermaid_id(edge.source), _mermaid_id(edge.target)
         if edge.kind is EdgeKind.NEEDS:
-            lines.append(f"    {source} --> {target}")
+            arrow = " ==>|each| " if maps[edge.target] == edge.source else " --> "
+            lines.append(f"    {source}{arrow}{target}")
         elif edge.kind is EdgeKind.NEEDS_ANY:
             lines.append(f"    {source} -.-> {target}")
         else:
@@ -47,15 +60,19 @@ def to_mermaid(graph: WorkflowGraph) -> str:
 
 
 def to_dot(graph: WorkflowGraph) -> str:
-    """A Graphviz digraph: dashed edges for ``needs_any``, dotted loop-backs, diamonds for routing stages."""
+    """A Graphviz digraph: dashed edges for ``needs_any``, dotted loop-backs, diamonds for
+    routing stages; a mapped stage is a double-bordered box fed by a bold ``each`` edge."""
     lines = [f"digraph {_dot_id(graph.workflow)} {{", "    rankdir=TB;", "    node [shape=box];"]
     for node in graph.nodes:
         shape = " shape=diamond" if node.routes else ""
-        lines.append(f"    {_dot_id(node.name)} [label={_dot_id(node.name)}{shape}];")
+        mapped = " peripheries=2" if node.map is not None else ""
+        lines.append(f"    {_dot_id(node.name)} [label={_dot_id(_label(node))}{shape}{mapped}];")
+    maps = _maps(graph)
     for edge in graph.edges:
         source, target = _dot_id(edge.source), _dot_id(edge.target)
         if edge.kind is EdgeKind.NEEDS:
-            lines.append(f"    {source} -> {target};")
+            each = ' [style=bold label="each"]' if maps[edge.target] == edge.source else ""
+            lines.append(f"    {source} -> {target}{each};")
         elif edge.kind is EdgeKind.NEEDS_ANY:
             lines.append(f"    {source} -> {target} [style=dashed];")
         else:

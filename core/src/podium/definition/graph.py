@@ -39,6 +39,8 @@ class GraphNode:
     #: Whether the stage declares a ``route`` (it chooses among its dependents).
     routes: bool = False
     max_visits: int = 1
+    #: The dependency whose items a mapped stage runs once each (``map=``), if it maps.
+    map: str | None = None
 
 
 @attrs.frozen
@@ -74,6 +76,7 @@ class WorkflowGraph:
                     description=str(n.get("description", "")),
                     routes=bool(n.get("routes", False)),
                     max_visits=int(n.get("max_visits", 1)),
+                    map=n.get("map"),
                 )
                 for n in data["nodes"]
             ),
@@ -95,6 +98,7 @@ class StageShape:
     route_targets: frozenset[str] | None = None
     max_visits: int = 1
     description: str = ""
+    map: str | None = None
 
 
 def workflow_graph(workflow: Workflow) -> WorkflowGraph:
@@ -108,6 +112,7 @@ def workflow_graph(workflow: Workflow) -> WorkflowGraph:
             stage.route_targets,
             stage.max_visits,
             stage.description,
+            stage.map,
         )
         for stage in workflow.plan().stages
     ]
@@ -116,7 +121,7 @@ def workflow_graph(workflow: Workflow) -> WorkflowGraph:
 
 def build_graph(workflow: str, shapes: Sequence[StageShape]) -> WorkflowGraph:
     """The graph of stages given in declaration order, every dependency among them."""
-    nodes = tuple(GraphNode(s.name, s.description, s.routes, s.max_visits) for s in shapes)
+    nodes = tuple(GraphNode(s.name, s.description, s.routes, s.max_visits, s.map) for s in shapes)
     edges: list[GraphEdge] = []
     for shape in shapes:
         edges += [GraphEdge(dep, shape.name, EdgeKind.NEEDS) for dep in shape.needs]

@@ -46,7 +46,7 @@ def predecessors(visits: Sequence[ReportVisit], graph: WorkflowGraph | None) -> 
             latest = _latest_finished(visits, by_stage.get(dep, ()), start)
             if latest is not None:
                 found.append(latest)
-        if visit.visit > 1:
+        if visit.loop:
             router = _latest_finished(visits, routed_to.get(visit.name, ()), start)
             if router is not None and router not in found:
                 found.append(router)

@@ -150,7 +150,7 @@ def render_graph(graph: WorkflowGraph, report: RunReport | None = None) -> Marku
             tag(
                 "g",
                 {"class": " ".join(classes), "data-source": edge.source, "data-target": edge.target},
-                tag("title", None, f"{edge.source} → {edge.target} ({edge.kind.value})"),
+                tag("title", None, f"{edge.source} → {edge.target} ({_edge_kind(edge, graph)})"),
                 tag("path", {"d": _edge_path(edge, at), "marker-end": "url(#graph-arrow)"}),
                 label,
             )
@@ -178,6 +178,20 @@ def render_graph(graph: WorkflowGraph, report: RunReport | None = None) -> Marku
                     "rect",
                     {"x": x, "y": y, "width": NODE_W, "height": NODE_H, "rx": 17 if node.routes else 5},
                 ),
+                # A mapped stage, drawn once for all its items, has a double border.
+                tag(
+                    "rect",
+                    {
+                        "class": "inner",
+                        "x": x + 3,
+                        "y": y + 3,
+                        "width": NODE_W - 6,
+                        "height": NODE_H - 6,
+                        "rx": 3,
+                    },
+                )
+                if node.map is not None
+                else None,
                 tag(
                     "text",
                     {"x": x + NODE_W / 2, "y": y + NODE_H / 2 + 4, "text-anchor": "middle"},
@@ -224,6 +238,11 @@ def render_graph(graph: WorkflowGraph, report: RunReport | None = None) -> Marku
         edges,
         nodes,
     )
+
+
+def _edge_kind(edge: GraphEdge, graph: WorkflowGraph) -> str:
+    mapped = any(n.name == edge.target and n.map == edge.source for n in graph.nodes)
+    return "each item" if mapped and edge.kind is EdgeKind.NEEDS else edge.kind.value
 
 
 def _short(name: str, limit: int = 17) -> str:

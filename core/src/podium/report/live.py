@@ -30,7 +30,7 @@ class _Run:
     state: RunState | None
     graph: WorkflowGraph
     visits: list[ReportVisit] = attrs.field(factory=list)
-    running: dict[str, ReportVisit] = attrs.field(factory=dict)
+    running: dict[tuple[str, int], ReportVisit] = attrs.field(factory=dict)
     retries: dict[str, list[RetryMark]] = attrs.field(factory=dict)
     models: dict[tuple[str, str], ModelUsage] = attrs.field(factory=dict)
     final: RunReport | None = None
@@ -82,8 +82,9 @@ class ReportRecorder:
     def podium_stage_started(self, run: RunState, stage: Stage, ctx: Context) -> None:
         recorded = self._runs.get(run.id)
         if recorded is not None:
-            recorded.running[stage.name] = ReportVisit(
-                stage.name, ctx.visit, RUNNING, started_at=datetime.now(UTC)
+            item = None if ctx.item_key is None else str(ctx.item_key)
+            recorded.running[(stage.name, ctx.visit)] = ReportVisit(
+                stage.name, ctx.visit, RUNNING, started_at=datetime.now(UTC), item=item
             )
 
     @hookimpl
@@ -96,9 +97,9 @@ class ReportRecorder:
     @hookimpl
     def podium_stage_ended(self, run: RunState, stage: Stage, result: StageResult) -> None:
         recorded = self._runs.get(run.id)
-        if recorded is None:
-            return
-        recorded.running.pop(stage.name, None)
+        if recorded is None or result.items is not None:
+            return  # a mapped stage's gathered result: its items are the visits
+        recorded.running.pop((stage.name, result.visit), None)
         visit = ReportVisit.from_json(visit_dict(result))
         retries = recorded.retries.pop(stage.name, [])
         recorded.visits.append(attrs.evolve(visit, retries=tuple(retries)))
@@ -124,9 +125,10 @@ class ReportRecorder:
             return
         # The result's history is the truth (it also holds visits no event announced); the
         # visits the events announced are reused, with the retries only they know.
-        seen = {(v.name, v.visit, v.status): v for v in recorded.visits}
+        seen = {(v.name, v.visit, v.item, v.status): v for v in recorded.visits}
         visits = tuple(
-            seen.get((r.name, r.visit, r.status.value)) or ReportVisit.from_json(visit_dict(r))
+            seen.get((r.name, r.visit, None if r.item_key is None else str(r.item_key), r.status.value))
+            or ReportVisit.from_json(visit_dict(r))
             for r in result.history
         )
         final = RunReport.from_result(

@@ -89,10 +89,19 @@ class ReportVisit:
     retries: tuple[RetryMark, ...] = ()
     #: What a result cache did for it, when known: ``hit``, ``coalesced``, ``miss``, ``restored``.
     cache: str | None = None
+    #: Which item of a mapped stage it ran (the item's key), or ``None``.
+    item: str | None = None
 
     @property
     def label(self) -> str:
+        if self.item is not None:
+            return f"{self.name}[{self.item}]"
         return self.name if self.visit == 1 else f"{self.name} #{self.visit}"
+
+    @property
+    def loop(self) -> bool:
+        """Whether a loop brought the run back to it (a later visit that is not an item)."""
+        return self.visit > 1 and self.item is None
 
     @property
     def ran(self) -> bool:
@@ -122,6 +131,7 @@ class ReportVisit:
                 for r in data.get("retries", ())
             ),
             cache=data.get("cache"),
+            item=None if data.get("item_key") is None else str(data["item_key"]),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -142,6 +152,7 @@ class ReportVisit:
             "value": self.value,
             "retries": [attrs.asdict(r) for r in self.retries],
             "cache": self.cache,
+            "item_key": self.item,
         }
 
 

@@ -57,6 +57,7 @@ svg text { fill: #263238; }
 .node.status-succeeded text, .node.status-cached text, .node.status-failed text,
 .node.status-cancelled text, .node.status-running text { fill: #fff; }
 .node .count { font-size: 10px; }
+.node rect.inner { fill: none; stroke: #eceff1; stroke-width: 1; }
 .edge path { fill: none; stroke: #607d8b; stroke-width: 1.5; }
 .edge.needs_any path { stroke-dasharray: 5 3; }
 .edge.loop path { stroke: #6d4c41; stroke-dasharray: 2 3; }

@@ -195,9 +195,12 @@ def _axis(span: float, scale: float, height: float) -> Markup:
 
 
 def _tick_label(t: float, step: float) -> str:
-    if step < 1:
-        return f"{t * 1000:.0f} ms" if step < 0.01 else f"{t:.2f}".rstrip("0").rstrip(".") + " s"
-    return f"{t:.0f} s"
+    if step >= 1:
+        return f"{t:.0f} s"
+    if step >= 0.01:
+        return f"{t:.2f}".rstrip("0").rstrip(".") + " s"
+    decimals = max(0, -math.floor(math.log10(step * 1000)))  # 0.5 ms steps need one decimal
+    return f"{t * 1000:.{decimals}f} ms"
 
 
 def _bar(
@@ -211,9 +214,9 @@ def _bar(
     classes = ["visit", f"status-{visit.status}"]
     if critical:
         classes.append("critical")
-    if visit.visit > 1:
+    if visit.loop:
         classes.append("loop")
-    label = ("↺ " if visit.visit > 1 else "") + visit.label
+    label = ("↺ " if visit.loop else "") + visit.label
     children: list[Markup] = [
         tag("title", None, tip),
         tag("text", {"class": "label", "x": LABEL_W - 8, "y": y + BAR_H - 3, "text-anchor": "end"}, label),
@@ -278,7 +281,7 @@ def _loop_links(
     arrows = []
     for i, preds in links.items():
         visit = report.visits[i]
-        if visit.visit == 1:
+        if not visit.loop:
             continue
         for p in preds:
             router = report.visits[p]
