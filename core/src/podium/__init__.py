@@ -13,10 +13,12 @@ import logging
 
 from podium.contract.cache_backend import CacheAdmin, CacheStats
 from podium.contract.plugins import create_plugin_manager
+from podium.contract.run_store import RunStore
 from podium.definition.config import Config
 from podium.definition.options import StageOptions
 from podium.definition.plan import Plan
 from podium.definition.workflow import Stage, Workflow
+from podium.engine.defaults.webhook import WebhookAlertSink
 from podium.engine.engine import Engine, run, run_sync, shutdown
 from podium.foundation.errors import (
     AgentNotFound,
@@ -32,7 +34,9 @@ from podium.foundation.errors import (
     PodiumError,
     ProviderError,
     ProviderErrorKind,
+    ResumeError,
     RoutingError,
+    RunStoreError,
     SimulatedAgentError,
     StageTimeout,
     StrategyNotFound,
@@ -62,6 +66,8 @@ from podium.values.model import (
     Usage,
 )
 from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits
+from podium.values.records import AgentCallRecord, DocCounters, RunFilter, RunRecord, VisitRecord
+from podium.values.serialization import StoredValue
 
 __version__ = "0.1.0"
 """The version of the ``podium`` distribution."""
@@ -73,6 +79,7 @@ logging.getLogger("podium").addHandler(logging.NullHandler())
 __all__ = [
     "Agent",
     "AgentCall",
+    "AgentCallRecord",
     "AgentNotFound",
     "AgentReply",
     "AgentSpec",
@@ -91,6 +98,7 @@ __all__ = [
     "DefinitionError",
     "DefinitionErrors",
     "DocBundle",
+    "DocCounters",
     "DocFailure",
     "DocSource",
     "Document",
@@ -109,13 +117,18 @@ __all__ = [
     "Quota",
     "RateLimits",
     "ResultCache",
+    "ResumeError",
     "Retry",
     "Router",
     "RoutingError",
+    "RunFilter",
     "RunHandle",
+    "RunRecord",
     "RunResult",
     "RunState",
     "RunStatus",
+    "RunStore",
+    "RunStoreError",
     "Secret",
     "SimulatedAgent",
     "SimulatedAgentError",
@@ -125,9 +138,12 @@ __all__ = [
     "StageResult",
     "StageStatus",
     "StageTimeout",
+    "StoredValue",
     "Strategy",
     "StrategyNotFound",
     "Usage",
+    "VisitRecord",
+    "WebhookAlertSink",
     "Workflow",
     "WorkflowTimeout",
     "__version__",

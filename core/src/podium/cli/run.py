@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal
 
 import click
 from rich.console import Console
@@ -15,10 +15,11 @@ from podium.cli.base import EXIT_FAILED, EXIT_OK, errors_exit_2, input_option, l
 from podium.cli.cache import cli_cache_url
 from podium.cli.console import ProgressDisplay, result_dict, summary_table
 from podium.cli.logs import configure_logging
+from podium.cli.store import cli_store_url, store_option
 from podium.definition.config import Config
 from podium.definition.loader import load_target
-from podium.definition.workflow import Workflow
 from podium.engine.engine import Engine
+from podium.foundation.redaction import redact_url
 from podium.values.model import RunResult
 
 
@@ -28,6 +29,7 @@ from podium.values.model import RunResult
 @click.option("--strategy", help="Override the workflow's strategy.")
 @click.option("--cache-url", help="Cache URL (memory://, sqlite:///path, redis://host:port/db).")
 @click.option("--no-cache", is_flag=True, help="Run without any cache.")
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no progress).")
 @click.option("--no-progress", is_flag=True, help="Do not show live progress.")
 @click.pass_context
@@ -39,6 +41,7 @@ def run(
     strategy: str | None,
     cache_url: str | None,
     no_cache: bool,
+    store_url: str | None,
     as_json: bool,
     no_progress: bool,
 ) -> None:
@@ -50,33 +53,61 @@ def run(
     if strategy:
         workflow.strategy = strategy
     values = parse_inputs(inputs)
-    out = Console()
-    if not out.is_terminal:
-        out = Console(width=160)  # pipes and CI logs: one line per stage, not 80 columns
-    plugins: list[object] = list(loaded.plugins)
-    if not (as_json or no_progress):
-        plugins.append(ProgressDisplay(Console(stderr=True)))
-    # The command line caches in a SQLite file by default, so two runs share results.
+    plugins = with_progress(loaded.plugins, as_json or no_progress)
+    # The command line caches in a SQLite file by default, so two runs share results, and
+    # records its runs in another (.podium/runs.sqlite3), so they can be listed and resumed.
     chosen: str | Literal[False] = False if no_cache else cli_cache_url(config)
-    result = asyncio.run(_run(workflow, values, config, plugins, cache_url=chosen))
+    store = cli_store_url(config, store_url)
+
+    async def main(engine: Engine) -> RunResult:
+        return await engine.run(workflow, values)
+
+    result = run_on_engine(main, config, plugins, cache_url=chosen, store=store)
+    show_result(result, as_json, store)
+
+
+def with_progress(plugins: Sequence[object], quiet: bool) -> list[object]:
+    """The target's hook modules, and the live progress display unless ``quiet``."""
+    chosen = list(plugins)
+    if not quiet:
+        chosen.append(ProgressDisplay(Console(stderr=True)))
+    return chosen
+
+
+def run_on_engine(
+    action: Callable[[Engine], Awaitable[RunResult]],
+    config: Config,
+    plugins: list[object],
+    *,
+    cache_url: str | Literal[False],
+    store: str | None,
+) -> RunResult:
+    """Run ``action`` on an engine made for the command line."""
+
+    async def main() -> RunResult:
+        async with Engine(
+            config=config, plugins=plugins, cache_url=cache_url, store=store or False
+        ) as engine:
+            return await action(engine)
+
+    return asyncio.run(main())
+
+
+def show_result(result: RunResult, as_json: bool, store: str | None) -> None:
+    """Print the run (a table, or JSON) and exit 0 when it succeeded, else 1."""
     if as_json:
         click.echo(json.dumps(result_dict(result), indent=2))
     else:
+        out = Console()
+        if not out.is_terminal:
+            out = Console(width=160)  # pipes and CI logs: one line per stage, not 80 columns
         out.print(summary_table(result))
         for failed in result.failed():
             out.print(f"[red]{failed.name}[/red]: {failed.error!r}")
+        if store is not None:
+            hint = "" if result.ok else f"; continue it with: podium resume {result.run_id}"
+            out.print(f"run {result.run_id} recorded in {redact_url(store)}{hint}", highlight=False)
     sys.exit(EXIT_OK if result.ok else EXIT_FAILED)
-
-
-async def _run(
-    workflow: Workflow,
-    inputs: dict[str, Any],
-    config: Config,
-    plugins: list[object],
-    cache_url: str | Literal[False],
-) -> RunResult:
-    async with Engine(config=config, plugins=plugins, cache_url=cache_url) as engine:
-        return await engine.run(workflow, inputs)
 
 
 @click.command()

@@ -21,7 +21,15 @@ from cattrs.preconf.tomllib import make_converter
 
 from podium.foundation.errors import ConfigError
 from podium.foundation.redaction import Secret, is_secret_key, redact_url
+from podium.values.alert_rules import AlertRules, Limit, TokenLimit
+from podium.values.costs import CostSettings
+from podium.values.kpis import SloTargets
 from podium.values.pricing import ModelPrice
+from podium.values.records import RunStoreSettings
+
+#: The top-level ``store``: a run store URL, ``false`` for none, ``true`` (or left out,
+#: on the command line) for the default file.
+StoreSetting = str | bool | None
 
 
 @attrs.define
@@ -38,6 +46,11 @@ class Settings:
     log_level: str = "WARNING"
     pricing: dict[str, ModelPrice] = attrs.field(factory=dict)
     plugins: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    store: StoreSetting = None
+    run_store: RunStoreSettings = attrs.field(factory=RunStoreSettings)
+    alerts: AlertRules = attrs.field(factory=AlertRules)
+    slo: SloTargets = attrs.field(factory=SloTargets)
+    cost: CostSettings = attrs.field(factory=CostSettings)
 
 
 #: Top-level keys renamed since an earlier release, old → new. A configuration still using
@@ -47,6 +60,10 @@ RENAMED = {"cache": "cache_url"}
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _LIST_KEYS = {"disable", "load_plugins", "required_plugins"}
+#: Top-level tables, which environment variables do not set.
+_TABLE_KEYS = {"plugins", "pricing", "run_store", "alerts", "slo", "cost"}
+_FALSE = {"0", "false", "no", "off"}
+_TRUE = {"1", "true", "yes", "on"}
 
 
 def parse_duration(value: Any) -> float:
@@ -76,11 +93,39 @@ def _bool(value: Any, _: type) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+def _limit(value: Any, _: type) -> float | None:
+    if value is False:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("expected a number, or false to turn the rule off; got true")
+    return parse_duration(value)
+
+
+def _token_limit(value: Any, _: type) -> bool | int:
+    if isinstance(value, bool) or (isinstance(value, int) and value > 0):
+        return value
+    raise ValueError(f"expected true (the workflow's budget), false or a number of tokens, got {value!r}")
+
+
+def _store(value: Any, _: type) -> str | bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip():
+        word = value.strip().lower()
+        return False if word in _FALSE else True if word in _TRUE else value.strip()
+    raise ValueError(
+        f"expected a run store URL such as 'sqlite:///.podium/runs.sqlite3', or false; got {value!r}"
+    )
+
+
 def make_config_converter() -> cattrs.Converter:
     """The converter used for configuration and TOML workflows (strict, path-precise)."""
     converter = make_converter(forbid_extra_keys=True)
     converter.register_structure_hook(float, lambda v, _: parse_duration(v))
     converter.register_structure_hook(bool, _bool)
+    converter.register_structure_hook(Limit, _limit)
+    converter.register_structure_hook_func(lambda t: t == TokenLimit, _token_limit)
+    converter.register_structure_hook_func(lambda t: t == StoreSetting, _store)
     converter.register_structure_hook(Secret, lambda v, _: v if isinstance(v, Secret) else Secret(str(v)))
     converter.register_unstructure_hook(Secret, lambda v: "********")
     return converter
@@ -263,7 +308,7 @@ def _read_file(path: Path, explicit: bool) -> dict[str, Any]:
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    core = {f.name for f in attrs.fields(Settings)} - {"plugins", "pricing", "autoload"}
+    core = {f.name for f in attrs.fields(Settings)} - _TABLE_KEYS - {"autoload"}
     for name, raw in env.items():
         if not name.startswith("PODIUM_"):
             continue

@@ -126,7 +126,20 @@ def _hook_modules(*modules: Any) -> tuple[Any, ...]:
 
 
 def load_target(target: str) -> Target:
-    """The workflow named by ``target``: ``file.py[:name]``, ``file.toml`` or ``module:attr``."""
+    """The workflow named by ``target``: ``file.py[:name]``, ``file.toml`` or ``module:attr``.
+
+    The workflow's ``source`` is set to the target, with files made absolute, so that it
+    can be loaded again from anywhere (``podium resume``).
+    """
+    loaded = _load_target(target)
+    path_part, colon, attribute = target.partition(":")
+    if path_part.endswith((".py", ".toml")):
+        target = f"{Path(path_part).resolve()}{colon}{attribute}"
+    loaded.workflow.source = target
+    return loaded
+
+
+def _load_target(target: str) -> Target:
     if target.endswith(".toml"):
         workflow, modules = _load_toml(target)
         return Target(workflow, _hook_modules(*modules))

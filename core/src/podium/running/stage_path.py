@@ -9,6 +9,9 @@ Three paths, from the cheapest:
 - **full**: ``run_stage`` hands each attempt to the ``podium_execute_stage`` hook, under
   the stage's timeout and retry policy.
 
+Either of the last two is **stored** when the run is recorded in a run store: the visit
+is committed before the stage's task ends, so before its dependents start.
+
 A new stage option that needs something around the body belongs in :func:`stage_path`
 and nowhere else: every path is chosen here.
 """
@@ -40,15 +43,21 @@ class StagePath:
     cached: bool
     #: The run's router decides where the run goes after this stage.
     routed: bool
+    #: The visit is committed to the run store before the task ends (so before any
+    #: dependent starts): ``run_stored_stage`` runs the stage.
+    stored: bool = False
 
 
-def stage_path(stage: Stage, *, hooked: bool, observed: bool, cached: bool, routed: bool) -> StagePath:
+def stage_path(
+    stage: Stage, *, hooked: bool, observed: bool, cached: bool, routed: bool, stored: bool = False
+) -> StagePath:
     """Choose how ``stage`` runs.
 
     :param hooked: A plugin besides the built-in implements ``podium_execute_stage``.
     :param observed: A plugin listens to an event fired inside a stage's task.
     :param cached: The stage has a cache policy and the engine a result cache.
     :param routed: The run's router decides this stage's route.
+    :param stored: The run is recorded in a run store.
     """
     cached = cached and stage.cache is not None
     direct = (
@@ -58,32 +67,40 @@ def stage_path(stage: Stage, *, hooked: bool, observed: bool, cached: bool, rout
         and stage.retry is None
         and stage.timeout is None
     )
-    bare = direct and not (observed or cached or routed or stage.has_fallback)
-    return StagePath(bare, direct, cached, routed)
+    bare = direct and not (observed or cached or routed or stored or stage.has_fallback)
+    return StagePath(bare, direct, cached, routed, stored)
 
 
 # Per plan and hook facts, the paths of runs without a router: runs of one definition
 # share them, so a run pays nothing per stage to classify.
-_cache: weakref.WeakKeyDictionary[Plan, dict[tuple[bool, bool, bool], list[StagePath]]] = (
+_cache: weakref.WeakKeyDictionary[Plan, dict[tuple[bool, bool, bool, bool], list[StagePath]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 def stage_paths(
-    plan: Plan, *, hooked: bool, observed: bool, cached: bool, routes: Callable[[Stage], bool] | None
+    plan: Plan,
+    *,
+    hooked: bool,
+    observed: bool,
+    cached: bool,
+    routes: Callable[[Stage], bool] | None,
+    stored: bool = False,
 ) -> Sequence[StagePath]:
     """:func:`stage_path` for every stage of ``plan`` (``routes`` says which ones route)."""
     if routes is not None:
         return [
-            stage_path(stage, hooked=hooked, observed=observed, cached=cached, routed=routes(stage))
+            stage_path(
+                stage, hooked=hooked, observed=observed, cached=cached, routed=routes(stage), stored=stored
+            )
             for stage in plan.stages
         ]
     per_plan = _cache.setdefault(plan, {})
-    key = (hooked, observed, cached)
+    key = (hooked, observed, cached, stored)
     paths = per_plan.get(key)
     if paths is None:
         paths = per_plan[key] = [
-            stage_path(stage, hooked=hooked, observed=observed, cached=cached, routed=False)
+            stage_path(stage, hooked=hooked, observed=observed, cached=cached, routed=False, stored=stored)
             for stage in plan.stages
         ]
     return paths
