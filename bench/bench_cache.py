@@ -77,6 +77,7 @@ async def hit_latency(url: str, repeats: int, trials: int = 5) -> dict[str, Any]
             noops.append(await per_stage_seconds(engine, plain, repeats))
             hits.append(await per_stage_seconds(engine, cached, repeats))
         noop, hit = min(noops), min(hits)
+        ratios = [h / n for h, n in zip(hits, noops, strict=True)]
         counters = engine.result_cache.counters
         hits_expected = trials * repeats * STAGES_PER_RUN
         await engine.result_cache.clear()
@@ -84,6 +85,8 @@ async def hit_latency(url: str, repeats: int, trials: int = 5) -> dict[str, Any]
         "noop_stage_us": round(noop * 1e6, 1),
         "cache_hit_stage_us": round(hit * 1e6, 1),
         "ratio_hit_to_noop": round(hit / noop, 2),
+        "ratio_min": round(min(ratios), 2),
+        "ratio_max": round(max(ratios), 2),
         "hits": counters.hits - hits_before,
         "hits_expected": hits_expected,
     }

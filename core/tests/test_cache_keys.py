@@ -27,6 +27,7 @@ from podium.values.keys import (
     check_namespace,
     digest,
     namespace_prefix,
+    stage_key,
 )
 
 
@@ -179,3 +180,14 @@ def test_bad_namespaces_are_definition_errors(bad: str) -> None:
 def test_namespace_prefixes_do_not_overlap() -> None:
     assert not namespace_prefix("ab").startswith(namespace_prefix("a"))
     assert namespace_prefix(None) == "podium:"
+
+
+def test_the_stage_key_is_the_documented_layout_of_its_parts() -> None:
+    policy = podium.CachePolicy(namespace="team-a")
+    kwargs = {"ticket": "Add CSV export", "limit": 3}
+    material = {name: canonical(value) for name, value in kwargs.items()}
+    expected = cache_key("stage", "team-a", "feature", "spec", "v1", material)
+    assert stage_key("feature", "spec", "v1", policy, kwargs) == expected
+    assert stage_key("feature", "spec", None, podium.CachePolicy(version="v2"), kwargs) == cache_key(
+        "stage", "", "feature", "spec", "v2", material
+    )

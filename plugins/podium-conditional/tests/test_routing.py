@@ -21,6 +21,7 @@ from podium import (
     create_plugin_manager,
     hookimpl,
 )
+from podium.testing import HookRecorder
 
 
 class RouteLog:
@@ -217,3 +218,61 @@ async def test_another_plugin_can_route_instead_of_the_stage_function() -> None:
         result = await e.run(review_workflow("approved"))
     assert result["review"].route == ("fix",)
     assert result["ship"].status is StageStatus.SKIPPED
+
+
+class RouteCalls:
+    """Records which stages the ``podium_route`` hook was asked about (declining each time)."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    @hookimpl(tryfirst=True)
+    def podium_route(self, stage: Stage) -> None:
+        self.asked.append(stage.name)
+
+
+async def test_only_stages_that_may_route_pay_for_routing() -> None:
+    pm = create_plugin_manager(autoload=False, plugins=[podium_conditional])
+    recorder = HookRecorder(pm)
+    async with Engine(config=Config(), plugin_manager=pm) as e:
+        result = await e.run(review_workflow("approved"))
+    # Only review has a route (no rule or classifier is configured): nobody is asked where
+    # implement, ship and the rest go.
+    assert [call.kwargs["stage"].name for call in recorder.of("podium_route")] == ["review"]
+    assert result["report"].value == "refix=None ship=shipped"
+
+
+async def test_a_plugin_of_its_own_routing_is_asked_about_every_stage_with_dependents() -> None:
+    calls = RouteCalls()
+    async with engine(calls) as e:
+        await e.run(review_workflow("approved"))
+    assert calls.asked == ["implement", "review", "ship"]
+
+
+async def test_a_rule_makes_a_stage_without_a_route_function_routed() -> None:
+    wf = podium.Workflow("ruled", strategy="conditional")
+
+    @wf.stage
+    async def triage() -> str:
+        return "bug"
+
+    @wf.stage(needs=["triage"])
+    async def bugfix(triage: str) -> str:
+        return "fixed"
+
+    @wf.stage(needs=["triage"])
+    async def feature(triage: str) -> str:
+        return "built"
+
+    config = Config(
+        {
+            "plugins": {
+                "conditional": {"rules": [{"stage": "triage", "to": "bugfix", "when": {"value": "bug"}}]}
+            }
+        }
+    )
+    pm = create_plugin_manager(autoload=False, plugins=[podium_conditional])
+    async with Engine(config=config, plugin_manager=pm) as e:
+        result = await e.run(wf)
+    assert result["triage"].route == ("bugfix",)
+    assert result["feature"].status is StageStatus.SKIPPED

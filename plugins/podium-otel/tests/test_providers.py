@@ -59,6 +59,29 @@ async def test_by_default_nothing_is_exported_printed_or_set_globally(
     assert_no_global_providers()
 
 
+async def test_with_nothing_configured_no_plugin_listens_to_runs_or_stages() -> None:
+    # No SDK provider anywhere: nothing would be recorded, so nothing is called per stage
+    # and stages keep the kernel's cheapest path.
+    async with podium.Engine(config=podium.Config({})) as engine:
+        result = await engine.run(one_stage_workflow())
+        listeners = {
+            impl.plugin_name
+            for hook in ("podium_workflow_started", "podium_stage_started", "podium_stage_ended")
+            for impl in getattr(engine.pm.hook, hook).get_hookimpls()
+        }
+    assert result.ok
+    assert not any(name.startswith("podium_otel") for name in listeners), listeners
+
+
+async def test_an_engine_with_a_recording_provider_gets_a_run_observer_that_leaves_with_it(
+    telemetry: Any, make_engine: Any
+) -> None:
+    async with make_engine() as engine:
+        observers = [p for p in engine.pm.get_plugins() if type(p).__name__ == "RunObserver"]
+        assert len(observers) == 1
+    assert observers[0] not in engine.pm.get_plugins()
+
+
 async def test_the_console_exporter_prints_spans_and_metrics_by_engine_stop(
     capfd: pytest.CaptureFixture[str],
 ) -> None:

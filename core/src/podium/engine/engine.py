@@ -120,6 +120,8 @@ class Engine:
         self.result_cache = ResultCache(None)
         #: Expected stage durations, learned from the runs of strategies that order by them.
         self.estimator = DurationEstimator()
+        # The strategies each plan has passed the checks of (a plan is one definition's).
+        self._checked: weakref.WeakKeyDictionary[Plan, set[str]] = weakref.WeakKeyDictionary()
         self._started = False
         self._stopped = False
         self._submitted: set[RunHandle] = set()
@@ -230,6 +232,9 @@ class Engine:
         """Validate a workflow (for a run with ``inputs``, when given); raises before anything runs."""
         plan = workflow.validate(inputs)
         strategy = self.strategy_for(workflow)
+        checked = self._checked.setdefault(plan, set())
+        if strategy.name in checked:  # a plan passes a strategy's checks once for all its runs
+            return plan, strategy
         errors = list(strategy.check(workflow, plan))
         for stage in plan.stages:
             if stage.executor not in self.executors:
@@ -242,6 +247,7 @@ class Engine:
             if routing and not strategy.routes and any(s.route is not None for s in plan.stages):
                 errors.append(f"strategies installed that route: {', '.join(routing)}")
             raise DefinitionErrors(errors, source=f"workflow {workflow.name!r} (strategy {strategy.name!r})")
+        checked.add(strategy.name)
         return plan, strategy
 
     async def run(

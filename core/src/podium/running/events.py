@@ -17,6 +17,7 @@ import pluggy
 _log = logging.getLogger("podium.run")
 
 _BUILTIN_EXECUTION = "podium.engine.defaults.execution"
+_BUILTIN_CACHING = "podium.engine.defaults.caching"
 
 #: Events called inside a stage's task: with none of them implemented, nothing needs to
 #: run in the task around the body.
@@ -47,6 +48,8 @@ class HookFacts:
     active: frozenset[str]
     #: Whether a plugin besides the built-in implements ``podium_execute_stage``.
     hooked_execution: bool
+    #: Whether a plugin besides the built-in implements ``podium_cache_key``.
+    hooked_cache_key: bool = True
 
     @property
     def observes_stage_tasks(self) -> bool:
@@ -69,11 +72,18 @@ def hook_facts(pm: pluggy.PluginManager) -> HookFacts:
         return cached[1]
     hook = pm.hook
     active = frozenset(name for name in EVENTS if getattr(hook, name).get_hookimpls())
-    execute = hook.podium_execute_stage.get_hookimpls()
-    only_builtin = len(execute) == 1 and execute[0].plugin_name == _BUILTIN_EXECUTION
-    facts = HookFacts(active, not only_builtin)
+    facts = HookFacts(
+        active,
+        not _only(hook.podium_execute_stage, _BUILTIN_EXECUTION),
+        not _only(hook.podium_cache_key, _BUILTIN_CACHING),
+    )
     _facts[pm] = (plugins, facts)
     return facts
+
+
+def _only(caller: Any, plugin: str) -> bool:
+    impls = caller.get_hookimpls()
+    return len(impls) == 1 and impls[0].plugin_name == plugin
 
 
 class Events:

@@ -89,15 +89,9 @@ async def _run_cached(
     assert policy is not None
     events = run.events
     try:
-        key = run.hook.podium_cache_key(stage=stage, kwargs=kwargs, policy=policy, run=run)
-    except CacheKeyError as error:
+        key = run.cache_key(stage, kwargs)
+    except (CacheKeyError, PluginError) as error:
         return _fail(run, stage, ctx, error, started_at, t0)
-    except Exception as error:
-        wrapped = CacheKeyError(f"stage {stage.name!r}: computing its cache key failed: {error!r}")
-        return _fail(run, stage, ctx, wrapped, started_at, t0)
-    if key is None:
-        declined = PluginError(f"no plugin computed the cache key of stage {stage.name!r}")
-        return _fail(run, stage, ctx, declined, started_at, t0)
 
     def on_miss() -> None:
         events.emit("podium_cache_miss", run=run, stage=stage, kind="stage", key=key)

@@ -148,6 +148,33 @@ class ResultCache:
         return self.backend is not None
 
     @property
+    def inline(self) -> bool:
+        """Whether a hit can be served without awaiting anything (an in-process backend)."""
+        return self._local is not None
+
+    def peek(self, key: str) -> tuple[Any, Usage] | None:
+        """A stored value and its usage, read at once from an in-process backend, or ``None``.
+
+        A value found is a hit (counted, with what it saved); nothing found is not yet a
+        miss: the caller goes on to :meth:`get_or_run`, which counts it and shares the work.
+        """
+        local = self._local
+        if local is None or not self.available:
+            return None
+        try:
+            raw = local.get_nowait(key)
+        except Exception as error:
+            self.counters.read_errors += 1
+            self._failed("read", error, outage=True)
+            return None
+        stored = None if raw is None else self._unpack(key, raw)
+        if stored is not None:
+            counters = self.counters
+            counters.hits += 1
+            counters.saved = counters.saved + stored[1]
+        return stored
+
+    @property
     def available(self) -> bool:
         """Whether the backend is configured and not resting after a failure."""
         return self.backend is not None and time.monotonic() >= self._down_until

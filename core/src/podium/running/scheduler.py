@@ -20,6 +20,7 @@ from heapq import heappop
 from typing import TYPE_CHECKING, Any
 
 from podium.definition.workflow import has_default
+from podium.foundation.errors import CacheKeyError, PluginError
 from podium.running.context import Context
 from podium.running.events import Events, HookFacts
 from podium.running.execution import bare_failure, run_stage, run_stored_stage, succeeded
@@ -27,6 +28,7 @@ from podium.running.stage_path import stage_paths
 from podium.running.strategy import Strategy
 from podium.running.tracking import PENDING, READY, RUNNING, SUCCEEDED, StageTracker
 from podium.values.alerts import Alert, AlertRouter
+from podium.values.keys import stage_key
 from podium.values.model import ZERO_USAGE, RunResult, RunStatus, StageResult, StageStatus, Usage
 
 if TYPE_CHECKING:
@@ -111,6 +113,7 @@ class RunState(StageTracker):
         self.saved: Usage = ZERO_USAGE
         self.started_at = datetime.now(UTC)
         self.events = Events(hook, facts.active)
+        self._builtin_cache_key = not facts.hooked_cache_key
         self.router = strategy.router(self)
         self.recorder = recorder
         #: Results an earlier run computed, settled before this one started (:meth:`seed`).
@@ -122,6 +125,7 @@ class RunState(StageTracker):
             observed=facts.observes_stage_tasks,
             cached=result_cache.enabled,
             routes=None if self.router is None else self.router.routes,
+            inline_cache=result_cache.inline,
             stored=recorder is not None,
         )
         self._t0 = time.perf_counter()
@@ -227,6 +231,26 @@ class RunState(StageTracker):
             f"budget exceeded: {final} at the end ({spent}; first exceeded at {self._budget_breach}, "
             "then the calls in flight finished)"
         )
+
+    def cache_key(self, stage: Stage, kwargs: Mapping[str, Any]) -> str:
+        """The cache key of ``stage`` called with ``kwargs`` (the built-in one, or a plugin's).
+
+        Raises :class:`CacheKeyError` when the inputs cannot be keyed, :class:`PluginError`
+        when no plugin computed a key.
+        """
+        policy = stage.cache
+        assert policy is not None
+        try:
+            if self._builtin_cache_key:  # the usual case: no hook call per stage
+                return stage_key(self.workflow.name, stage.name, stage.version, policy, kwargs)
+            key: str | None = self.hook.podium_cache_key(stage=stage, kwargs=kwargs, policy=policy, run=self)
+        except CacheKeyError:
+            raise
+        except Exception as error:
+            raise CacheKeyError(f"stage {stage.name!r}: computing its cache key failed: {error!r}") from error
+        if key is None:
+            raise PluginError(f"no plugin computed the cache key of stage {stage.name!r}")
+        return key
 
     def arguments(self, stage: Stage) -> dict[str, Any]:
         """The keyword arguments of a stage body: upstream values and workflow inputs by name."""
@@ -337,6 +361,8 @@ class RunState(StageTracker):
         self._state[i] = RUNNING
         visit = self._visits[i] = self._visits[i] + 1
         path = self.paths[i]
+        if path.inline_hits and self._serve_from_cache(i, stage, visit):
+            return
         ctx: Context | None = None
         body: Coroutine[Any, Any, Any] | None = None
         started_at = datetime.now(UTC)
@@ -408,6 +434,36 @@ class RunState(StageTracker):
             if result.status is _FAILED and self.workflow.fail_fast and self._halt_reason is None:
                 self._halt(f"fail_fast: stage {stage.name!r} failed")
         self._pump()
+
+    def _serve_from_cache(self, i: int, stage: Stage, visit: int) -> bool:
+        """Settle stage ``i`` from an in-process cache at once, with no task; False on a miss.
+
+        A miss (or a key that cannot be computed) goes the usual way, where it is counted,
+        shared with identical calls in flight, or reported.
+        """
+        t0 = time.perf_counter()
+        try:
+            key = self.cache_key(stage, self.arguments(stage))
+        except (CacheKeyError, PluginError):
+            return False
+        stored = self.result_cache.peek(key)
+        if stored is None:
+            return False
+        value, saved = stored
+        now = datetime.now(UTC)
+        # Positional, as in podium.running.execution.succeeded: this is a hot path.
+        result = StageResult(
+            stage.name, StageStatus.CACHED, value, None, None, 0, now, now, time.perf_counter() - t0,
+            ZERO_USAGE, saved, None, visit, False,
+        )  # fmt: skip
+        if saved:
+            self.add_saved(saved)
+        events = self.events
+        if events.active:
+            events.emit("podium_cache_hit", run=self, stage=stage, kind="stage", key=key, saved=saved)
+            events.emit("podium_stage_ended", run=self, stage=stage, result=result)
+        self._settle(i, result)
+        return True
 
     @staticmethod
     def _interrupted(

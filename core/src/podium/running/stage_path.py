@@ -43,13 +43,23 @@ class StagePath:
     cached: bool
     #: The run's router decides where the run goes after this stage.
     routed: bool
+    #: A hit is served by the scheduler at once, with no task (an in-process cache that
+    #: is read, not refreshed, and no route to decide).
+    inline_hits: bool = False
     #: The visit is committed to the run store before the task ends (so before any
     #: dependent starts): ``run_stored_stage`` runs the stage.
     stored: bool = False
 
 
 def stage_path(
-    stage: Stage, *, hooked: bool, observed: bool, cached: bool, routed: bool, stored: bool = False
+    stage: Stage,
+    *,
+    hooked: bool,
+    observed: bool,
+    cached: bool,
+    routed: bool,
+    inline_cache: bool = False,
+    stored: bool = False,
 ) -> StagePath:
     """Choose how ``stage`` runs.
 
@@ -57,9 +67,12 @@ def stage_path(
     :param observed: A plugin listens to an event fired inside a stage's task.
     :param cached: The stage has a cache policy and the engine a result cache.
     :param routed: The run's router decides this stage's route.
-    :param stored: The run is recorded in a run store.
+    :param inline_cache: The result cache is in this process (hits need no awaiting).
+    :param stored: The run is recorded in a run store (every visit goes through a task,
+        which commits it).
     """
-    cached = cached and stage.cache is not None
+    policy = stage.cache
+    cached = cached and policy is not None
     direct = (
         not hooked
         and stage.is_async
@@ -68,12 +81,21 @@ def stage_path(
         and stage.timeout is None
     )
     bare = direct and not (observed or cached or routed or stored or stage.has_fallback)
-    return StagePath(bare, direct, cached, routed, stored)
+    inline_hits = (
+        cached
+        and inline_cache
+        and not routed
+        and not stored
+        and policy is not None
+        and policy.read
+        and not policy.refresh
+    )
+    return StagePath(bare, direct, cached, routed, inline_hits, stored)
 
 
-# Per plan and hook facts, the paths of runs without a router: runs of one definition
-# share them, so a run pays nothing per stage to classify.
-_cache: weakref.WeakKeyDictionary[Plan, dict[tuple[bool, bool, bool, bool], list[StagePath]]] = (
+# Per plan, hook facts and routed stages, the paths: runs of one definition share them,
+# so a run pays (almost) nothing per stage to classify.
+_cache: weakref.WeakKeyDictionary[Plan, dict[tuple[object, ...], list[StagePath]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -85,22 +107,24 @@ def stage_paths(
     observed: bool,
     cached: bool,
     routes: Callable[[Stage], bool] | None,
+    inline_cache: bool = False,
     stored: bool = False,
 ) -> Sequence[StagePath]:
     """:func:`stage_path` for every stage of ``plan`` (``routes`` says which ones route)."""
-    if routes is not None:
-        return [
-            stage_path(
-                stage, hooked=hooked, observed=observed, cached=cached, routed=routes(stage), stored=stored
-            )
-            for stage in plan.stages
-        ]
+    options = {
+        "hooked": hooked,
+        "observed": observed,
+        "cached": cached,
+        "inline_cache": inline_cache,
+        "stored": stored,
+    }
+    routed = tuple(routes(stage) for stage in plan.stages) if routes is not None else ()
+    key = (hooked, observed, cached, inline_cache, stored, routed if any(routed) else ())
     per_plan = _cache.setdefault(plan, {})
-    key = (hooked, observed, cached, stored)
     paths = per_plan.get(key)
     if paths is None:
+        flags = routed or (False,) * len(plan.stages)
         paths = per_plan[key] = [
-            stage_path(stage, hooked=hooked, observed=observed, cached=cached, routed=False, stored=stored)
-            for stage in plan.stages
+            stage_path(stage, routed=flag, **options) for stage, flag in zip(plan.stages, flags, strict=True)
         ]
     return paths

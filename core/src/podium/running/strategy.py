@@ -75,7 +75,8 @@ class Strategy:
         """Definition errors of ``workflow`` under this strategy, one message each.
 
         Called before a run starts (and by ``podium validate``), after the workflow's own
-        checks. The default refuses what needs a router: ``route=`` and ``max_visits``.
+        checks, once per definition: an engine remembers that a plan passed. The default
+        refuses what needs a router: ``route=`` and ``max_visits``.
         """
         errors = []
         routed = [stage.name for stage in plan.stages if stage.route is not None]

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as _dt
 import decimal
 import enum
+import functools
 import hashlib
 import json
 import math
@@ -178,7 +179,25 @@ def stage_key(
         material = {
             name: canonical(value, f"stage {stage!r} parameter {name!r}") for name, value in kwargs.items()
         }
-    return cache_key("stage", policy.namespace, workflow, stage, policy.version or version, material)
+    prefix, head = _stage_key_head(policy.namespace, workflow, stage, policy.version or version)
+    # The digest is that of ``cache_key``'s JSON list; its fixed head is hashed once per stage.
+    text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "]"
+    hasher = head.copy()
+    hasher.update(text.encode("utf-8", "surrogatepass"))
+    return prefix + hasher.hexdigest()
+
+
+@functools.lru_cache(maxsize=4096)
+def _stage_key_head(
+    namespace: str, workflow: str, stage: str, version: str | None
+) -> tuple[str, hashlib._Hash]:
+    """A stage key's prefix, and a hasher fed with the JSON of the list up to its material."""
+    head = json.dumps(
+        ["stage", workflow, stage, version], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return f"{namespace_prefix(namespace)}stage:", hashlib.sha256(
+        head[:-1].encode("utf-8", "surrogatepass") + b","
+    )
 
 
 def agent_key(

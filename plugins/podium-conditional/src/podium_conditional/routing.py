@@ -11,17 +11,29 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 from podium import Context, Plan, RoutingError, RunState, Stage, Workflow
+from podium_conditional.settings import SECTION, ConditionalSettings
 
 
 def loop_targets(plan: Plan) -> dict[int, list[str]]:
     """Per stage index, the stages its route may loop back to: itself or ancestors with max_visits > 1.
 
-    Only stages that may loop have entries, so a workflow without loops costs nothing here.
+    Only stages that may loop have entries, and a plan's are computed once for all its runs.
     """
+    found = _loop_targets.get(plan)
+    if found is None:
+        found = _loop_targets[plan] = _find_loop_targets(plan)
+    return found
+
+
+_loop_targets: weakref.WeakKeyDictionary[Plan, dict[int, list[str]]] = weakref.WeakKeyDictionary()
+
+
+def _find_loop_targets(plan: Plan) -> dict[int, list[str]]:
     targets: dict[int, list[str]] = {}
     for t, stage in enumerate(plan.stages):
         if stage.max_visits > 1:
@@ -50,16 +62,39 @@ def route_errors(workflow: Workflow, plan: Plan) -> list[str]:
     return errors
 
 
+#: ``podium_route`` implementations whose choices can be foreseen per stage: the kernel's
+#: built-in (a stage's own ``route=``), this plugin's rule table and its classifier.
+FORESEEABLE = frozenset(
+    {"podium.engine.defaults.routing", "podium_conditional", "podium_conditional.classifier"}
+)
+
+
 class ConditionalRouter:
-    """Routes one run: asks the ``podium_route`` hook, then holds the answer to the rules."""
+    """Routes one run: asks the ``podium_route`` hook, then holds the answer to the rules.
+
+    Only stages something may route pay for routing: those with a ``route=``, a rule or a
+    classifier in ``[plugins.conditional]`` — or every stage with somewhere to go, when
+    another plugin implements ``podium_route`` (its choices cannot be foreseen).
+    """
 
     def __init__(self, run: RunState) -> None:
         self._run = run
         self._loops = loop_targets(run.plan)
+        impls = run.hook.podium_route.get_hookimpls()
+        self._foreseeable = all(impl.function.__module__ in FORESEEABLE for impl in impls)
+        settings = run.config.section(SECTION)
+        self._settings = settings if isinstance(settings, ConditionalSettings) else None
 
     def routes(self, stage: Stage) -> bool:
         i = self._run.plan.index[stage.name]
-        return bool(self._run.plan.dependents[i]) or i in self._loops
+        if not (self._run.plan.dependents[i] or i in self._loops):
+            return False  # nowhere to go
+        if not self._foreseeable or stage.route is not None:
+            return True
+        settings = self._settings
+        return settings is not None and bool(
+            settings.rules_for(stage.name) or settings.classifier_for(stage.name)
+        )
 
     async def choose(self, stage: Stage, value: Any, ctx: Context) -> tuple[str, ...] | None:
         run = self._run

@@ -57,7 +57,7 @@ class OtelPlugin:
         self._meter_provider = meter_provider
         self._settings = settings
         self._telemetry: Telemetry | None = None
-        self._runs: dict[RunState, RunTrace] = {}
+        self._observer: RunObserver | None = None
         #: Set when podium-otel registered this instance itself; it leaves with its engine.
         self.automatic = False
 
@@ -96,6 +96,11 @@ class OtelPlugin:
             settings = section if isinstance(section, OtelSettings) else OtelSettings()
         providers = build_providers(settings, self._tracer_provider, self._meter_provider)
         self._telemetry = Telemetry(engine, settings, providers)
+        if providers.records:
+            # Only then does anything listen to runs: with no SDK behind the API there is
+            # nothing to record, and stages keep the kernel's cheapest path.
+            self._observer = RunObserver(self._telemetry)
+            engine.pm.register(self._observer, name=f"podium_otel.runs.{id(engine):x}")
 
     @hookimpl
     def podium_engine_stopping(self, engine: Engine) -> Awaitable[None] | None:
@@ -103,6 +108,9 @@ class OtelPlugin:
         if telemetry is None or telemetry.engine is not engine:
             return None
         self._telemetry = None
+        if self._observer is not None:
+            engine.pm.unregister(self._observer)
+            self._observer = None
         if self.automatic:
             engine.pm.unregister(self)
         if not telemetry.providers.closers:
@@ -110,13 +118,43 @@ class OtelPlugin:
         # Flushing exporters blocks (network, thread joins): keep it off the event loop.
         return asyncio.to_thread(telemetry.providers.close)
 
+    # ------------------------------------------------------------------ alerts
+
+    @hookimpl
+    def podium_alert_raised(self, alert: Alert) -> None:
+        telemetry = self._telemetry
+        if telemetry is None:
+            return
+        telemetry.record_alert(alert.name, alert.severity, alert.workflow)
+        if alert.run_id is not None and self._observer is not None:
+            self._observer.alert_raised(alert)
+
+
+class RunObserver:
+    """The lifecycle hooks of one engine's runs, registered only while telemetry records.
+
+    :class:`OtelPlugin` registers it when the engine starts with a tracer or meter that
+    records (an SDK provider behind the API), and removes it when the engine stops.
+    """
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.telemetry = telemetry
+        self._runs: dict[RunState, RunTrace] = {}
+
+    def __repr__(self) -> str:
+        return f"<RunObserver {len(self._runs)} run(s)>"
+
+    def alert_raised(self, alert: Alert) -> None:
+        for trace_ in self._runs.values():
+            if trace_.run_id == alert.run_id:
+                trace_.event("alert", {n.ALERT: alert.name, n.ALERT_SEVERITY: alert.severity})
+
     # ------------------------------------------------------------------ runs and stages
 
     @hookimpl
     def podium_workflow_started(self, run: RunState) -> None:
-        telemetry = self._telemetry
-        if telemetry is not None and run.engine is telemetry.engine:
-            self._runs[run] = RunTrace(telemetry, run)
+        if run.engine is self.telemetry.engine:
+            self._runs[run] = RunTrace(self.telemetry, run)
 
     @hookimpl
     def podium_workflow_ended(self, run: RunState, result: RunResult) -> None:
@@ -215,16 +253,3 @@ class OtelPlugin:
         trace_ = self._runs.get(run)
         if trace_ is not None:
             trace_.docs_fetched(bundle)
-
-    # ------------------------------------------------------------------ alerts
-
-    @hookimpl
-    def podium_alert_raised(self, alert: Alert) -> None:
-        telemetry = self._telemetry
-        if telemetry is None:
-            return
-        telemetry.record_alert(alert.name, alert.severity, alert.workflow)
-        if alert.run_id is not None:
-            for trace_ in self._runs.values():
-                if trace_.run_id == alert.run_id:
-                    trace_.event("alert", {n.ALERT: alert.name, n.ALERT_SEVERITY: alert.severity})

@@ -49,6 +49,15 @@ class Providers:
     #: ``(host, port)`` of the Prometheus scrape endpoint, when one was started.
     scrape_address: tuple[str, int] | None = None
 
+    @property
+    def records(self) -> bool:
+        """Whether anything is recorded: a tracer or meter provider with an SDK behind it.
+
+        The API's own providers (no SDK configured, globally or here) record nothing, so
+        podium-otel then stays out of the way. Checked when the engine starts.
+        """
+        return _real_tracer(self.tracer_provider) or _real_meter(self.meter_provider)
+
     def close(self) -> None:
         """Flush and shut down the providers podium-otel owns; never the application's."""
         for closer in reversed(self.closers):
@@ -59,17 +68,25 @@ class Providers:
         self.closers.clear()
 
 
-def _global_tracer_provider() -> trace.TracerProvider | None:
-    provider = trace.get_tracer_provider()
-    return None if isinstance(provider, trace.ProxyTracerProvider) else provider
+def _real_tracer(provider: trace.TracerProvider) -> bool:
+    return not isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
 
 
-def _global_meter_provider() -> metrics.MeterProvider | None:
+def _real_meter(provider: metrics.MeterProvider) -> bool:
     # The API exposes no "is one set" check; an unset global is this proxy class.
     from opentelemetry.metrics._internal import _ProxyMeterProvider
 
+    return not isinstance(provider, (_ProxyMeterProvider, metrics.NoOpMeterProvider))
+
+
+def _global_tracer_provider() -> trace.TracerProvider | None:
+    provider = trace.get_tracer_provider()
+    return provider if _real_tracer(provider) else None
+
+
+def _global_meter_provider() -> metrics.MeterProvider | None:
     provider = metrics.get_meter_provider()
-    return None if isinstance(provider, _ProxyMeterProvider) else provider
+    return provider if _real_meter(provider) else None
 
 
 def make_resource(settings: OtelSettings) -> Resource:
