@@ -51,6 +51,7 @@ from podium.running.handle import RunHandle
 from podium.running.result_cache import ResultCache
 from podium.running.scheduler import RunState
 from podium.running.strategy import Router, Strategy
+from podium.values.alert_rules import KERNEL_ALERTS
 from podium.values.alerts import Alert, AlertSink
 from podium.values.docs import DocBundle, DocFailure, DocSource, Document
 from podium.values.executors import Executor
@@ -77,6 +78,7 @@ __version__ = "0.1.0"
 logging.getLogger("podium").addHandler(logging.NullHandler())
 
 __all__ = [
+    "KERNEL_ALERTS",
     "Agent",
     "AgentCall",
     "AgentCallRecord",

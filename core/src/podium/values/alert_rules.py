@@ -8,13 +8,13 @@ that ended within ``window``, once there are enough of them to judge.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NewType
 
 import attrs
 
 from podium.foundation.redaction import Secret
-from podium.values.alerts import Alert
+from podium.values.alerts import Alert, Severity
 from podium.values.kpis import CallSample, agent_failures, success_rate
 from podium.values.records import RunRecord
 
@@ -24,8 +24,9 @@ Limit = NewType("Limit", float)
 #: workflow; ``false``: off.
 TokenLimit = bool | int
 
-#: The alerts the kernel raises, with their severities (plugins may raise others).
-ALERT_NAMES = {
+#: The alerts the kernel raises, by name, with their severities (plugins may raise others):
+#: what a metrics exporter can publish from zero before any is raised.
+KERNEL_ALERTS: Mapping[str, Severity] = {
     "workflow_duration": "warning",
     "success_rate": "critical",
     "agent_failure_rate": "warning",
@@ -205,7 +206,7 @@ def window_alerts(
 
 
 __all__ = [
-    "ALERT_NAMES",
+    "KERNEL_ALERTS",
     "WEBHOOK_FORMATS",
     "AlertRules",
     "Limit",
