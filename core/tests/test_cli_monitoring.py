@@ -283,6 +283,14 @@ def test_with_store_false_nothing_is_recorded_and_the_store_commands_say_so(pipe
     assert code == 2 and "the configuration says store = false" in err
 
 
+def test_a_store_that_cannot_be_opened_warns_and_the_run_still_succeeds(pipeline: Path) -> None:
+    Path("podium.toml").write_text('store = "sqlite:///pipeline.py/runs.sqlite3"\n')  # under a file
+    code, out, err = invoke("run", str(pipeline), "-i", "topic=x", "--no-progress")
+    assert code == 0
+    assert "runs go on without being recorded" in err
+    assert "recorded in" not in out
+
+
 def test_a_bad_store_setting_is_a_configuration_error(pipeline: Path) -> None:
     Path("podium.toml").write_text("store = 3\n")
     code, _, err = invoke("runs")

@@ -14,7 +14,7 @@ from podium.cli.store import parse_since, store_option, with_store
 from podium.contract.run_store import RunStore
 from podium.values.alerts import Alert
 from podium.values.costs import cost_report
-from podium.values.kpis import call_samples, compute_kpis, stage_samples
+from podium.values.kpis import compute_kpis
 from podium.values.records import RunFilter
 
 since_option = click.option(
@@ -53,9 +53,7 @@ def stats_command(
 
     async def action(store: RunStore) -> dict[str, Any]:
         runs = await store.runs(where)
-        visits = await store.stage_visits(where)
-        calls = await store.agent_calls(where)
-        return compute_kpis(runs, stage_samples(visits), call_samples(calls), targets)
+        return compute_kpis(runs, await store.stage_samples(where), await store.call_samples(where), targets)
 
     kpis = with_store(ctx, store_url, action)
     if as_json:

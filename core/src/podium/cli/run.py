@@ -62,8 +62,8 @@ def run(
     async def main(engine: Engine) -> RunResult:
         return await engine.run(workflow, values)
 
-    result = run_on_engine(main, config, plugins, cache_url=chosen, store=store)
-    show_result(result, as_json, store)
+    result, recorded = run_on_engine(main, config, plugins, cache_url=chosen, store=store)
+    show_result(result, as_json, recorded)
 
 
 def with_progress(plugins: Sequence[object], quiet: bool) -> list[object]:
@@ -81,20 +81,27 @@ def run_on_engine(
     *,
     cache_url: str | Literal[False],
     store: str | None,
-) -> RunResult:
-    """Run ``action`` on an engine made for the command line."""
+) -> tuple[RunResult, str | None]:
+    """Run ``action`` on an engine made for the command line; also returns the store the
+    run was recorded in (``None`` when there is none, or it failed: then it warned)."""
 
-    async def main() -> RunResult:
+    async def main() -> tuple[RunResult, str | None]:
         async with Engine(
             config=config, plugins=plugins, cache_url=cache_url, store=store or False
         ) as engine:
-            return await action(engine)
+            result = await action(engine)
+            monitor = engine.monitor
+        recorded = monitor.store is not None and not monitor.health.broken
+        return result, store if recorded else None
 
     return asyncio.run(main())
 
 
 def show_result(result: RunResult, as_json: bool, store: str | None) -> None:
-    """Print the run (a table, or JSON) and exit 0 when it succeeded, else 1."""
+    """Print the run (a table, or JSON) and exit 0 when it succeeded, else 1.
+
+    ``store`` is where the run was recorded (``None``: it was not).
+    """
     if as_json:
         click.echo(json.dumps(result_dict(result), indent=2))
     else:

@@ -138,8 +138,8 @@ def resume_command(
         return await engine.resume(record.run_id, workflow, force=force, inputs=overrides)
 
     plugins = with_progress(modules, as_json or no_progress)
-    result = run_on_engine(main, config, plugins, cache_url=cli_cache_url(config), store=store)
-    show_result(result, as_json, store)
+    result, recorded = run_on_engine(main, config, plugins, cache_url=cli_cache_url(config), store=store)
+    show_result(result, as_json, recorded)
 
 
 __all__ = ["resume_command", "run_dict", "runs_command"]

@@ -81,12 +81,17 @@ class RunStore(Protocol):
         """Every visit of a run, in ``seq`` order, with values."""
         ...
 
-    async def stage_visits(self, where: RunFilter) -> list[VisitRecord]:
-        """The visits of the runs matching ``where``, without values (for KPIs)."""
+    async def stage_samples(self, where: RunFilter) -> list[tuple[str, str, str, float]]:
+        """``(workflow, stage, status, duration_s)`` of every visit of the runs matching
+        ``where``: what KPIs need of them, without building records."""
         ...
 
     async def agent_calls(self, where: RunFilter) -> list[AgentCallRecord]:
         """The agent calls of the runs matching ``where``."""
+        ...
+
+    async def call_samples(self, where: RunFilter) -> list[tuple[str, str, bool]]:
+        """``(workflow, agent, failed)`` of every agent call of the runs matching ``where``."""
         ...
 
     async def definition(self, definition_hash: str) -> dict[str, Any] | None:

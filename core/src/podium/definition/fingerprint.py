@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import Callable, Mapping
 from types import CodeType
 from typing import Any
@@ -90,19 +91,23 @@ def stage_fingerprint(stage: Stage) -> dict[str, Any]:
     }
 
 
+def _workflow_fingerprint(workflow: Workflow, strategy: str) -> dict[str, Any]:
+    return {
+        "name": workflow.name,
+        "strategy": strategy,
+        "max_concurrency": workflow.max_concurrency,
+        "timeout": workflow.timeout,
+        "fail_fast": workflow.fail_fast,
+        "budget": attrs.asdict(workflow.budget) if workflow.budget is not None else None,
+        "inputs": list(workflow.inputs) if workflow.inputs is not None else None,
+        "defaults": _value(workflow.input_defaults),
+    }
+
+
 def definition_fingerprint(workflow: Workflow, plan: Plan, strategy: str) -> dict[str, Any]:
     """The fingerprint of ``workflow`` run under ``strategy`` (JSON data)."""
     return {
-        "workflow": {
-            "name": workflow.name,
-            "strategy": strategy,
-            "max_concurrency": workflow.max_concurrency,
-            "timeout": workflow.timeout,
-            "fail_fast": workflow.fail_fast,
-            "budget": attrs.asdict(workflow.budget) if workflow.budget is not None else None,
-            "inputs": list(workflow.inputs) if workflow.inputs is not None else None,
-            "defaults": _value(workflow.input_defaults),
-        },
+        "workflow": _workflow_fingerprint(workflow, strategy),
         "stages": {stage.name: stage_fingerprint(stage) for stage in plan.stages},
     }
 
@@ -111,6 +116,25 @@ def definition_hash(fingerprint: Mapping[str, Any]) -> str:
     """A stable hash of a fingerprint."""
     text = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+# Per plan (one definition) and strategy: reading every stage's source is not for each run.
+_memo: weakref.WeakKeyDictionary[Plan, dict[str, tuple[dict[str, Any], str]]] = weakref.WeakKeyDictionary()
+
+
+def fingerprint_of(workflow: Workflow, plan: Plan, strategy: str) -> tuple[dict[str, Any], str]:
+    """:func:`definition_fingerprint` and its :func:`definition_hash`, computed once per plan.
+
+    The workflow's own options are part of the key too, since they can change without a
+    new plan (``workflow.strategy = ...``, a new budget).
+    """
+    key = json.dumps(_workflow_fingerprint(workflow, strategy), sort_keys=True)
+    per_plan = _memo.setdefault(plan, {})
+    found = per_plan.get(key)
+    if found is None:
+        fingerprint = definition_fingerprint(workflow, plan, strategy)
+        found = per_plan[key] = (fingerprint, definition_hash(fingerprint))
+    return found
 
 
 def _show(value: Any) -> str:
@@ -163,6 +187,7 @@ __all__ = [
     "definition_changes",
     "definition_fingerprint",
     "definition_hash",
+    "fingerprint_of",
     "stage_fingerprint",
     "unchanged_stages",
 ]

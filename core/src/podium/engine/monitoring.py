@@ -22,7 +22,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from podium.contract.run_store import RunStore
-from podium.definition.fingerprint import definition_fingerprint, definition_hash
+from podium.definition.fingerprint import fingerprint_of
 from podium.definition.plan import Plan
 from podium.definition.workflow import Stage, Workflow
 from podium.foundation.errors import PodiumError
@@ -206,7 +206,7 @@ class Monitor:
         """The store link of a run about to be created, or ``None`` without a (working) store."""
         if self.store is None or self.health.broken:
             return None
-        fingerprint = definition_fingerprint(workflow, plan, strategy.name)
+        fingerprint, fingerprint_hash = fingerprint_of(workflow, plan, strategy.name)
         return RunRecorder(
             self.store,
             self.health,
@@ -214,7 +214,7 @@ class Monitor:
             serializer=self.store_settings.serializer,
             commit_timeout=self.store_settings.commit_timeout,
             definition=fingerprint,
-            definition_hash=definition_hash(fingerprint),
+            definition_hash=fingerprint_hash,
             target=workflow.source,
             resumed_from=resumed_from,
         )
@@ -335,7 +335,7 @@ class Monitor:
             where = RunFilter(since=since, workflow=workflow)
             try:
                 runs = await store.runs(where)
-                calls = [(c.workflow, c.agent, c.failed) for c in await store.agent_calls(where)]
+                calls = await store.call_samples(where)
             except Exception as error:
                 self.health.fail("reading the alert window", error)
             else:

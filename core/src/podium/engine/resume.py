@@ -17,12 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from podium.contract.run_store import RunStore
-from podium.definition.fingerprint import (
-    definition_changes,
-    definition_fingerprint,
-    definition_hash,
-    unchanged_stages,
-)
+from podium.definition.fingerprint import definition_changes, fingerprint_of, unchanged_stages
 from podium.definition.loader import load_target
 from podium.definition.plan import Plan
 from podium.definition.workflow import Workflow
@@ -110,8 +105,8 @@ async def reusable_stages(
     store: RunStore, record: RunRecord, workflow: Workflow, plan: Plan, strategy: str, force: bool
 ) -> set[str] | None:
     """The stages whose stored results may be reused (``None``: all of them)."""
-    fingerprint = definition_fingerprint(workflow, plan, strategy)
-    if definition_hash(fingerprint) == record.definition_hash:
+    fingerprint, fingerprint_hash = fingerprint_of(workflow, plan, strategy)
+    if fingerprint_hash == record.definition_hash:
         return None
     old = await store.definition(record.definition_hash) or {}
     changes = definition_changes(old, fingerprint) or ["its fingerprint is missing from the store"]

@@ -10,9 +10,11 @@ from typing import Any
 
 from podium.stores.schema import USAGE_FIELDS
 from podium.values.alerts import Alert
-from podium.values.model import Usage
+from podium.values.model import ZERO_USAGE, Usage
 from podium.values.records import AgentCallRecord, DocCounters, RunFilter, RunRecord, VisitRecord
 from podium.values.serialization import StoredValue
+
+_NO_DOCS = DocCounters()
 
 
 def _usage_names(prefix: str) -> list[str]:
@@ -76,7 +78,7 @@ def inputs_text(inputs: Mapping[str, StoredValue]) -> str:
 
 
 def inputs_of(fmt: str | None, text: Any) -> dict[str, StoredValue]:
-    if fmt != INPUTS_FORMAT or not text:
+    if fmt != INPUTS_FORMAT or not text or text == "{}":
         return {}
     out = {}
     for name, (kind, payload) in json.loads(text).items():
@@ -96,8 +98,17 @@ def run_row(run: RunRecord) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+def _usage_of(values: Sequence[Any]) -> Usage:
+    return ZERO_USAGE if not any(values) else Usage(*values)
+
+
 def run_record(row: Sequence[Any]) -> RunRecord:
-    cache = {kind: (int(h), int(m)) for kind, (h, m) in json.loads(row[33] or "{}").items()}
+    # A stats query reads every run: the common empty parts are not parsed or built.
+    text = row[33]
+    cache = (
+        {} if not text or text == "{}" else {k: (int(h), int(m)) for k, (h, m) in json.loads(text).items()}
+    )
+    docs = row[29:33]
     return RunRecord(
         run_id=row[0],
         workflow=row[1],
@@ -109,15 +120,15 @@ def run_record(row: Sequence[Any]) -> RunRecord:
         started_at=row[8],
         finished_at=row[9],
         duration_s=row[10],
-        usage=Usage(*row[11:17]),
-        saved=Usage(*row[17:23]),
+        usage=_usage_of(row[11:17]),
+        saved=_usage_of(row[17:23]),
         reason=row[23],
         resumed_from=row[24],
         budget_tokens=row[25],
         budget_cost_usd=row[26],
         host=row[27],
         pid=row[28],
-        docs=DocCounters(*row[29:33]) if row[29] is not None else DocCounters(),
+        docs=DocCounters(*docs) if any(docs) else _NO_DOCS,
         cache=cache,
     )
 

@@ -64,7 +64,6 @@ _VISIT_FINAL = _insert("visits", rows.VISIT_COLUMNS) + (
 )
 _CALL_INSERT = _insert("agent_calls", rows.CALL_COLUMNS)
 _ALERT_INSERT = _insert("alerts", rows.ALERT_COLUMNS)
-_VISIT_SUMMARY = ", ".join(f"visits.{c}" for c in rows.VISIT_COLUMNS[:-2])
 
 
 class SQLiteRunStore:
@@ -373,14 +372,21 @@ class SQLiteRunStore:
         limited = f"SELECT run_id FROM runs {clause} ORDER BY started_at DESC LIMIT {int(where.limit)}"
         return f"WHERE {table}.run_id IN ({limited})", params
 
-    async def stage_visits(self, where: RunFilter) -> list[VisitRecord]:
+    async def stage_samples(self, where: RunFilter) -> list[tuple[str, str, str, float]]:
         clause, params = self._of_runs(where, "visits")
-        sql = f"SELECT runs.workflow, {_VISIT_SUMMARY} FROM visits JOIN runs USING (run_id) {clause}"
+        sql = (
+            "SELECT runs.workflow, visits.stage, visits.status, visits.duration_s "
+            f"FROM visits JOIN runs USING (run_id) {clause}"
+        )
+        return await self._call(lambda: self._connection().execute(sql, params).fetchall())
 
-        def read() -> list[VisitRecord]:
-            return [rows.visit_record(row[1:], row[0]) for row in self._connection().execute(sql, params)]
-
-        return await self._call(read)
+    async def call_samples(self, where: RunFilter) -> list[tuple[str, str, bool]]:
+        clause, params = self._of_runs(where, "agent_calls")
+        sql = (
+            "SELECT runs.workflow, agent_calls.agent, agent_calls.error_type IS NOT NULL "
+            f"FROM agent_calls JOIN runs USING (run_id) {clause}"
+        )
+        return await self._call(lambda: self._connection().execute(sql, params).fetchall())
 
     async def agent_calls(self, where: RunFilter) -> list[AgentCallRecord]:
         clause, params = self._of_runs(where, "agent_calls")

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from podium.values.records import INTERRUPTED, RUNNING, AgentCallRecord, RunRecord, VisitRecord
+from podium.values.records import INTERRUPTED, RUNNING, RunRecord
 
 #: One stage visit as KPIs see it: (workflow, stage, status, duration in seconds).
 StageSample = tuple[str, str, str, float]
@@ -127,14 +127,6 @@ def _cache_figures(runs: Iterable[RunRecord]) -> dict[str, Any]:
             for kind, (h, m) in sorted(by_kind.items())
         },
     }
-
-
-def stage_samples(visits: Iterable[VisitRecord]) -> list[StageSample]:
-    return [(v.workflow, v.stage, v.status, v.duration_s) for v in visits]
-
-
-def call_samples(calls: Iterable[AgentCallRecord]) -> list[CallSample]:
-    return [(c.workflow, c.agent, c.failed) for c in calls]
 
 
 def _stage_figures(samples: Iterable[StageSample]) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -250,10 +242,8 @@ __all__ = [
     "SloTargets",
     "StageSample",
     "agent_failures",
-    "call_samples",
     "compute_kpis",
     "durations",
     "percentile",
-    "stage_samples",
     "success_rate",
 ]
