@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import random
 import signal
@@ -20,6 +21,8 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+
+import pytest
 
 import podium
 from podium.stores.sqlite import SQLiteRunStore
@@ -186,3 +189,47 @@ def test_a_run_killed_with_sigkill_again_and_again_resumes_without_re_running_co
     assert final["announce"].value == podium.StoredValue("json", f'"{expected_value("announce")}"')
     total = sum(len(stages) for stages in executed.values())
     assert total < len(STAGES) * len(chain)  # resumes really saved work
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_run_stopped_by_a_signal_keeps_what_finished_and_resumes_from_it(tmp_path: Path, stop: int) -> None:
+    """SIGINT cancels the run (it is recorded ``cancelled``); a SIGTERM the process does not
+    handle ends it at once, and the store then finds the run ``interrupted``. Either way the
+    stage that finished is committed and reused."""
+    target = tmp_path / "long.py"
+    log = tmp_path / "effects.log"
+    target.write_text(
+        "import asyncio, os, pathlib\nimport podium\n\n"
+        'wf = podium.Workflow("long", strategy="sequential")\n\n\n'
+        "@wf.stage\nasync def first(ctx: podium.Context) -> str:\n"
+        '    pathlib.Path(os.environ["PODIUM_KILL_LOG"]).write_text("first")\n    return "one"\n\n\n'
+        '@wf.stage(needs=["first"])\nasync def second(first: str) -> str:\n'
+        '    if pathlib.Path(os.environ["PODIUM_KILL_LOG"]).read_text() == "first":\n'
+        "        await asyncio.sleep(60)\n"
+        '    return first + " two"\n'
+    )
+    log.touch()
+    env = {**os.environ, "PODIUM_KILL_LOG": str(log)}
+    store = f"sqlite:///{tmp_path}/runs.sqlite3"
+    command = [sys.executable, "-m", "podium", "run", str(target), "--store", store, "--no-progress"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    wait_for_lines(log, 1, process)
+    time.sleep(0.2)  # the first stage's commit, and the second stage under way
+    process.send_signal(stop)
+    process.wait(timeout=30)
+    runs, visits = asyncio.run(store_view(tmp_path / "runs.sqlite3"))
+    [stopped] = runs
+    assert stopped.status == ("cancelled" if stop == signal.SIGINT else "interrupted")
+    assert {v.stage: v.status for v in visits[stopped.run_id]}.get("first") == "succeeded"
+    log.write_text("resumed")
+    done = subprocess.run(
+        [*command[:3], "resume", stopped.run_id, "--store", store, "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+    )
+    assert done.returncode == 0, done.stderr
+    stages = {s["name"]: s for s in json.loads(done.stdout)["stages"]}
+    assert stages["first"]["status"] == "cached" and stages["second"]["value"] == "one two"

@@ -1,7 +1,7 @@
 """The ``podium`` command line; each command group lives in its own module here.
 
 Exit codes: 0 success, 1 the workflow failed (or a check found gaps), 2 a usage,
-definition or configuration error (a message, no traceback), 130 interrupted.
+definition or configuration error (a message, no traceback).
 """
 
 from __future__ import annotations
