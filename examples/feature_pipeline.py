@@ -9,6 +9,11 @@ deterministic and takes a few seconds::
 A ticket mentioning "bug" fails the first review, so the run goes through ``fix``. The agent
 stages are cached (by default in `.podium/cache.sqlite3`): run it twice and the second run
 spends no tokens, reporting what it saved.
+
+On Claude, the agent profile beside this file replaces the simulated agents (podium-anthropic,
+with ``ANTHROPIC_API_KEY`` set)::
+
+    podium run examples/feature_pipeline.py --agents anthropic
 """
 
 from __future__ import annotations

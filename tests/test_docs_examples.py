@@ -15,15 +15,17 @@ import podium
 from podium.contract.plugins import create_plugin_manager
 from podium.testing import HookRecorder
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 def examples() -> list[Any]:
+    """Every ```python block of the README and the documentation, exactly as written."""
     found = []
-    for path in sorted(DOCS.rglob("*.md")):
+    for path in [REPO / "README.md", *sorted(DOCS.rglob("*.md"))]:
         for number, match in enumerate(BLOCK.finditer(path.read_text()), start=1):
-            found.append(pytest.param(match.group(1), id=f"{path.relative_to(DOCS)}#{number}"))
+            found.append(pytest.param(match.group(1), id=f"{path.relative_to(REPO)}#{number}"))
     return found
 
 
@@ -58,3 +60,7 @@ def test_documentation_example_runs(source: str, tmp_path: Path) -> None:
 
 def test_there_are_documentation_examples() -> None:
     assert len(examples()) >= 5
+
+
+def test_the_readme_tour_is_among_the_examples() -> None:
+    assert any(param.id == "README.md#1" and "ctx.agent" in param.values[0] for param in examples())

@@ -153,7 +153,7 @@ def test_config_shows_values_with_sources_and_masks_secrets(
     assert code == 0
     rows = {row["key"]: row for row in json.loads(out)}
     assert rows["strategy"]["source"].endswith("podium.toml")
-    assert rows["cache_url"]["source"] == "environment"
+    assert rows["cache_url"]["source"] == "environment (PODIUM_CACHE_URL)"
     assert rows["plugins.anything.api_key"]["value"] == "********"
     assert "sk-live-123" not in out
 

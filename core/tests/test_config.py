@@ -8,7 +8,8 @@ import attrs
 import pytest
 
 import podium
-from podium.definition.config import Config, Secret, parse_duration
+from podium.definition.config import Config, Secret
+from podium.definition.converter import parse_duration
 from podium.foundation.errors import ConfigError
 
 
@@ -29,7 +30,7 @@ def test_precedence_is_flags_then_environment_then_file_then_defaults(tmp_path: 
     assert config.settings.log_level == "ERROR"
     sources = {key: source for key, _, source in config.describe()}
     assert sources["strategy"].endswith("podium.toml")
-    assert sources["cache_url"] == "environment"
+    assert sources["cache_url"] == "environment (PODIUM_CACHE_URL)"
     assert sources["log_level"] == "command line"
     assert sources["cache_timeout"] == "default"
 
@@ -75,7 +76,9 @@ def test_the_old_cache_key_is_an_error_naming_cache_url(tmp_path: Path) -> None:
 
 
 def test_the_old_cache_variable_is_an_error_naming_the_new_one(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"(?s)^environment: .*PODIUM_CACHE_URL instead of PODIUM_CACHE\)"):
+    with pytest.raises(
+        ConfigError, match=r"(?s)^environment \(PODIUM_CACHE\): .*PODIUM_CACHE_URL instead of PODIUM_CACHE\)"
+    ):
         Config.load(cwd=tmp_path, env={"PODIUM_CACHE": "memory://"})
 
 
@@ -87,7 +90,7 @@ def test_a_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
 @attrs.define
 class DemoSection:
     api_key: Secret | None = None
-    timeout: float = 10.0
+    timeout: podium.Duration = 10.0
     retries: int = 2
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 import podium
@@ -149,3 +151,34 @@ def test_a_cycle_in_a_long_chain_is_found_without_exhausting_the_stack() -> None
         wf.add_stage(noop, name=f"s{n}", needs=[f"s{n - 1}"])
     with pytest.raises(DefinitionErrors, match=r"cycle in needs: s0 -> s1 -> .* -> s4999 -> s0"):
         wf.plan()
+
+
+async def _async_items():
+    yield 1
+
+
+def _items():
+    yield 1
+
+
+class _AsyncItems:
+    async def __call__(self):
+        yield 1
+
+
+@pytest.mark.parametrize(
+    ("fn", "kind"),
+    [
+        (_async_items, "an async generator"),
+        (_items, "a generator"),
+        (functools.partial(_items), "a generator"),
+        (_AsyncItems(), "an async generator"),
+    ],
+    ids=["async-generator", "generator", "partial", "callable-object"],
+)
+def test_a_generator_is_refused_as_a_stage_at_definition_time(fn: object, kind: str) -> None:
+    wf = podium.Workflow("w")
+    with pytest.raises(DefinitionError, match=rf"stage 'items' is {kind} function \(it yields\)") as info:
+        wf.add_stage(fn, name="items")
+    assert "return it (a list of the items, say) instead of yielding" in str(info.value)
+    assert not wf.stages

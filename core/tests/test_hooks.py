@@ -401,12 +401,12 @@ async def test_podium_agent_call_started_and_podium_agent_call_ended_carry_model
     assert calls == [("started", "claude-haiku-4-5", 0), ("finished", "claude-haiku-4-5", 7)]
 
 
-async def test_an_unknown_agent_suggests_the_closest_name() -> None:
+async def test_an_unknown_agent_named_at_run_time_suggests_the_closest_name() -> None:
     wf = workflow()
 
     @wf.stage
-    async def ask(ctx: podium.Context) -> None:
-        await ctx.agent("revewer").complete("hi")
+    async def ask(ctx: podium.Context, who: str = "revewer") -> None:
+        await ctx.agent(who).complete("hi")  # not a literal: found only when the stage runs
 
     result, _ = await run(wf, agents={"reviewer": podium.SimulatedAgent()})
     assert "no agent named 'revewer' (did you mean 'reviewer'?)" in str(result["ask"].error)

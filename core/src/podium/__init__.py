@@ -4,6 +4,7 @@ The public API is exactly ``podium.__all__`` and these public submodules:
 
 - ``podium.testing``: the pytest plugin (fixtures, a hook-call recorder) for plugin authors.
 - ``podium.strategy_checks``: property checks every strategy plugin should pass.
+- ``podium.provider_kit``: what agent provider plugins share (options, keys, clients).
 
 Everything else, the layer folders (``podium.foundation``, ``podium.values``, ...) and
 the modules in them, is internal and may change in any release: import from ``podium``.
@@ -54,7 +55,7 @@ from podium.running.strategy import Router, Strategy
 from podium.values.alert_rules import KERNEL_ALERTS
 from podium.values.alerts import Alert, AlertSink
 from podium.values.docs import DocBundle, DocFailure, DocSource, Document
-from podium.values.executors import Executor
+from podium.values.executors import CallExecutor, Executor, StageCall
 from podium.values.keys import agent_key, cache_key, canonical
 from podium.values.model import (
     Budget,
@@ -66,9 +67,10 @@ from podium.values.model import (
     StageStatus,
     Usage,
 )
-from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits
+from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits, parse_retry_after
 from podium.values.records import AgentCallRecord, DocCounters, RunFilter, RunRecord, VisitRecord
 from podium.values.serialization import StoredValue
+from podium.values.units import Duration
 
 __version__ = "0.1.0"
 """The version of the ``podium`` distribution."""
@@ -94,6 +96,7 @@ __all__ = [
     "CacheKeyError",
     "CachePolicy",
     "CacheStats",
+    "CallExecutor",
     "Config",
     "ConfigError",
     "Context",
@@ -104,6 +107,7 @@ __all__ = [
     "DocFailure",
     "DocSource",
     "Document",
+    "Duration",
     "Engine",
     "Executor",
     "FlightAbandoned",
@@ -136,6 +140,7 @@ __all__ = [
     "SimulatedAgentError",
     "SingleFlight",
     "Stage",
+    "StageCall",
     "StageOptions",
     "StageResult",
     "StageStatus",
@@ -155,6 +160,7 @@ __all__ = [
     "create_plugin_manager",
     "hookimpl",
     "hookspec",
+    "parse_retry_after",
     "run",
     "run_sync",
     "shutdown",

@@ -24,15 +24,25 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-import podium
 from podium import Config, Engine, RunResult, RunStatus, StageStatus, create_plugin_manager
+from podium.testing import StageFailure
+from podium.testing.generated import (
+    ANNOUNCED,
+    OBSERVER,
+    Recorder,
+    StageSpec,
+    Watcher,
+    WorkflowSpec,
+    build,
+    value_of,
+)
 
 settings.register_profile(
     "podium-strategies",
@@ -47,42 +57,6 @@ settings.register_profile(
 #: The profile the property tests run under: 500 examples a strategy unless
 #: ``PODIUM_HYPOTHESIS_PROFILE=podium-strategies-quick`` asks for a quick local run.
 PROFILE = settings.get_profile(os.environ.get("PODIUM_HYPOTHESIS_PROFILE", "podium-strategies"))
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    """One generated stage: its edges, whether it fails, how often it yields, its route."""
-
-    name: str
-    needs: tuple[str, ...]
-    needs_any: tuple[str, ...]
-    fails: bool
-    yields: int
-    route: tuple[str, ...] | None = None
-
-    @property
-    def dependencies(self) -> tuple[str, ...]:
-        return self.needs + self.needs_any
-
-
-@dataclass(frozen=True)
-class WorkflowSpec:
-    """A generated workflow: stages in topological order, declared in ``declaration`` order."""
-
-    stages: tuple[StageSpec, ...]
-    declaration: tuple[int, ...]
-    cap: int | None
-    #: Whether a plugin listens to stage events (the kernel then wraps each body in its task).
-    observed: bool = False
-    #: (stage, earlier stage, visits): the stage routes back to the earlier one until it has
-    #: run ``visits`` times. Bodies are pure, so the final results equal a loop-free run's.
-    loop: tuple[str, str, int] | None = None
-
-    def by_name(self) -> dict[str, StageSpec]:
-        return {s.name: s for s in self.stages}
-
-    def dependents(self, name: str) -> list[str]:
-        return [s.name for s in self.stages if name in s.dependencies]
 
 
 def ancestors(stages: Sequence[StageSpec], name: str) -> set[str]:
@@ -162,11 +136,6 @@ class Expected:
     route: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
 
 
-def value_of(name: str, args: dict[str, Any]) -> str:
-    """The value a generated stage returns: its name applied to its arguments."""
-    return f"{name}(" + ",".join(f"{k}={args[k]}" for k in sorted(args)) + ")"
-
-
 def expected(spec: WorkflowSpec, *, routes: bool) -> Expected:
     """Interpret ``spec`` by the documented semantics, without scheduling anything."""
     out = Expected()
@@ -210,128 +179,11 @@ def expected(spec: WorkflowSpec, *, routes: bool) -> Expected:
 
 # --------------------------------------------------------------------------- running
 
-
-class Observer:
-    """A plugin recording stage lifecycle events, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str]] = []
-
-    @podium.hookimpl
-    def podium_stage_started(self, stage: podium.Stage) -> None:
-        self.events.append(("started", stage.name))
-
-    @podium.hookimpl
-    def podium_stage_ended(self, stage: podium.Stage, result: podium.StageResult) -> None:
-        self.events.append((result.status.value, stage.name))
-
-
-OBSERVER = Observer()
-
-#: The events each final status announces, when a plugin listens.
-ANNOUNCED = {
-    StageStatus.SUCCEEDED: ["started", "succeeded"],
-    StageStatus.FAILED: ["started", "failed"],
-    StageStatus.SKIPPED: ["skipped"],
-}
-
-
-class StageFailure(RuntimeError):
-    """The failure a generated stage raises."""
-
-
-@dataclass
-class Recorder:
-    """Watches stage bodies: starts, overlaps, and what had settled when each started."""
-
-    spec: WorkflowSpec
-    running: int = 0
-    peak: int = 0
-    starts: dict[str, int] = field(default_factory=dict)
-    ended: set[str] = field(default_factory=set)
-    violations: list[str] = field(default_factory=list)
-
-    async def body(self, ctx: podium.Context, name: str, args: dict[str, Any]) -> str:
-        stage = self.spec.by_name()[name]
-        self.starts[name] = self.starts.get(name, 0) + 1
-        results = ctx.run.results
-        for k in stage.needs:
-            if k not in self.ended or k not in results or not results[k].ok:
-                self.violations.append(f"{name} started before its need {k} succeeded")
-        for k in stage.needs_any:
-            if k not in results:
-                self.violations.append(f"{name} started before its needs_any {k} settled")
-        self.running += 1
-        self.peak = max(self.peak, self.running)
-        try:
-            for _ in range(stage.yields):
-                await asyncio.sleep(0)
-            if stage.fails:
-                raise StageFailure(f"{name} fails by design")
-            return value_of(name, args)
-        finally:
-            self.running -= 1
-            self.ended.add(name)
-
-
-def build(
-    spec: WorkflowSpec, strategy: str, recorder: Recorder, *, fail_fast: bool = False
-) -> podium.Workflow:
-    """A real workflow for ``spec`` whose stage bodies report to ``recorder``."""
-    wf = podium.Workflow("generated", strategy=strategy, max_concurrency=spec.cap, fail_fast=fail_fast)
-    for position in spec.declaration:
-        stage = spec.stages[position]
-        route: Callable[[Any], Any] | None = None
-        if stage.route is not None:
-            route = lambda _value, chosen=stage.route: list(chosen)  # noqa: E731
-        max_visits = 1
-        if spec.loop is not None:
-            source, target, visits = spec.loop
-            if stage.name == source:
-                route = _loop_route(target, visits)
-            if stage.name == target:
-                max_visits = visits
-        wf.add_stage(
-            _body(stage, recorder.body),
-            name=stage.name,
-            needs=stage.needs,
-            needs_any=stage.needs_any,
-            route=route,
-            max_visits=max_visits,
-        )
-    return wf
-
-
-def _loop_route(target: str, visits: int) -> Callable[[Any], list[str] | None]:
-    """Route back to ``target`` until it has run ``visits`` times, then decline (all go on)."""
-    calls = 0
-
-    def route(_value: Any) -> list[str] | None:
-        nonlocal calls
-        calls += 1
-        return [target] if calls < visits else None
-
-    return route
-
-
-def _body(stage: StageSpec, body: Callable[..., Awaitable[str]]) -> Callable[..., Awaitable[str]]:
-    """A stage function whose parameters are named after the stage's dependencies."""
-    params = "".join(f", {d}=None" for d in stage.dependencies)
-    args = ", ".join(f"{d!r}: {d}" for d in stage.dependencies)
-    source = (
-        f"async def {stage.name}(ctx{params}):\n    return await _body(ctx, {stage.name!r}, {{{args}}})\n"
-    )
-    namespace: dict[str, Any] = {"_body": body}
-    exec(source, namespace)
-    fn: Callable[..., Awaitable[str]] = namespace[stage.name]
-    return fn
-
-
 _managers: dict[tuple[int, ...], Any] = {}
 
 
-def engine_for(*plugins: object) -> Engine:
-    """An engine with exactly the given strategy plugins (no entry-point discovery).
+def engine_for(*plugins: object, config: Config | None = None) -> Engine:
+    """An engine with exactly the given plugins (no entry-point discovery).
 
     The plugin manager is built once per plugin set: building one is most of an
     example's cost, and a manager holds no per-engine state.
@@ -339,21 +191,32 @@ def engine_for(*plugins: object) -> Engine:
     key = tuple(id(p) for p in plugins)
     if key not in _managers:
         _managers[key] = create_plugin_manager(autoload=False, plugins=plugins)
-    return Engine(config=_CONFIG, plugin_manager=_managers[key], cache_url=False)
+    return Engine(config=config or _CONFIG, plugin_manager=_managers[key], cache_url=False)
 
 
 _CONFIG = Config()
+_WATCHER = Watcher(Recorder(WorkflowSpec((), (), None)))
 
 
 async def run_spec(
-    spec: WorkflowSpec, strategy: str, plugins: Iterable[object], *, fail_fast: bool = False
+    spec: WorkflowSpec,
+    strategy: str,
+    plugins: Iterable[object],
+    *,
+    fail_fast: bool = False,
+    executor: str | None = None,
+    config: Config | None = None,
 ) -> tuple[RunResult, Recorder]:
     recorder = Recorder(spec)
     OBSERVER.events.clear()
     if spec.observed:
         plugins = [*plugins, OBSERVER]
-    async with engine_for(*plugins) as engine:
-        result = await engine.run(build(spec, strategy, recorder, fail_fast=fail_fast))
+    if executor is not None:
+        plugins = [*plugins, _WATCHER]
+        _WATCHER.recorder = recorder
+    async with engine_for(*plugins, config=config) as engine:
+        workflow = build(spec, strategy, recorder, fail_fast=fail_fast, executor=executor)
+        result = await engine.run(workflow)
     leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     assert not leftovers, f"tasks left running: {leftovers}"
     return result, recorder
@@ -366,13 +229,17 @@ def check_run(
     *,
     cap: int | None = None,
     routes: bool = False,
+    executor: str | None = None,
+    config: Config | None = None,
 ) -> RunResult:
     """Run ``spec`` and assert every scheduling property; returns the result for more checks.
 
     ``cap`` is the concurrency the strategy must respect (``spec.cap``); ``routes`` says
     that the strategy honours the routes of workflows drawn with ``workflows(routes=True)``.
+    ``executor`` runs every stage on that executor (an executor plugin's own check: the
+    results must be those of the event loop), with the engine's ``config``.
     """
-    result, recorder = asyncio.run(run_spec(spec, strategy, plugins))
+    result, recorder = asyncio.run(run_spec(spec, strategy, plugins, executor=executor, config=config))
     want = expected(spec, routes=routes)
     assert not recorder.violations, recorder.violations
     if cap is not None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -14,7 +18,7 @@ from .conftest import docs
 
 
 def test_defaults_talk_to_context7_with_hours_and_days_of_cache() -> None:
-    settings = Settings.resolve(Context7Config(), env={})
+    settings = Settings.resolve(Context7Config())
     assert settings.base_url == DEFAULT_BASE_URL
     assert settings.api_key is None
     assert settings.config.docs_ttl == 6 * 3600
@@ -77,3 +81,31 @@ async def test_settings_can_come_from_podium_environment_variables() -> None:
     async with podium.Engine(config=podium.Config.load(env=env, cwd="/")) as engine:
         section = engine.config.section("context7")
     assert (section.timeout, section.concurrency) == (10.0, 2)
+
+
+def podium_config(cwd: Any, **env: str) -> dict[str, tuple[Any, str]]:
+    """``podium config --json`` in a real process: key -> (value, source)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("CONTEXT7_", "PODIUM_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "podium", "config", "--json"],
+        cwd=cwd,
+        env={**environment, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "ctx7sk" not in done.stdout
+    return {row["key"]: (row["value"], row["source"]) for row in json.loads(done.stdout)}
+
+
+def test_podium_config_shows_the_key_and_url_the_environment_gives_with_their_source(tmp_path: Any) -> None:
+    rows = podium_config(
+        tmp_path, CONTEXT7_API_KEY="ctx7sk-from-the-environment", CONTEXT7_API_URL="http://127.0.0.1:9/api"
+    )
+    assert rows["plugins.context7.api_key"] == ("********", "environment (CONTEXT7_API_KEY)")
+    assert rows["plugins.context7.base_url"] == ("http://127.0.0.1:9/api", "environment (CONTEXT7_API_URL)")
+
+
+def test_podium_config_shows_the_default_url_when_nothing_sets_it(tmp_path: Any) -> None:
+    assert podium_config(tmp_path)["plugins.context7.base_url"] == (DEFAULT_BASE_URL, "default")

@@ -99,6 +99,18 @@ async def test_a_parallel_run_is_one_tree_of_stage_spans_with_calls_under_their_
     assert lint.start_time < draft.end_time, "ran concurrently"
 
 
+async def test_a_skipped_stage_is_a_zero_length_span_at_the_moment_it_was_skipped(
+    telemetry: Any, make_engine: Any
+) -> None:
+    async with make_engine(agents=agents()) as engine:
+        await engine.run(review_workflow())
+
+    publish, lint = telemetry.span("stage publish"), telemetry.span("stage lint")
+    assert publish.attributes["podium.stage.status"] == "skipped"
+    assert publish.end_time == publish.start_time
+    assert publish.start_time >= lint.end_time  # skipped once the stage it needs had failed
+
+
 async def test_stage_spans_carry_status_attempts_cache_hit_and_skip_reason(
     telemetry: Any, make_engine: Any
 ) -> None:

@@ -23,7 +23,7 @@ from aiocache.serializers import PickleSerializer
 from podium.backends.memory import MemoryCache
 from podium.backends.sqlite import DEFAULT_PATH, SQLiteCache
 from podium.foundation.errors import ConfigError
-from podium.foundation.redaction import redact_url
+from podium.foundation.redaction import redact_url, url_port
 
 if TYPE_CHECKING:
     from aiocache.base import BaseCache
@@ -59,6 +59,13 @@ def open_backend(url: str, *, timeout: float | None = None) -> BaseCache | None:
     return None
 
 
+def _port(url: str, default: int) -> int:
+    try:
+        return url_port(url) or default
+    except ValueError as exc:
+        raise ConfigError(f"cache {exc}") from None
+
+
 def _redis(url: str, timeout: float | None) -> BaseCache:
     try:
         from podium.backends.redis import RedisCache
@@ -66,6 +73,7 @@ def _redis(url: str, timeout: float | None) -> BaseCache:
         raise ConfigError(
             f"cache {redact_url(url)!r} needs the Redis client: pip install 'podium[redis]'"
         ) from None
+    port = _port(url, 6379)  # first: a malformed netloc is a ConfigError, not a ValueError
     parts = urlsplit(url)
     db = parts.path.strip("/") or "0"
     if not db.isdigit():
@@ -76,7 +84,7 @@ def _redis(url: str, timeout: float | None) -> BaseCache:
     return RedisCache(
         serializer=PickleSerializer(),
         endpoint=parts.hostname or "127.0.0.1",
-        port=parts.port or 6379,
+        port=port,
         db=int(db),
         password=unquote(parts.password) if parts.password else None,
         ssl=parts.scheme == "rediss",
@@ -93,10 +101,10 @@ def _memcached(url: str) -> BaseCache:
         raise ConfigError(
             f"cache {redact_url(url)!r} needs the memcached client: pip install 'podium[memcached]'"
         ) from None
-    parts = urlsplit(url)
+    port = _port(url, 11211)
     return MemcachedCache(
         serializer=PickleSerializer(),
-        endpoint=parts.hostname or "127.0.0.1",
-        port=parts.port or 11211,
+        endpoint=urlsplit(url).hostname or "127.0.0.1",
+        port=port,
         timeout=None,
     )

@@ -15,11 +15,12 @@ from podium.foundation.errors import PodiumError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def errors_exit_2(fn: F) -> F:
-    """Turn Podium's own errors into a message on stderr and exit code 2."""
+    """Turn Podium's own errors into a message on stderr and exit code 2, and a Ctrl-C
+    outside a run (while a workflow file imports, say) into exit code 130."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -28,6 +29,9 @@ def errors_exit_2(fn: F) -> F:
         except PodiumError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_USAGE)
+        except KeyboardInterrupt:
+            click.echo("podium: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
 
@@ -47,7 +51,9 @@ def parse_inputs(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def load_config(ctx: click.Context, **overrides: Any) -> Config:
-    """The configuration for a command: the global --config file, then its own flags."""
+    """The configuration for a command: the global --config file and --log-level, then its
+    own flags (checked like every other setting)."""
+    overrides.setdefault("log_level", ctx.obj.get("log_level"))
     return Config.load(file=ctx.obj.get("config_file"), overrides=overrides)
 
 

@@ -43,7 +43,9 @@ def cli_cache_url(config: Config) -> str:
 
 def _config(ctx: click.Context, url: str | None) -> Config:
     parent = ctx.find_root().obj if isinstance(ctx.find_root().obj, dict) else {}
-    return Config.load(file=parent.get("config_file"), overrides={"cache_url": url} if url else None)
+    return Config.load(
+        file=parent.get("config_file"), overrides={"cache_url": url, "log_level": parent.get("log_level")}
+    )
 
 
 def _with_cache(ctx: click.Context, url: str | None, action: Callable[[ResultCache], Awaitable[T]]) -> T:

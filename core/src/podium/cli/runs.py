@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Sequence
+import sys
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,13 +16,13 @@ from rich.table import Table
 from podium.cli.base import errors_exit_2, input_option, load_config, parse_inputs
 from podium.cli.cache import cli_cache_url
 from podium.cli.logs import configure_logging
-from podium.cli.run import run_on_engine, show_result, with_progress
+from podium.cli.run import run_on_engine, with_progress
 from podium.cli.store import cli_store_url, parse_since, store_option, with_store
 from podium.contract.run_store import RunStore
 from podium.engine.engine import Engine
 from podium.engine.resume import find_run, workflow_of
 from podium.foundation.errors import ResumeError
-from podium.values.model import RunResult
+from podium.running.handle import RunHandle
 from podium.values.records import ENDED, RUNNING, RunFilter, RunRecord
 
 STATUSES = (RUNNING, *ENDED)
@@ -134,12 +136,13 @@ def resume_command(
     workflow, modules = workflow_of(record)
     overrides = parse_inputs(inputs)
 
-    async def main(engine: Engine) -> RunResult:
-        return await engine.resume(record.run_id, workflow, force=force, inputs=overrides)
+    def start(engine: Engine) -> Awaitable[RunHandle]:
+        return engine.submit_resume(record.run_id, workflow, force=force, inputs=overrides)
 
     plugins = with_progress(modules, as_json or no_progress)
-    result, recorded = run_on_engine(main, config, plugins, cache_url=cli_cache_url(config), store=store)
-    show_result(result, as_json, recorded)
+    sys.exit(
+        asyncio.run(run_on_engine(workflow, start, config, plugins, cli_cache_url(config), store, as_json))
+    )
 
 
 __all__ = ["resume_command", "run_dict", "runs_command"]

@@ -20,7 +20,8 @@ import click
 from podium.cli.base import errors_exit_2, load_config
 from podium.contract.plugins import configured_plugin_manager
 from podium.contract.run_store import RunStore
-from podium.definition.config import Config, parse_duration
+from podium.definition.config import Config
+from podium.definition.converter import parse_duration
 from podium.foundation.errors import PodiumError, RunStoreError
 from podium.foundation.redaction import redact_url
 from podium.values.records import DEFAULT_STORE_URL

@@ -79,15 +79,17 @@ def podium_execute_stage(
 ) -> Awaitable[Any] | None:
     """Invoke one attempt of a stage body and return an awaitable of its value.
 
-    :param stage: The stage being run (``stage.fn``, ``stage.executor``, ...).
+    :param stage: The stage being run (``stage.fn``, ``stage.executor_options``, ...).
     :param ctx: The stage's :class:`podium.Context`.
     :param kwargs: The arguments the body is called with, by parameter name
         (``ctx`` included when the body asks for it).
     :param attempt: 1 for the first attempt, 2 for the first retry, ...
     :return: An awaitable of the stage's value, or ``None`` to decline.
 
-    The built-in implementation hands the body to the stage's executor. Timeouts and
-    retries are applied by the kernel around each attempt. Wrappers
+    The built-in implementation hands the body to the stage's executor (its own
+    ``executor=``, else its workflow's, else the configured ``executor``): as a
+    :class:`podium.StageCall` to an executor with ``submit_call``, else to ``submit``.
+    Timeouts and retries are applied by the kernel around each attempt. Wrappers
     (``wrapper=True``) see every attempt; they must return a new coroutine.
 
     Stops at the first non-None result.
@@ -273,8 +275,12 @@ def podium_register_executors(register: Callable[[str, Executor], None]) -> None
     """Register executors, which decide *where* a stage body runs, by ``register(name, executor)``.
 
     An executor is an object with ``submit(fn, kwargs) -> Awaitable`` (see
-    :class:`podium.Executor`): the event loop, a thread, a remote worker. How a
-    stage is *invoked* (retries, tracing, timing) is :func:`podium_execute_stage`, not this.
+    :class:`podium.Executor`): the event loop, a thread, a remote worker. One that needs
+    the stage's name, priority and ``executor_options`` implements
+    ``submit_call(call) -> Awaitable`` instead (:class:`podium.CallExecutor`, receiving a
+    :class:`podium.StageCall`); either may implement ``check(stage) -> Iterable[str]`` to
+    refuse, before a run starts, stages it cannot run. How a stage is *invoked*
+    (retries, tracing, timing) is :func:`podium_execute_stage`, not this.
 
     Called once per engine, when it starts. Return value ignored.
     """
@@ -335,12 +341,17 @@ def podium_run_store(url: str, config: Config) -> RunStore | None:
 
 
 @hookspec
-def podium_register_config_sections(register: Callable[[str, type], None]) -> None:
+def podium_register_config_sections(register: Callable[..., None]) -> None:
     """Declare the configuration section a plugin owns with ``register(name, attrs_class)``.
 
     The section ``[plugins.<name>]`` of the configuration is structured into
     ``attrs_class`` with cattrs; errors name the exact key. Read it back with
-    ``config.section(name)``.
+    ``config.section(name)``. Fields holding seconds are annotated ``podium.Duration``.
+
+    A plugin whose settings also come from environment variables of its own says which
+    with ``register(name, attrs_class, env={"api_key": "SERVICE_API_KEY"})``: a variable
+    gives its field's value when the configuration does not, and ``podium config`` shows
+    that value (masked when secret) with the variable as its source.
 
     Called when a configuration is loaded. Return value ignored.
     """

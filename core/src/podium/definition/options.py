@@ -9,6 +9,7 @@ fails when one of them drifts. :func:`resolve_options` is their one validation.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -48,11 +49,18 @@ class StageOptions(TypedDict, total=False):
     version: str | None
     """Identifies the code in cache keys (default: a hash of the function's source)."""
     executor: str | None
-    """Where the body runs (default: ``inline`` for ``async def``, else ``thread``)."""
+    """Where the body runs (default: the workflow's ``executor=``, else the configured
+    ``executor``, else ``inline`` for ``async def`` and ``thread`` for a plain function)."""
+    executor_options: Mapping[str, Any] | None
+    """Options for the stage's executor, which checks them (e.g. ``{"resources": {"GPU": 1}}``
+    for ``dask``)."""
     estimate: float | None
     """Expected seconds, for critical-path-first scheduling."""
     max_visits: int | None
     """How often a route may bring the run back to this stage (default 1: no loop)."""
+    agents: str | Iterable[str] | None
+    """The agents the stage calls, checked against the engine's before a run starts
+    (default: the names of its literal ``ctx.agent("...")`` calls; ``[]`` checks none)."""
 
 
 #: The option names, in declaration order.
@@ -73,8 +81,21 @@ def source_version(fn: Callable[..., Any]) -> str | None:
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
-def stage_names(value: str | Iterable[str] | None, what: str, stage: str) -> tuple[str, ...]:
-    """A ``needs``-like option as a tuple of stage names."""
+def _generator_kind(fn: Callable[..., Any]) -> str | None:
+    """``"an async generator"`` or ``"a generator"`` when calling ``fn`` makes one."""
+    plain = inspect.isroutine(fn) or isinstance(fn, functools.partial)
+    call = fn if plain else type(fn).__call__  # a callable object: its __call__
+    if inspect.isasyncgenfunction(call):
+        return "an async generator"
+    if inspect.isgeneratorfunction(call):
+        return "a generator"
+    return None
+
+
+def stage_names(
+    value: str | Iterable[str] | None, what: str, stage: str, kind: str = "stages"
+) -> tuple[str, ...]:
+    """A ``needs``-like option as a tuple of names (of stages, or of ``kind``)."""
     if value is None:
         return ()
     if isinstance(value, str):
@@ -82,10 +103,12 @@ def stage_names(value: str | Iterable[str] | None, what: str, stage: str) -> tup
     try:
         names = tuple(value)
     except TypeError:
-        raise DefinitionError(f"stage {stage!r}: {what} must name stages, got {value!r}") from None
+        raise DefinitionError(
+            f"stage {stage!r}: {what} must name {kind}, got {value!r}", option=what
+        ) from None
     for name in names:
         if not isinstance(name, str):
-            raise DefinitionError(f"stage {stage!r}: {what} must name stages, got {name!r}")
+            raise DefinitionError(f"stage {stage!r}: {what} must name {kind}, got {name!r}", option=what)
     return names
 
 
@@ -100,6 +123,14 @@ def resolve_options(fn: Callable[..., Any], options: Mapping[str, Any], workflow
     name = options.get("name") or getattr(fn, "__name__", None)
     if not isinstance(name, str) or not name or name == "<lambda>":
         raise DefinitionError(f"workflow {workflow!r}: give the stage for {fn!r} a name=")
+    generator = _generator_kind(fn)
+    if generator:
+        # Its body would never run: calling it only makes a generator object.
+        raise DefinitionError(
+            f"stage {name!r} is {generator} function (it yields), but a stage returns one "
+            "value: return it (a list of the items, say) instead of yielding",
+            option="run",
+        )
     unknown = [option for option in options if option not in OPTION_NAMES]
     if unknown:
         raise DefinitionError(
@@ -113,30 +144,42 @@ def resolve_options(fn: Callable[..., Any], options: Mapping[str, Any], workflow
     timeout, estimate = given("timeout"), given("estimate")
     for option, value in (("timeout", timeout), ("estimate", estimate)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise DefinitionError(f"stage {name!r}: {option} must be a number of seconds, got {value!r}")
+            raise DefinitionError(
+                f"stage {name!r}: {option} must be a number of seconds, got {value!r}", option=option
+            )
     if timeout is not None and timeout <= 0:
-        raise DefinitionError(f"stage {name!r}: timeout must be > 0, got {timeout}")
+        raise DefinitionError(f"stage {name!r}: timeout must be > 0, got {timeout}", option="timeout")
     if estimate is not None and estimate < 0:
-        raise DefinitionError(f"stage {name!r}: estimate must be >= 0, got {estimate}")
+        raise DefinitionError(f"stage {name!r}: estimate must be >= 0, got {estimate}", option="estimate")
     max_visits = 1 if given("max_visits") is None else given("max_visits")
     if isinstance(max_visits, bool) or not isinstance(max_visits, int) or max_visits < 1:
-        raise DefinitionError(f"stage {name!r}: max_visits must be an integer >= 1, got {max_visits!r}")
+        raise DefinitionError(
+            f"stage {name!r}: max_visits must be an integer >= 1, got {max_visits!r}", option="max_visits"
+        )
     retry = given("retry")
     if retry is not None and not isinstance(retry, Retry):
-        raise DefinitionError(f"stage {name!r}: retry must be a podium.Retry, got {retry!r}")
+        raise DefinitionError(f"stage {name!r}: retry must be a podium.Retry, got {retry!r}", option="retry")
     cache = given("cache")
     policy = CachePolicy() if cache is True else (cache or None)
     if policy is not None and not isinstance(policy, CachePolicy):
-        raise DefinitionError(f"stage {name!r}: cache must be a podium.CachePolicy or True, got {cache!r}")
+        raise DefinitionError(
+            f"stage {name!r}: cache must be a podium.CachePolicy or True, got {cache!r}", option="cache"
+        )
     route = given("route")
     if route is not None and not (callable(route) or isinstance(route, Mapping)):
-        raise DefinitionError(f"stage {name!r}: route must be a function or a mapping, got {route!r}")
+        raise DefinitionError(
+            f"stage {name!r}: route must be a function or a mapping, got {route!r}", option="route"
+        )
     on_error = given("on_error")
     if on_error is not None and not callable(on_error):
-        raise DefinitionError(f"stage {name!r}: on_error must be a function of the error, got {on_error!r}")
+        raise DefinitionError(
+            f"stage {name!r}: on_error must be a function of the error, got {on_error!r}", option="on_error"
+        )
     for option in ("description", "version", "executor"):
         if given(option) is not None and not isinstance(given(option), str):
-            raise DefinitionError(f"stage {name!r}: {option} must be a string, got {given(option)!r}")
+            raise DefinitionError(
+                f"stage {name!r}: {option} must be a string, got {given(option)!r}", option=option
+            )
     version = given("version") or (policy.version if policy else None)
     if policy is not None and version is None:
         version = source_version(fn)
@@ -145,6 +188,15 @@ def resolve_options(fn: Callable[..., Any], options: Mapping[str, Any], workflow
                 f"stage {name!r} is cached but its function has no readable source "
                 "(a lambda, a notebook cell or a builtin): pass version='...' to the stage"
             )
+    executor_options = given("executor_options")
+    if executor_options is not None and not (
+        isinstance(executor_options, Mapping) and all(isinstance(key, str) for key in executor_options)
+    ):
+        raise DefinitionError(
+            f"stage {name!r}: executor_options must be a mapping of option names to values, "
+            f"got {executor_options!r}",
+            option="executor_options",
+        )
     description = given("description")
     return {
         "name": name,
@@ -158,7 +210,9 @@ def resolve_options(fn: Callable[..., Any], options: Mapping[str, Any], workflow
         "on_error": on_error,
         "fallback": options.get("fallback", NOTSET),
         "version": version,
-        "executor": given("executor") or ("inline" if inspect.iscoroutinefunction(fn) else "thread"),
+        "executor": given("executor"),
+        "executor_options": dict(executor_options or {}),
         "estimate": estimate,
         "max_visits": max_visits,
+        "agents": None if given("agents") is None else stage_names(given("agents"), "agents", name, "agents"),
     }

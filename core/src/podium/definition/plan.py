@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import heapq
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
@@ -53,21 +53,42 @@ def suggest(name: str, candidates: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def dependency_errors(stages: Sequence[Stage]) -> list[str]:
-    """Unknown, repeated and self dependencies, each named (unknown ones with a suggestion)."""
+class Problem(NamedTuple):
+    """A definition error about one option of one stage, so a workflow file can point at
+    its key (``stages[1].needs[0]``)."""
+
+    stage: str
+    #: The option, with its position in a list (``needs[0]``), or ``run`` for the function.
+    option: str
+    message: str
+    #: The unknown stage the option names, when that is the problem.
+    unknown: str | None = None
+
+
+def dependency_errors(stages: Sequence[Stage]) -> list[Problem]:
+    """Unknown, repeated and self dependencies, and mapping routes to stages that do not
+    exist, each named (unknown names with a suggestion)."""
     names = [stage.name for stage in stages]
     known = set(names)
     errors = []
     for stage in stages:
         seen: set[str] = set()
-        for dep in stage.dependencies:
-            if dep in seen:
-                errors.append(f"stage {stage.name!r} lists dependency {dep!r} twice")
-            seen.add(dep)
-            if dep == stage.name:
-                errors.append(f"stage {stage.name!r} depends on itself")
-            elif dep not in known:
-                errors.append(f"stage {stage.name!r} needs unknown stage {dep!r}{suggest(dep, names)}")
+        for option in ("needs", "needs_any"):
+            for k, dep in enumerate(getattr(stage, option)):
+                where = f"{option}[{k}]"
+                if dep in seen:
+                    errors.append(
+                        Problem(stage.name, where, f"stage {stage.name!r} lists dependency {dep!r} twice")
+                    )
+                seen.add(dep)
+                if dep == stage.name:
+                    errors.append(Problem(stage.name, where, f"stage {stage.name!r} depends on itself"))
+                elif dep not in known:
+                    message = f"stage {stage.name!r} needs unknown stage {dep!r}{suggest(dep, names)}"
+                    errors.append(Problem(stage.name, where, message, dep))
+        for target in sorted((stage.route_targets or frozenset()) - known):
+            message = f"stage {stage.name!r} routes to unknown stage {target!r}{suggest(target, names)}"
+            errors.append(Problem(stage.name, "route", message, target))
     return errors
 
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar, Unpack, overload
 import attrs
 
 from podium.definition.options import NOTSET, RouteSpec, StageOptions, resolve_options, stage_names
-from podium.definition.plan import Plan, build_plan, dependency_errors, suggest
+from podium.definition.plan import Plan, Problem, build_plan, dependency_errors, suggest
 from podium.foundation.errors import DefinitionError, DefinitionErrors
 from podium.values.model import Budget, CachePolicy, Retry
 
@@ -43,9 +43,13 @@ class Stage:
     on_error: Callable[[BaseException], Any] | None = None
     fallback: Any = NOTSET
     version: str | None = None
-    executor: str = "inline"
+    #: ``None``: the run's default (see :func:`podium.running.stage_path.executor_of`).
+    executor: str | None = None
+    executor_options: Mapping[str, Any] = attrs.field(factory=dict)
     estimate: float | None = None
     max_visits: int = 1
+    #: The agents it declares (``None``: those its source names, see ``podium.definition.agent_names``).
+    agents: tuple[str, ...] | None = None
     #: Position in declaration order; ties in scheduling are broken by it.
     index: int = -1
     #: Name of the parameter receiving the Context, if the body takes one.
@@ -124,6 +128,8 @@ class Workflow:
     :param fail_fast: On the first failure, cancel running stages and start no others.
     :param inputs: The inputs the workflow expects, checked before a run starts: names, or
         a mapping of names to default values (used when a run does not give them).
+    :param executor: Where the bodies of stages that name no ``executor=`` run (``None``:
+        the configured ``executor``, else ``inline`` for ``async def``, ``thread`` otherwise).
     """
 
     def __init__(
@@ -137,13 +143,21 @@ class Workflow:
         fail_fast: bool = False,
         inputs: Iterable[str] | Mapping[str, Any] | None = None,
         description: str = "",
+        executor: str | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise DefinitionError(f"a workflow needs a non-empty name, got {name!r}")
+        if executor is not None and (not isinstance(executor, str) or not executor):
+            raise DefinitionError(
+                f"workflow {name!r}: executor must name an executor, got {executor!r}", option="executor"
+            )
         if max_concurrency is not None and max_concurrency < 1:
-            raise DefinitionError(f"workflow {name!r}: max_concurrency must be >= 1, got {max_concurrency}")
+            raise DefinitionError(
+                f"workflow {name!r}: max_concurrency must be >= 1, got {max_concurrency}",
+                option="max_concurrency",
+            )
         if timeout is not None and timeout <= 0:
-            raise DefinitionError(f"workflow {name!r}: timeout must be > 0, got {timeout}")
+            raise DefinitionError(f"workflow {name!r}: timeout must be > 0, got {timeout}", option="timeout")
         self.name = name
         self.strategy = strategy
         self.max_concurrency = max_concurrency
@@ -153,6 +167,7 @@ class Workflow:
         self.inputs = tuple(inputs) if inputs is not None else None
         self.input_defaults: dict[str, Any] = dict(inputs) if isinstance(inputs, Mapping) else {}
         self.description = description
+        self.executor = executor
         #: Where the workflow was loaded from (a ``podium run`` TARGET), if it was: the run
         #: store records it, so ``podium resume`` can load the workflow again.
         self.source: str | None = None
@@ -229,25 +244,29 @@ class Workflow:
             if key not in self._valid_inputs:
                 errors = self._parameter_errors(available)
                 if errors:
-                    raise DefinitionErrors(errors, source=f"workflow {self.name!r}")
+                    raise DefinitionErrors([e.message for e in errors], source=f"workflow {self.name!r}")
                 self._valid_inputs.add(key)
         return plan
 
+    def problems(self) -> list[Problem]:
+        """Every definition error a plan can be checked for without being built, at once:
+        dependencies and routes that name no stage, parameters that match nothing."""
+        stages = list(self.stages.values())
+        if not stages:
+            return [Problem("", "", "it has no stages")]
+        return dependency_errors(stages) + self._parameter_errors(None)
+
     def _build_plan(self) -> Plan:
         source = f"workflow {self.name!r}"
-        stages = list(self.stages.values())
-        errors = ["it has no stages"] if not stages else dependency_errors(stages)
+        errors = self.problems()
         if errors:
-            raise DefinitionErrors(errors, source=source)
-        plan = build_plan(stages)
+            raise DefinitionErrors([problem.message for problem in errors], source=source)
+        plan = build_plan(list(self.stages.values()))
         if not isinstance(plan, Plan):
             raise DefinitionErrors([f"cycle in needs: {' -> '.join(plan)}"], source=source)
-        errors = self._parameter_errors(None)
-        if errors:
-            raise DefinitionErrors(errors, source=source)
         return plan
 
-    def _parameter_errors(self, inputs: set[str] | None) -> list[str]:
+    def _parameter_errors(self, inputs: set[str] | None) -> list[Problem]:
         errors = []
         for stage in self.stages.values():
             deps = set(stage.dependencies)
@@ -255,14 +274,17 @@ class Workflow:
                 if parameter in deps or has_default(default):
                     continue
                 if parameter in self.stages:
-                    errors.append(
+                    message = (
                         f"stage {stage.name!r} takes parameter {parameter!r}, the name of a stage it "
                         f"does not depend on: add needs=[{parameter!r}]"
                     )
                 elif inputs is not None and parameter not in inputs:
                     known = sorted(inputs | deps)
-                    errors.append(
+                    message = (
                         f"stage {stage.name!r} parameter {parameter!r} matches no workflow input or "
                         f"dependency{suggest(parameter, known)} (inputs: {sorted(inputs) or 'none'})"
                     )
+                else:
+                    continue
+                errors.append(Problem(stage.name, "run", message))
         return errors

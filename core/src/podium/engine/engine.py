@@ -38,6 +38,7 @@ from podium.running.events import hook_facts
 from podium.running.handle import RunHandle
 from podium.running.result_cache import ResultCache
 from podium.running.scheduler import RunState
+from podium.running.stage_path import executor_errors
 from podium.running.strategy import Strategy
 from podium.values.alerts import Alert, AlertRouter, AlertSink, Severity
 from podium.values.executors import Executor
@@ -182,10 +183,7 @@ class Engine:
     def register_plugins(self) -> None:
         """Ask every plugin for its config sections, strategies, executors, agents, sinks."""
 
-        def register_config_section(name: str, cls: type) -> None:
-            self.config.register_section(name, cls)
-
-        self.hook.podium_register_config_sections(register=register_config_section)
+        self.hook.podium_register_config_sections(register=self.config.register_section)
         self.config.validate_sections()
 
         def register_strategy(strategy: Strategy) -> None:
@@ -236,12 +234,8 @@ class Engine:
         if strategy.name in checked:  # a plan passes a strategy's checks once for all its runs
             return plan, strategy
         errors = list(strategy.check(workflow, plan))
-        for stage in plan.stages:
-            if stage.executor not in self.executors:
-                errors.append(
-                    f"stage {stage.name!r} uses executor {stage.executor!r}, which is not registered "
-                    f"(registered: {', '.join(sorted(self.executors))})"
-                )
+        errors.extend(self.agents.unknown(plan))  # before any stage spends a token
+        errors += executor_errors(plan, workflow, self.config.settings.executor, self.executors)
         if errors:
             routing = sorted(name for name, s in self.strategies.items() if s.routes)
             if routing and not strategy.routes and any(s.route is not None for s in plan.stages):
@@ -320,7 +314,9 @@ class Engine:
         Definition and input errors raise here, before any stage starts. Use the handle
         to ``cancel()`` the run and still get its result (``await handle``).
         """
-        run = await self._new_run(workflow, inputs, run_id)
+        return self._start(await self._new_run(workflow, inputs, run_id))
+
+    def _start(self, run: RunState) -> RunHandle:
         task = asyncio.get_running_loop().create_task(self._execute(run), name=f"podium-run:{run.id}")
         handle = RunHandle(run, task)
         self._submitted.add(handle)
@@ -349,6 +345,18 @@ class Engine:
         ``inputs`` replace inputs the store could not keep.
         """
         return await self._execute(await self._resumed_run(run_id, workflow, force=force, inputs=inputs))
+
+    async def submit_resume(
+        self,
+        run_id: str,
+        workflow: Workflow | None = None,
+        *,
+        force: bool = False,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> RunHandle:
+        """:meth:`resume` in a task, as :meth:`submit` starts a run: the errors raise here,
+        and the handle cancels the resumed run and still gives its result."""
+        return self._start(await self._resumed_run(run_id, workflow, force=force, inputs=inputs))
 
     async def _resumed_run(
         self, run_id: str, workflow: Workflow | None, *, force: bool, inputs: Mapping[str, Any] | None

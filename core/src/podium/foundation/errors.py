@@ -9,8 +9,8 @@ import enum
 from collections.abc import Sequence
 from typing import Any
 
-#: The ``podium`` extra that installs each thing Podium's own plugins provide (a strategy,
-#: by name, ``ctx.docs``, or all of them): the one place the kernel names its plugins,
+#: The ``podium`` extra that installs each thing Podium's own plugins provide (a strategy
+#: or an agent provider, by name, ``ctx.docs``, or all of them): the one place the kernel names its plugins,
 #: used only by the errors that say what to install.
 INSTALL_HINTS = {
     "strategy sequential": "podium[sequential]",
@@ -18,6 +18,9 @@ INSTALL_HINTS = {
     "strategy conditional": "podium[conditional]",
     "docs": "podium[context7]",
     "metrics": "podium[otel]",
+    "executor dask": "podium[dask]",
+    "provider anthropic": "podium[anthropic]",
+    "provider openai": "podium[openai]",
     "everything": "podium[all]",
 }
 
@@ -33,7 +36,15 @@ class PodiumError(Exception):
 
 
 class DefinitionError(PodiumError):
-    """A workflow, stage or policy is defined wrongly; raised before anything runs."""
+    """A workflow, stage or policy is defined wrongly; raised before anything runs.
+
+    ``option`` names the stage option it is about, when it is about one, so that a
+    workflow file can point at its key (``stages[0].timeout``).
+    """
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 class DefinitionErrors(DefinitionError):

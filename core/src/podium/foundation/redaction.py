@@ -20,6 +20,10 @@ class Secret:
         """The secret itself, for the one place that must send it."""
         return self._value
 
+    def mask(self, text: str) -> str:
+        """``text`` with the secret replaced by ``********`` (an API may quote a key it refused)."""
+        return text.replace(self._value, "********") if self._value else text
+
     def __repr__(self) -> str:
         return "Secret('********')"
 
@@ -36,15 +40,34 @@ class Secret:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``, fit for logs and messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """``url`` with any password replaced by ``***``, fit for logs and messages.
+
+    Works on any text, a malformed URL too (a bad port, a stray bracket): the URLs
+    shown are often the ones being reported as wrong.
+    """
+    scheme, separator, rest = url.partition("://")
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    userinfo, at, host = rest[:end].rpartition("@")
+    if not separator or not at or ":" not in userinfo:
         return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:" if parts.username else ":"
-    return parts._replace(netloc=f"{user}***@{host}").geturl()
+    return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}{rest[end:]}"
+
+
+def url_port(url: str) -> int | None:
+    """The port ``url`` names (``None`` when it names none).
+
+    :raises ValueError: naming the URL, password masked, when the port is not a number
+        from 0 to 65535.
+    """
+    try:
+        return urlsplit(url).port
+    except ValueError as exc:
+        if "port" not in str(exc).lower():
+            raise ValueError(f"{redact_url(url)!r}: {exc}") from None
+        port = url.partition("://")[2].split("/", 1)[0].rpartition("@")[2].rpartition(":")[2]
+        raise ValueError(
+            f"{redact_url(url)!r}: the port must be a number from 0 to 65535, got {port!r}"
+        ) from None
 
 
 def is_secret_key(key: str) -> bool:

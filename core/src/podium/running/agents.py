@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
+from podium.definition.agent_names import plan_agents
 from podium.foundation.errors import AgentNotFound, BudgetExceeded, SimulatedAgentError
 from podium.values.model import ZERO_USAGE, Usage
 from podium.values.providers import AgentSpec, Prompt, RateLimits
 
 if TYPE_CHECKING:
     from podium.definition.config import Config
+    from podium.definition.plan import Plan
     from podium.running.context import Context
 
 
@@ -141,10 +143,20 @@ class AgentRegistry:
         try:
             return self._agents[name]
         except KeyError:
-            close = difflib.get_close_matches(name, list(self._agents), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            known = ", ".join(sorted(self._agents)) or "none"
-            raise AgentNotFound(f"no agent named {name!r}{hint}; registered agents: {known}") from None
+            raise AgentNotFound(f"no agent named {name!r}{self._hint(name)}") from None
+
+    def unknown(self, plan: Plan) -> list[str]:
+        """A definition error for each agent a stage of ``plan`` names that is not registered."""
+        return [
+            f"stage {stage!r} calls agent {agent!r}, which is not registered{self._hint(agent)}"
+            for stage, agent in plan_agents(plan)
+            if agent not in self._agents
+        ]
+
+    def _hint(self, name: str) -> str:
+        close = difflib.get_close_matches(name, list(self._agents), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{hint}; registered agents: {', '.join(sorted(self._agents)) or 'none'}"
 
     def bind(self, name: str, ctx: Context) -> BoundAgent:
         return BoundAgent(name, self.get(name), ctx)

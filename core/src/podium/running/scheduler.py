@@ -126,6 +126,8 @@ class RunState(StageTracker):
             cached=result_cache.enabled,
             routes=None if self.router is None else self.router.routes,
             inline_cache=result_cache.inline,
+            workflow_executor=workflow.executor,
+            engine_executor=config.settings.executor,
             stored=recorder is not None,
         )
         self._t0 = time.perf_counter()

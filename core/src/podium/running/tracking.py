@@ -56,6 +56,11 @@ class StageTracker:
             self._rank = rank
         self._ready: list[int] = []
 
+    def priority(self, i: int) -> int:
+        """How much the strategy wants stage ``i`` started before the others: higher first
+        (``0`` for the stage it wants last), for executors that queue work elsewhere."""
+        return len(self._rank) - 1 - self._rank[i]
+
     # ------------------------------------------------------------------ for subclasses
 
     def _emit_skipped(self, stage: Stage, result: StageResult) -> None:

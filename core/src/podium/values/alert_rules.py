@@ -17,6 +17,7 @@ from podium.foundation.redaction import Secret
 from podium.values.alerts import Alert, Severity
 from podium.values.kpis import CallSample, agent_failures, success_rate
 from podium.values.records import RunRecord
+from podium.values.units import Duration
 
 #: A threshold a rule compares against; ``false`` in the configuration turns the rule off.
 Limit = NewType("Limit", float)
@@ -76,9 +77,9 @@ class WebhookSettings:
 
     url: Secret
     format: str = attrs.field(default="json", validator=_format)
-    timeout: float = 5.0
+    timeout: Duration = 5.0
     attempts: int = attrs.field(default=4, validator=_at_least_one)
-    backoff: float = 0.5
+    backoff: Duration = 0.5
 
 
 @attrs.define
@@ -100,10 +101,10 @@ class AlertRules:
     success_rate: Limit | None = attrs.field(default=Limit(0.95), validator=_share)
     agent_failure_rate: Limit | None = attrs.field(default=Limit(0.10), validator=_share)
     token_budget: TokenLimit = True
-    window: float = 3600.0
+    window: Duration = 3600.0
     min_runs: int = attrs.field(default=5, validator=_at_least_one)
     min_calls: int = attrs.field(default=10, validator=_at_least_one)
-    cooldown: float = 300.0
+    cooldown: Duration = 300.0
     webhooks: dict[str, WebhookSettings] = attrs.field(factory=dict)
 
     def token_limit(self, budget_tokens: int | None) -> int | None:

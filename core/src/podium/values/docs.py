@@ -20,6 +20,9 @@ class Document:
     text: str
     tokens: int
     source: DocSource = "network"
+    #: Other names of the same call that ended at this library (a redirect, a name and
+    #: its id): one document answers them all, ``bundle[name]`` finds it by any of them.
+    other_names: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -66,6 +69,6 @@ class DocBundle:
 
     def __getitem__(self, library: str) -> Document:
         for document in self.documents:
-            if library in (document.library, document.library_id):
+            if library in (document.library, document.library_id, *document.other_names):
                 return document
         raise KeyError(f"no document for {library!r} in this bundle")

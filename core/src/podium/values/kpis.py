@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from podium.values.records import INTERRUPTED, RUNNING, RunRecord
+from podium.values.units import Duration
 
 #: One stage visit as KPIs see it: (workflow, stage, status, duration in seconds).
 StageSample = tuple[str, str, str, float]
@@ -43,9 +44,9 @@ class SloTargets:
     is met when the workflow's p95 duration is within it.
     """
 
-    average: float = DEFAULT_AVERAGE_TARGET
-    strategies: dict[str, float] = attrs.field(factory=lambda: dict(DEFAULT_STRATEGY_TARGETS))
-    workflows: dict[str, float] = attrs.field(factory=dict)
+    average: Duration = DEFAULT_AVERAGE_TARGET
+    strategies: dict[str, Duration] = attrs.field(factory=lambda: dict(DEFAULT_STRATEGY_TARGETS))
+    workflows: dict[str, Duration] = attrs.field(factory=dict)
 
     def target(self, workflow: str, strategy: str) -> float | None:
         return self.workflows.get(workflow, self.strategies.get(strategy))

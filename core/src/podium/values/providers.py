@@ -1,15 +1,18 @@
 """What agent providers and the kernel exchange: prompts, rate-limit state, agent specs.
 
-A provider plugin (``podium-anthropic``, ``podium-openai``, ...) registers a factory by
-name through ``podium_register_providers``; the factory turns an :class:`AgentSpec` into
-an object implementing :class:`podium.Agent`. A provider makes exactly one attempt per
-call and reports what went wrong as a :class:`podium.ProviderError` (retries, limits and
-breakers are the kernel's), and what its rate-limit headers said as :class:`RateLimits`.
+A provider plugin registers a factory by name through ``podium_register_providers``; the
+factory turns an :class:`AgentSpec` into an object implementing :class:`podium.Agent`.
+A provider makes exactly one attempt per call and reports what went wrong as a
+:class:`podium.ProviderError` (retries, limits and breakers are the kernel's), and what its
+rate-limit headers said as :class:`RateLimits`.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import attrs
@@ -82,3 +85,28 @@ class AgentSpec:
     provider: str
     model: str
     options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds a response asks to wait: ``retry-after-ms``, else ``retry-after`` (seconds or an
+    HTTP date); ``None`` when neither is sent or neither parses. ``headers`` is looked up
+    with lower-case names (an ``httpx`` ``Headers`` object is case-insensitive)."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        seconds: float | None
+        try:
+            seconds = float(raw) * scale
+        except ValueError:
+            seconds = _seconds_until_date(raw, time.time() if now is None else now)
+        if seconds is not None and math.isfinite(seconds):
+            return max(0.0, seconds)
+    return None
+
+
+def _seconds_until_date(raw: str, now: float) -> float | None:
+    try:
+        return parsedate_to_datetime(raw).timestamp() - now
+    except (TypeError, ValueError, IndexError):
+        return None

@@ -14,6 +14,7 @@ import attrs
 
 from podium.values.model import ZERO_USAGE, Usage
 from podium.values.serialization import SERIALIZERS, StoredValue
+from podium.values.units import Duration
 
 #: The run store the command line records to when no ``store`` is configured (and what
 #: ``store = true`` means).
@@ -56,9 +57,9 @@ class RunStoreSettings:
 
     serializer: str = attrs.field(default="json", validator=_serializer)
     capture_content: bool = False
-    heartbeat: float = attrs.field(default=10.0, validator=_positive)
-    busy_timeout: float = attrs.field(default=5.0, validator=_positive)
-    commit_timeout: float = attrs.field(default=10.0, validator=_positive)
+    heartbeat: Duration = attrs.field(default=10.0, validator=_positive)
+    busy_timeout: Duration = attrs.field(default=5.0, validator=_positive)
+    commit_timeout: Duration = attrs.field(default=10.0, validator=_positive)
 
 
 @attrs.frozen

@@ -9,7 +9,6 @@ whose ``max_visits`` is above 1, as long as that stage has had fewer rounds than
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import weakref
 from collections.abc import Sequence
@@ -52,12 +51,11 @@ def route_errors(workflow: Workflow, plan: Plan) -> list[str]:
             continue
         allowed = {plan.stages[j].name for j in plan.dependents[i]}
         loops = set(loop_back.get(i, ()))
+        # A target that is no stage at all is the workflow's own error, reported before this.
         for target in sorted(targets - allowed - loops):
-            close = difflib.get_close_matches(target, sorted(allowed), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close and target not in workflow.stages else ""
             errors.append(
                 f"stage {stage.name!r} routes to {target!r}, which is not one of its dependents "
-                f"({', '.join(sorted(allowed)) or 'none'}){hint}"
+                f"({', '.join(sorted(allowed)) or 'none'})"
             )
     return errors
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from podium import Context, DocBundle, Engine, hookimpl
 from podium_context7.client import __version__
-from podium_context7.config import Context7Config, Settings
+from podium_context7.config import ENVIRONMENT, Context7Config, Settings
 from podium_context7.errors import Context7Error, InvalidDocsRequest
 from podium_context7.service import Context7Service
 
@@ -31,8 +31,8 @@ def service_for(engine: Engine) -> Context7Service:
 
 
 @hookimpl
-def podium_register_config_sections(register: Callable[[str, type], None]) -> None:
-    register(SECTION, Context7Config)
+def podium_register_config_sections(register: Callable[..., None]) -> None:
+    register(SECTION, Context7Config, env=ENVIRONMENT)
 
 
 @hookimpl

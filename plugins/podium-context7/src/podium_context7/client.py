@@ -3,7 +3,8 @@
 Retry policy (the service's own guide recommends it): a 429 waits for ``Retry-After``
 (or ``RateLimit-Reset``) with exponential backoff as the floor; 5xx, timeouts and network
 failures back off exponentially; every wait is bounded. 4xx answers are final. A 301
-is followed once. A 202 or an empty body means the documentation is not ready.
+names the id the library moved to (the service follows it once). A 202 or an empty body
+means the documentation is not ready.
 """
 
 from __future__ import annotations
@@ -96,46 +97,40 @@ class Context7Client:
 
     async def context(
         self, library: str, library_id: str, query: str, meter: Meter
-    ) -> tuple[list[Snippet], str]:
-        """A library's snippets for ``query`` and the id they came from (after a redirect)."""
-        for hop in range(2):
-            response = await self._context_request(library, library_id, query, meter)
-            if response.status_code == 301:
-                target = self._redirect_target(library, response)
-                if hop == 1:
-                    raise Context7Error(
-                        library,
-                        f"redirected again, from {library_id} to {target}; not following a chain",
-                        status=301,
-                        code="library_redirected",
-                    )
-                _log.info("Context7 moved %s to %s; following once", library_id, target)
-                library_id = target
-                continue
-            if response.status_code == 202:
-                error, message = self._error_body(response)
-                raise Context7Error(
-                    library,
-                    f"documentation of {library_id} is not ready yet: {message or 'not finalized'}",
-                    status=202,
-                    code=error or "library_not_finalized",
-                )
-            if response.status_code != 200:
-                raise self._unexpected(library, response)
-            if not response.content.strip():
-                raise Context7Error(
-                    library,
-                    f"no documentation for {library_id} yet (empty answer; the library is not finalized)",
-                    status=200,
-                    code=_NOT_READY,
-                )
-            if self.settings.config.api == "v1":
-                return parse_text(response.text), library_id
-            body = self._json(library, response)
-            if not isinstance(body, Mapping):
-                raise Context7Error(library, "unexpected JSON body", status=200, code="bad_response")
-            return parse_json(body), library_id
-        raise AssertionError("unreachable")  # pragma: no cover
+    ) -> tuple[list[Snippet], str | None]:
+        """A library's snippets for ``query``, or (no snippets and) the id it moved to.
+
+        The service (not this client) follows a redirect, so that a fetch of the new id
+        can be shared with one already running or cached.
+        """
+        response = await self._context_request(library, library_id, query, meter)
+        if response.status_code == 301:
+            target = self._redirect_target(library, response)
+            _log.info("Context7 moved %s to %s", library_id, target)
+            return [], target
+        if response.status_code == 202:
+            error, message = self._error_body(response)
+            raise Context7Error(
+                library,
+                f"documentation of {library_id} is not ready yet: {message or 'not finalized'}",
+                status=202,
+                code=error or "library_not_finalized",
+            )
+        if response.status_code != 200:
+            raise self._unexpected(library, response)
+        if not response.content.strip():
+            raise Context7Error(
+                library,
+                f"no documentation for {library_id} yet (empty answer; the library is not finalized)",
+                status=200,
+                code=_NOT_READY,
+            )
+        if self.settings.config.api == "v1":
+            return parse_text(response.text), None
+        body = self._json(library, response)
+        if not isinstance(body, Mapping):
+            raise Context7Error(library, "unexpected JSON body", status=200, code="bad_response")
+        return parse_json(body), None
 
     async def _context_request(
         self, library: str, library_id: str, query: str, meter: Meter

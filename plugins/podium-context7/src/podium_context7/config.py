@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -10,11 +9,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
-from podium import Secret
+from podium import Duration, Secret
 
 DEFAULT_BASE_URL = "https://context7.com/api"
 API_KEY_ENV = "CONTEXT7_API_KEY"
 BASE_URL_ENV = "CONTEXT7_API_URL"
+#: The fields the environment gives when the configuration does not (``register(..., env=)``).
+ENVIRONMENT = {"api_key": API_KEY_ENV, "base_url": BASE_URL_ENV}
 
 #: A Context7 library id: ``/owner/repo``, optionally with a version (``/owner/repo/v1.2``, ``@v1.2``).
 LIBRARY_ID = re.compile(r"^/[^/\s]+/[^/\s]+([/@][^/\s]+)?$")
@@ -58,24 +59,24 @@ class Context7Config:
     #: Bearer key (``ctx7sk...``); else ``CONTEXT7_API_KEY``; anonymous when neither is set.
     api_key: Secret | None = None
     #: Service root; else ``CONTEXT7_API_URL``; else ``https://context7.com/api``.
-    base_url: str = attrs.field(default="", validator=_check_url)
+    base_url: str = attrs.field(default=DEFAULT_BASE_URL, validator=_check_url)
     #: ``"v2"`` (current API, JSON snippets with token counts) or ``"v1"`` (the 2025 API).
     api: Literal["v1", "v2"] = "v2"
     #: HTTP requests in flight at once, across every stage and workflow of an engine.
     concurrency: int = attrs.field(default=4, validator=_positive)
     #: Seconds one HTTP request may take.
-    timeout: float = attrs.field(default=30.0, validator=_positive)
+    timeout: Duration = attrs.field(default=30.0, validator=_positive)
     #: Further attempts after a 429, a 5xx, a timeout or a network failure.
     retries: int = attrs.field(default=3, validator=_non_negative)
     #: First backoff delay in seconds; doubles per retry, capped by ``max_backoff``.
-    backoff: float = attrs.field(default=0.5, validator=_non_negative)
-    max_backoff: float = attrs.field(default=30.0, validator=_non_negative)
+    backoff: Duration = attrs.field(default=0.5, validator=_non_negative)
+    max_backoff: Duration = attrs.field(default=30.0, validator=_non_negative)
     #: A 429 asking to wait longer than this fails at once instead of stalling the stage.
-    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
+    max_retry_after: Duration = attrs.field(default=60.0, validator=_non_negative)
     #: How long fetched snippets stay cached (per library id and query).
-    docs_ttl: float = attrs.field(default=6 * 3600.0, validator=_positive)
+    docs_ttl: Duration = attrs.field(default=6 * 3600.0, validator=_positive)
     #: How long name resolutions and redirects stay cached.
-    resolve_ttl: float = attrs.field(default=3 * 86400.0, validator=_positive)
+    resolve_ttl: Duration = attrs.field(default=3 * 86400.0, validator=_positive)
     #: Token budget of a ``ctx.docs`` call that passes no ``tokens=``.
     default_tokens: int = attrs.field(default=5000, validator=_positive)
     #: Names pinned to library ids (``fastapi = "/tiangolo/fastapi"``): no search, no guessing.
@@ -97,14 +98,10 @@ class Settings:
     public_url: str = attrs.field(default=attrs.Factory(lambda self: _public(self.base_url), takes_self=True))
 
     @classmethod
-    def resolve(cls, config: Context7Config, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        key = config.api_key if config.api_key else None
-        if key is None and env.get(API_KEY_ENV):
-            key = Secret(env[API_KEY_ENV])
-        base_url = config.base_url or env.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        _check_url(None, attrs.fields(Context7Config).base_url, base_url)
-        return cls(config, base_url.rstrip("/"), key)
+    def resolve(cls, config: Context7Config) -> Settings:
+        """The settings of ``config``, a section the configuration structured: the
+        environment variables (:data:`ENVIRONMENT`) are already in it."""
+        return cls(config, (config.base_url or DEFAULT_BASE_URL).rstrip("/"), config.api_key or None)
 
     def alias(self, library: str) -> str | None:
         aliases = self.config.aliases

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -57,6 +57,27 @@ class _Tally:
 class _Docs:
     library_id: str
     snippets: tuple[Snippet, ...]
+    #: The id the service says the library moved to (no snippets then).
+    moved_to: str | None = None
+
+
+@attrs.define
+class _Call:
+    """One ``ctx.docs`` call: each library id is fetched once in it, whichever names lead there."""
+
+    query: str
+    tally: _Tally
+    ctx: Context
+    _fetches: dict[str, asyncio.Task[tuple[_Docs, DocSource]]] = attrs.field(factory=dict)
+
+    async def once(
+        self, library_id: str, fetch: Callable[[], Coroutine[Any, Any, tuple[_Docs, DocSource]]]
+    ) -> tuple[_Docs, DocSource]:
+        task = self._fetches.get(library_id)
+        if task is None:
+            task = self._fetches[library_id] = asyncio.ensure_future(fetch())
+        # Every waiter belongs to the same call: cancelling the call cancels them all, and this.
+        return await task
 
 
 class Context7Service:
@@ -116,11 +137,13 @@ class Context7Service:
             unique.setdefault(name if is_library_id(name) else name.lower(), name)
         names = list(unique.values())
         tally = _Tally(coalesced=len(libraries) - len(names))
+        call = _Call(query, tally, ctx)
         outcomes = await asyncio.gather(
-            *(self._library(name, query, tally, ctx) for name in names), return_exceptions=True
+            *(self._library(name, call) for name in names), return_exceptions=True
         )
         fetched: list[tuple[str, _Docs, DocSource]] = []
         errors: list[DocFailure] = []
+        also: dict[str, list[str]] = {}  # library id -> the other names that ended there
         for name, outcome in zip(names, outcomes, strict=True):
             if isinstance(outcome, Context7Error):
                 errors.append(DocFailure(name, outcome.message, outcome.status, outcome.code))
@@ -130,9 +153,15 @@ class Context7Service:
                 errors.append(DocFailure(name, message, None, "internal_error"))
             elif isinstance(outcome, BaseException):
                 raise outcome
+            elif outcome[0].library_id in also:
+                # Two names, one library (a redirect, a name and its id): one document,
+                # fetched once; the second name's fetch is one avoided.
+                also[outcome[0].library_id].append(name)
+                tally.coalesced += 1
             else:
+                also[outcome[0].library_id] = []
                 fetched.append((name, *outcome))
-        documents, available = _within_budget(fetched, budget)
+        documents, available = _within_budget(fetched, budget, also)
         delivered = sum(d.tokens for d in documents)
         self._account(ctx, tally)
         for error in errors:
@@ -168,13 +197,29 @@ class Context7Service:
         if avoided:
             ctx.record_saved(Usage(requests=avoided, cost_usd=price * avoided))
 
-    async def _library(self, name: str, query: str, tally: _Tally, ctx: Context) -> tuple[_Docs, DocSource]:
-        library_id = await self._resolve(name, query, tally, ctx)
-        key = self._key("docs", library_id, query)
-        docs, source = await self._shared(
-            key, tally, lambda: self._load_docs(name, library_id, query, key, ctx)
-        )
+    async def _library(self, name: str, call: _Call) -> tuple[_Docs, DocSource]:
+        library_id = await self._redirected(await self._resolve(name, call.query, call.tally, call.ctx))
+        docs, source = await call.once(library_id, lambda: self._docs(name, library_id, call))
+        if docs.moved_to is None:
+            return docs, source
+        # Moved: the new id's fetch is shared with any other name of the call ending there,
+        # and with one in flight or cached; a second move is not followed.
+        target = docs.moved_to
+        docs, source = await call.once(target, lambda: self._docs(name, target, call))
+        if docs.moved_to is not None:
+            raise Context7Error(
+                name,
+                f"redirected again, from {target} to {docs.moved_to}; not following a chain",
+                status=301,
+                code="library_redirected",
+            )
         return docs, source
+
+    async def _docs(self, name: str, library_id: str, call: _Call) -> tuple[_Docs, DocSource]:
+        key = self._key("docs", library_id, call.query)
+        return await self._shared(
+            key, call.tally, lambda: self._load_docs(name, library_id, call.query, key, call.ctx)
+        )
 
     # ------------------------------------------------------------------ resolution
 
@@ -223,24 +268,24 @@ class Context7Service:
             data = json.loads(cached)
             stored = tuple(Snippet.from_json(s) for s in data["snippets"])
             return _Outcome(_Docs(data["id"], stored), source="cache")
-        target = await self._redirected(library_id)
         meter = Meter()
         try:
-            snippets, final_id = await self.client.context(name, target, query, meter)
+            snippets, moved_to = await self.client.context(name, library_id, query, meter)
         except Context7Error as error:
             return _Outcome(error=error, made=meter.made)
-        if final_id != target:
-            self.redirects[library_id] = final_id
+        if moved_to is not None:
+            self.redirects[library_id] = moved_to
             await self._cache_set(
-                self._key("redirect", library_id), final_id, self.settings.config.resolve_ttl
+                self._key("redirect", library_id), moved_to, self.settings.config.resolve_ttl
             )
+            return _Outcome(_Docs(library_id, (), moved_to), made=meter.made)
         if not snippets:
-            message = f"the service sent no snippets for {final_id}"
+            message = f"the service sent no snippets for {library_id}"
             failure = Context7Error(name, message, status=200, code="no_snippets_found")
             return _Outcome(error=failure, made=meter.made)
-        value = json.dumps({"id": final_id, "snippets": [s.to_json() for s in snippets]})
+        value = json.dumps({"id": library_id, "snippets": [s.to_json() for s in snippets]})
         await self._cache_set(key, value, self.settings.config.docs_ttl, meter.made)
-        return _Outcome(_Docs(final_id, tuple(snippets)), made=meter.made)
+        return _Outcome(_Docs(library_id, tuple(snippets)), made=meter.made)
 
     async def _redirected(self, library_id: str) -> str:
         target = self.redirects.get(library_id)
@@ -300,14 +345,18 @@ class Context7Service:
 
 
 def _within_budget(
-    fetched: Sequence[tuple[str, _Docs, DocSource]], budget: int
+    fetched: Sequence[tuple[str, _Docs, DocSource]], budget: int, also: Mapping[str, Sequence[str]]
 ) -> tuple[list[Document], int]:
-    """One document per fetched library within ``budget``, and the tokens there were to choose from."""
+    """One document per fetched library within ``budget``, and the tokens there were to choose from.
+
+    ``also`` names, per library id, the other names of the call that ended at it.
+    """
     lists = drop_duplicates([docs.snippets for _, docs, _ in fetched])
     chosen = allocate(budget, [[s.cost for s in snippets] for snippets in lists])
     documents = []
     for (name, docs, source), snippets, picks in zip(fetched, lists, chosen, strict=True):
         selected = [snippets[k] for k in picks]
         tokens = sum(s.cost for s in selected)
-        documents.append(Document(name, docs.library_id, render(selected), tokens, source))
+        other_names = tuple(also.get(docs.library_id, ()))
+        documents.append(Document(name, docs.library_id, render(selected), tokens, source, other_names))
     return documents, sum(s.cost for snippets in lists for s in snippets)

@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 
+from podium import Duration
+
 
 class Exporter(enum.StrEnum):
     """Where telemetry goes. ``none`` (the default) exports nothing of its own."""
@@ -99,7 +101,7 @@ class OtelSettings:
     resource_attributes: dict[str, Any] = attrs.field(factory=dict, converter=_resource_attributes)
     capture_content: bool = False
     content_max_chars: int = attrs.field(default=8192, validator=_positive)
-    metric_export_interval: float = attrs.field(default=60.0, validator=_positive)
+    metric_export_interval: Duration = attrs.field(default=60.0, validator=_positive)
 
     def __attrs_post_init__(self) -> None:
         if self.traces_exporter is Exporter.PROMETHEUS:

@@ -9,6 +9,7 @@ its doc fetches and any span the user starts (in a thread too) become its childr
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -223,12 +224,16 @@ class RunTrace:
         status = result.status
         if self.recording:
             span = self.stages.pop(stage.name, None)
+            end: int | None = None
             if span is None:
-                start = _ns(result.started_at) if status is not StageStatus.SKIPPED else None
+                # A skipped stage never ran: its span starts and ends when it was skipped.
+                skipped = status is StageStatus.SKIPPED
+                start = time.time_ns() if skipped else _ns(result.started_at)
+                end = start if skipped else None
                 span = self._new_stage_span(stage, result.visit, start)
             if span.is_recording():
                 _describe_stage(span, result)
-            span.end()
+            span.end(end_time=end)
         telemetry = self.telemetry
         key = (n.WORKFLOW, self.workflow, n.STAGE, stage.name, n.STAGE_STATUS, status.value)
         instruments = telemetry.instruments

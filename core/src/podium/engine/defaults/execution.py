@@ -8,7 +8,7 @@ from typing import Any
 from podium.definition.workflow import Stage
 from podium.foundation.markers import hookimpl
 from podium.running.context import Context
-from podium.values.executors import Executor, InlineExecutor, ThreadExecutor
+from podium.values.executors import Executor, InlineExecutor, StageCall, ThreadExecutor
 
 
 @hookimpl(trylast=True)
@@ -18,6 +18,28 @@ def podium_register_executors(register: Callable[[str, Executor], None]) -> None
 
 
 @hookimpl(trylast=True)
-def podium_execute_stage(stage: Stage, ctx: Context, kwargs: Mapping[str, Any]) -> Awaitable[Any]:
+def podium_execute_stage(
+    stage: Stage, ctx: Context, kwargs: Mapping[str, Any], attempt: int
+) -> Awaitable[Any]:
+    run = ctx.run
+    i = run.plan.index[stage.name]
     # Engine.prepare has checked that the executor is registered.
-    return ctx.run.executors[stage.executor].submit(stage.fn, kwargs)
+    executor = run.executors[run.paths[i].executor]
+    submit_call = getattr(executor, "submit_call", None)
+    if submit_call is None:
+        return executor.submit(stage.fn, kwargs)
+    call = StageCall(
+        stage.fn,
+        kwargs,
+        stage.is_async,
+        stage.context_parameter,
+        stage.name,
+        run.workflow.name,
+        run.id,
+        ctx.visit,
+        attempt,
+        run.priority(i),
+        stage.executor_options,
+    )
+    result: Awaitable[Any] = submit_call(call)
+    return result
