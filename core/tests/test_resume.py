@@ -418,3 +418,44 @@ async def test_a_store_that_hangs_stops_being_waited_for_after_the_commit_timeou
         result = await engine.run(pipeline({"fail": False}), {"ticket": "T"})
     assert result.ok
     assert any("no answer within 0.05s" in r.getMessage() for r in caplog.records if r.name == "podium.store")
+
+
+async def test_agent_prompts_and_replies_are_stored_only_with_capture_content(tmp_path: Path) -> None:
+    wf = pipeline({"fail": False})
+    stored: dict[bool, list[podium.AgentCallRecord]] = {}
+    for capture in (False, True):
+        config = podium.Config({"run_store": {"capture_content": capture}})
+        writer = podium.SimulatedAgent("the spec", input_tokens=7, output_tokens=3)
+        store = f"sqlite:///{tmp_path}/{capture}.sqlite3"
+        async with podium.Engine(config=config, store=store, agents={"writer": writer}) as engine:
+            await engine.run(wf, {"ticket": "T-9"})
+            assert engine.monitor.store is not None
+            stored[capture] = await engine.monitor.store.agent_calls(podium.RunFilter())
+    [plain], [captured] = stored[False], stored[True]
+    assert (plain.prompt, plain.reply) == (None, None)
+    assert (plain.agent, plain.stage, plain.usage.total_tokens) == ("writer", "spec", 10)
+    assert (captured.prompt, captured.reply) == ("spec T-9", "the spec")
+
+
+async def test_a_running_run_keeps_beating_so_other_hosts_see_it_alive(tmp_path: Path) -> None:
+    wf = podium.Workflow("beating", strategy="sequential")
+
+    @wf.stage
+    async def wait() -> None:
+        await asyncio.sleep(0.3)
+
+    config = podium.Config({"run_store": {"heartbeat": "50ms"}})
+    async with podium.Engine(config=config, store=f"sqlite:///{tmp_path}/r.db") as engine:
+        handle = await engine.submit(wf)
+        await asyncio.sleep(0.01)
+        store = engine.monitor.store
+        assert isinstance(store, SQLiteRunStore)
+        first = await store._call(
+            lambda: store._connection().execute("SELECT heartbeat_at FROM runs").fetchone()[0]
+        )
+        await asyncio.sleep(0.2)
+        later = await store._call(
+            lambda: store._connection().execute("SELECT heartbeat_at FROM runs").fetchone()[0]
+        )
+        await handle
+    assert later > first

@@ -259,20 +259,23 @@ class RunRecorder:
             return False
         return True
 
+    def _record(self, run: RunState, **state: Any) -> RunRecord:
+        return run_record(
+            run,
+            self.facts,
+            definition_hash=self.definition_hash,
+            target=self.target,
+            resumed_from=self.resumed_from,
+            **state,
+        )
+
     async def start(self, run: RunState) -> None:
         """Record the run as running (before its first stage starts)."""
         inputs = {
             name: encode(value, self.serializer, where=f"input {name!r}")
             for name, value in run.inputs.items()
         }
-        record = run_record(
-            run,
-            self.facts,
-            definition_hash=self.definition_hash,
-            target=self.target,
-            resumed_from=self.resumed_from,
-            inputs=inputs,
-        )
+        record = self._record(run, inputs=inputs)
         # What a resume reused is this run's too, committed with its start: a kill can never
         # leave the run without the results it started from.
         restored = []
@@ -294,14 +297,7 @@ class RunRecorder:
 
     async def finish(self, run: RunState, result: RunResult) -> RunRecord:
         """Record how the run ended, with every visit in order; returns the run's record."""
-        record = run_record(
-            run,
-            self.facts,
-            definition_hash=self.definition_hash,
-            target=self.target,
-            resumed_from=self.resumed_from,
-            result=result,
-        )
+        record = self._record(run, result=result)
         visits = [
             visit_record(
                 run, visit, seq, self.serializer, with_value=(visit.name, visit.visit) not in self._committed

@@ -42,14 +42,7 @@ ALERT_COLUMNS = (
 
 
 def _usage(usage: Usage) -> tuple[Any, ...]:
-    return (
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.cache_read_tokens,
-        usage.cache_write_tokens,
-        usage.requests,
-        usage.cost_usd,
-    )
+    return tuple(getattr(usage, name) for name in USAGE_FIELDS)  # the schema's column order
 
 
 def _encoded(value: StoredValue | None) -> tuple[str | None, str | bytes | None]:

@@ -1,9 +1,10 @@
 """``sqlite:///path``: the built-in run store, one SQLite file shared by every process.
 
-The standard library's ``sqlite3`` runs on one dedicated thread per store (a connection
-is used by the thread that opened it). The file is in WAL mode with ``synchronous=NORMAL``:
-a commit survives the process being killed (it is in the operating system's hands), and
-readers never wait for a writer; a busy timeout lets processes queue for the write lock.
+The file's connection lives on one dedicated thread per store
+(:class:`~podium.foundation.sqlite_thread.SQLiteThread`): WAL mode with
+``synchronous=NORMAL``, so a commit survives the process being killed (it is in the
+operating system's hands) and readers never wait for a writer; a busy timeout lets
+processes queue for the write lock.
 
 Writes are committed in groups: while one transaction is being written, the writes that
 arrive queue up and go in the next one together, so a hundred stages finishing at once
@@ -17,11 +18,11 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from podium.foundation.errors import RunStoreError
+from podium.foundation.sqlite_thread import SQLiteThread
 from podium.stores import rows
 from podium.stores.liveness import process_alive, this_process
 from podium.stores.schema import migrate
@@ -83,8 +84,12 @@ class SQLiteRunStore:
         self.busy_timeout = settings.busy_timeout
         #: A run of another host without a heartbeat for this long counts as interrupted.
         self.lease_s = 3 * settings.heartbeat
-        self._executor: ThreadPoolExecutor | None = None
-        self._conn: sqlite3.Connection | None = None
+        self._thread = SQLiteThread(
+            self.path,
+            busy_timeout=self.busy_timeout,
+            setup=lambda conn: (conn.execute("PRAGMA foreign_keys=ON"), migrate(conn, str(self.path))),
+            thread_name="podium-runs",
+        )
         self._pending: list[tuple[Write, asyncio.Future[None]]] = []
         self._flushing: asyncio.Future[list[BaseException | None]] | None = None
         self._idle: asyncio.Event | None = None
@@ -95,30 +100,15 @@ class SQLiteRunStore:
     # ------------------------------------------------------------------ the thread
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-runs")
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            return await self._thread.run(fn, *args)
         except (sqlite3.Error, OSError) as error:
             raise RunStoreError(f"run store {self.path}: {error}") from None
 
     def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            where = str(self.path)
-            if self.path.is_dir():
-                raise RunStoreError(f"run store {where} is a directory; point store at a file")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA foreign_keys=ON")
-                migrate(conn, where)
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
-        return self._conn
+        if self.path.is_dir():
+            raise RunStoreError(f"run store {self.path} is a directory; point store at a file")
+        return self._thread.connection()
 
     def _apply(self, writes: Sequence[Write]) -> list[BaseException | None]:
         """Commit ``writes`` in one transaction; when that fails, each alone (one bad write
@@ -165,12 +155,10 @@ class SQLiteRunStore:
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         batch, self._pending = self._pending, []
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-runs")
         if self._idle is None:
             self._idle = asyncio.Event()
         self._idle.clear()
-        flushing = loop.run_in_executor(self._executor, self._apply, [write for write, _ in batch])
+        flushing = loop.run_in_executor(self._thread.executor, self._apply, [write for write, _ in batch])
         self._flushing = flushing
 
         def done(outcome: asyncio.Future[list[BaseException | None]]) -> None:
@@ -226,20 +214,10 @@ class SQLiteRunStore:
     async def close(self) -> None:
         while self._flushing is not None and self._idle is not None:
             await self._idle.wait()
-        executor = self._executor
-        if executor is None:
-            return
-
-        def close() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
         try:
-            await self._call(close)
-        finally:
-            self._executor = None
-            executor.shutdown(wait=False)
+            await self._thread.close()
+        except (sqlite3.Error, OSError) as error:
+            raise RunStoreError(f"run store {self.path}: {error}") from None
 
     # ------------------------------------------------------------------ writing
 
