@@ -212,7 +212,12 @@ def test_check_passes_a_workflow_ready_to_deploy(tmp_path: Path, monkeypatch: py
     assert code == 0, out + err
     items = {item["item"]: item for item in json.loads(out)["items"]}
     assert [name for name, item in items.items() if item["ok"] is False] == []
-    assert items["circuit breakers"]["ok"] is None
+    assert items["circuit breakers"] == {
+        "item": "circuit breakers",
+        "ok": None,
+        "reason": "the workflow calls no agent",
+        "fix": None,
+    }
     assert "the run store" in items["metrics collection"]["reason"]
     assert "WebhookAlertSink 'ops' https://hooks.example.invalid/…" in items["monitoring"]["reason"]
     assert "s3cr3t" not in out
@@ -232,9 +237,33 @@ def test_check_fails_an_incomplete_workflow_with_the_reason_and_the_fix(pipeline
     assert {i["item"] for i in payload["items"] if i["ok"] is False} == {
         "error handlers",
         "timeouts",
+        "circuit breakers",
         "caching",
+        "rate limiting",
         "monitoring",
     }
+
+
+def test_check_looks_for_a_breaker_and_a_rate_limit_on_every_agent_the_workflow_calls(pipeline: Path) -> None:
+    def items() -> dict[str, dict[str, object]]:
+        return {i["item"]: i for i in json.loads(invoke("check", str(pipeline), "--json")[1])["items"]}
+
+    before = items()
+    assert (
+        before["circuit breakers"]["reason"]
+        == "1 of the 1 agents the workflow calls have no breaker: 'writer'"
+    )
+    assert "breaker = { failures = 5, reset_s = 30 }" in str(before["circuit breakers"]["fix"])
+    assert before["rate limiting"]["ok"] is False and "[limits.<provider>]" in str(
+        before["rate limiting"]["fix"]
+    )
+    Path("podium.toml").write_text("[agents.writer]\nbreaker = { failures = 3, reset_s = 10 }\nrpm = 60\n")
+    after = items()
+    assert after["circuit breakers"]["ok"] is True and after["rate limiting"]["ok"] is True
+    Path("podium.toml").write_text(
+        "[limits.simulated]\ntpm = 100000\n"
+    )  # a limit shared by the provider's key
+    assert items()["rate limiting"]["ok"] is True
 
 
 def test_check_of_a_bad_target_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

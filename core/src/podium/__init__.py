@@ -15,6 +15,7 @@ import logging
 from podium.contract.cache_backend import CacheAdmin, CacheStats
 from podium.contract.plugins import create_plugin_manager
 from podium.contract.run_store import RunStore
+from podium.definition.agents import AgentPolicy, AgentRetry, BreakerPolicy, RateLimit
 from podium.definition.config import Config
 from podium.definition.options import StageOptions
 from podium.definition.plan import Plan
@@ -26,6 +27,7 @@ from podium.foundation.errors import (
     BudgetExceeded,
     CacheBackendError,
     CacheKeyError,
+    CircuitOpen,
     ConfigError,
     DefinitionError,
     DefinitionErrors,
@@ -35,18 +37,27 @@ from podium.foundation.errors import (
     PodiumError,
     ProviderError,
     ProviderErrorKind,
+    QueueFull,
     ResumeError,
     RoutingError,
     RunStoreError,
     SimulatedAgentError,
     StageTimeout,
     StrategyNotFound,
+    TemplateError,
     WorkflowTimeout,
 )
 from podium.foundation.markers import hookimpl, hookspec
 from podium.foundation.redaction import Secret
 from podium.foundation.singleflight import SingleFlight
-from podium.running.agents import Agent, AgentCall, AgentReply, ProviderFactory, SimulatedAgent
+from podium.running.agents import (
+    Agent,
+    AgentCall,
+    AgentReply,
+    ProviderFactory,
+    SimulatedAgent,
+    SimulatedQuota,
+)
 from podium.running.context import Context
 from podium.running.handle import RunHandle
 from podium.running.result_cache import ResultCache
@@ -70,6 +81,7 @@ from podium.values.model import (
 from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits, parse_retry_after
 from podium.values.records import AgentCallRecord, DocCounters, RunFilter, RunRecord, VisitRecord
 from podium.values.serialization import StoredValue
+from podium.values.templates import PromptTemplate
 from podium.values.units import Duration
 
 __version__ = "0.1.0"
@@ -85,10 +97,13 @@ __all__ = [
     "AgentCall",
     "AgentCallRecord",
     "AgentNotFound",
+    "AgentPolicy",
     "AgentReply",
+    "AgentRetry",
     "AgentSpec",
     "Alert",
     "AlertSink",
+    "BreakerPolicy",
     "Budget",
     "BudgetExceeded",
     "CacheAdmin",
@@ -97,6 +112,7 @@ __all__ = [
     "CachePolicy",
     "CacheStats",
     "CallExecutor",
+    "CircuitOpen",
     "Config",
     "ConfigError",
     "Context",
@@ -117,10 +133,13 @@ __all__ = [
     "PluginError",
     "PodiumError",
     "Prompt",
+    "PromptTemplate",
     "ProviderError",
     "ProviderErrorKind",
     "ProviderFactory",
+    "QueueFull",
     "Quota",
+    "RateLimit",
     "RateLimits",
     "ResultCache",
     "ResumeError",
@@ -138,6 +157,7 @@ __all__ = [
     "Secret",
     "SimulatedAgent",
     "SimulatedAgentError",
+    "SimulatedQuota",
     "SingleFlight",
     "Stage",
     "StageCall",
@@ -148,6 +168,7 @@ __all__ = [
     "StoredValue",
     "Strategy",
     "StrategyNotFound",
+    "TemplateError",
     "Usage",
     "VisitRecord",
     "WebhookAlertSink",

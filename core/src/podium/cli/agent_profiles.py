@@ -1,8 +1,9 @@
 """``podium run --agents PROFILE``: run a workflow on agents declared in a TOML file.
 
 A profile is a file of ``[agents.<name>]`` tables, each with a ``provider`` (a registered
-provider: ``simulated`` built in, ``anthropic``, ``openai``, ...), a ``model`` and that
-provider's options. ``PROFILE`` is a path, or a name ``NAME`` for ``agents.NAME.toml``
+provider: ``simulated`` built in, ``anthropic``, ``openai``, ...), a ``model``, that
+provider's options and the agent's policies (``pool``, ``rpm``, ``tpm``, ``breaker``, ...),
+as in the configuration. ``PROFILE`` is a path, or a name ``NAME`` for ``agents.NAME.toml``
 beside the workflow file. Its agents are built through the providers once the engine has
 started and replace the workflow's own agents of the same names, so one workflow runs
 offline on simulated agents and, with a profile, on real models.
@@ -19,6 +20,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from podium.engine.agents import add_declared
 from podium.engine.engine import Engine
 from podium.foundation.errors import ConfigError, install_hint
 from podium.values.providers import AgentSpec
@@ -88,7 +90,8 @@ def load_profile(path: Path) -> list[AgentSpec]:
 
 
 def register_profile(engine: Engine, specs: list[AgentSpec]) -> None:
-    """Build each declared agent through its provider and register it under its name."""
+    """Build each declared agent through its provider and register it under its name, with
+    the policies its table declares (``pool``, ``rpm``, ``tpm``, ``breaker``, ...)."""
     for spec in specs:
         if spec.provider not in engine.providers:
             installed = ", ".join(sorted(engine.providers)) or "none"
@@ -98,4 +101,5 @@ def register_profile(engine: Engine, specs: list[AgentSpec]) -> None:
                 f"agents.{spec.name}: no provider {spec.provider!r} is installed "
                 f"(installed: {installed}){install}"
             )
-        engine.agents.register(spec.name, engine.providers[spec.provider](spec, engine.config))
+    tables = {spec.name: {"provider": spec.provider, "model": spec.model, **spec.options} for spec in specs}
+    add_declared(engine, tables, "agent profile")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from podium.cli.agents import agents
 from podium.cli.cache import cache
 from podium.cli.check import check_command
 from podium.cli.graph import graph
@@ -32,7 +33,7 @@ def main(ctx: click.Context, config_file: str | None, log_level: str | None, log
     ctx.obj["log_json"] = log_json
 
 
-for command in (run, validate, graph, plugins, config_command, cache):
+for command in (run, validate, graph, plugins, config_command, cache, agents):
     main.add_command(command)
 
 # The run store and what it feeds: past runs, resuming them, KPIs, alerts, costs, the checklist.

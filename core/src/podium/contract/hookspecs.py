@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from podium.definition.workflow import Stage
     from podium.engine.engine import Engine
     from podium.running.agents import Agent, AgentCall, ProviderFactory
+    from podium.running.agents.limiter import LimitsBackend
     from podium.running.context import Context
     from podium.running.scheduler import RunState
     from podium.running.strategy import Strategy
@@ -254,8 +255,8 @@ def podium_alert_raised(alert: Alert) -> None:
 
 
 # ------------------------------------------------------------ registration
-# Things a plugin adds to an engine: through a ``register`` callback, or (the run store)
-# by answering for a URL.
+# Things a plugin adds to an engine through a ``register`` callback, or opens by URL (a
+# limits backend, the run store).
 
 
 @hookspec
@@ -309,6 +310,22 @@ def podium_register_providers(register: Callable[[str, ProviderFactory], None]) 
         names the provider.
 
     Called once per engine, when it starts. Return value ignored.
+    """
+
+
+@hookspec(firstresult=True)
+def podium_limits_backend(url: str, config: Config) -> LimitsBackend | None:
+    """Open the store of rate-limit meters for a ``limits_backend`` URL.
+
+    :param url: The configured ``limits_backend`` (``memory://``, ``redis://host:port/db``).
+    :param config: The engine's effective configuration.
+    :return: An object implementing the limits-backend protocol
+        (``podium.running.agents.limiter.LimitsBackend``: ``try_acquire``, ``settle``,
+        ``block``, ``used``, ``close``), or ``None`` when the scheme is not yours. Meters
+        kept in a store several processes share are one limit for all of them.
+
+    Called once per engine, when it starts, if some agent or provider key has limits.
+    Stops at the first non-None result.
     """
 
 
@@ -456,8 +473,26 @@ def podium_agent_call_started(run: RunState, stage: Stage | None, call: AgentCal
 def podium_agent_call_ended(run: RunState, stage: Stage | None, call: AgentCall) -> None:
     """An agent call ended.
 
-    :param call: The same :class:`podium.AgentCall`, now with ``reply``, ``usage`` and
-        ``duration_s``, or ``error``.
+    :param call: The same :class:`podium.AgentCall`, now with ``reply``, ``usage``,
+        ``attempts`` (requests sent, retries included) and ``duration_s``, or ``error``;
+        ``cached`` and ``saved`` when the agent-call cache answered, ``fallback`` when
+        another agent did.
 
     Called inside the calling task. Return value ignored.
+    """
+
+
+@hookspec
+def podium_breaker_changed(run: RunState | None, agent: str, state: str, previous: str, reason: str) -> None:
+    """An agent's circuit breaker changed state.
+
+    :param run: The run whose call changed it (``None`` outside a run).
+    :param agent: The agent's name.
+    :param state: The new state: ``"open"`` (calls fail fast with :class:`podium.CircuitOpen`
+        or go to the fallback), ``"half_open"`` (one probe call is let through) or
+        ``"closed"`` (calls go again).
+    :param previous: The state it left.
+    :param reason: Why, for a person (``"5 consecutive failure(s), last: ..."``).
+
+    Called inside the calling task; for alerts, traces and KPIs. Return value ignored.
     """

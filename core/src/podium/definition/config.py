@@ -17,6 +17,13 @@ from typing import Annotated, Any
 import attrs
 import cattrs
 
+from podium.definition.agents import (
+    AgentDeclaration,
+    RateLimit,
+    SchedulerSettings,
+    TemplateDeclaration,
+    register_agent_hooks,
+)
 from podium.definition.converter import (
     Check,
     Duration,
@@ -77,6 +84,12 @@ class Settings:
     log_level: Annotated[str, Check(_known_level)] = "WARNING"
     pricing: dict[str, ModelPrice] = attrs.field(factory=dict)
     plugins: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    # Agents and the engine's scheduling (podium.definition.agents).
+    agents: dict[str, AgentDeclaration] = attrs.field(factory=dict)
+    limits: dict[str, RateLimit] = attrs.field(factory=dict)
+    limits_backend: str = "memory://"
+    scheduler: SchedulerSettings = attrs.field(factory=SchedulerSettings)
+    templates: dict[str, TemplateDeclaration] = attrs.field(factory=dict)
     #: The run store: a URL, ``false`` for none, ``true`` (or, on the command line, left
     #: out) for the default file (see docs/monitoring.md, with the sections below).
     store: StoreSetting = None
@@ -91,8 +104,8 @@ class Settings:
 RENAMED = {"cache": "cache_url"}
 
 _LIST_KEYS = {"disable", "load_plugins", "required_plugins"}
-#: Top-level tables, which environment variables do not set.
-_TABLE_KEYS = {"plugins", "pricing", "run_store", "alerts", "slo", "cost"}
+#: Settings that are tables of tables, never set from one environment variable.
+_TABLES = ("agents", "limits", "scheduler", "templates", "run_store", "alerts", "slo", "cost")
 
 
 def _limit(value: Any, _: Any) -> float | None:
@@ -126,6 +139,7 @@ def _store(value: Any, _: Any) -> str | bool:
 def settings_converter() -> cattrs.Converter:
     """The configuration converter, with the hooks of the kernel's own setting types."""
     converter = make_config_converter()
+    register_agent_hooks(converter)
     converter.register_structure_hook(Limit, _limit)
     converter.register_structure_hook_func(lambda t: t == TokenLimit, _token_limit)
     converter.register_structure_hook_func(lambda t: t == StoreSetting, _store)
@@ -338,7 +352,7 @@ def _from_env(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[tuple[str, .
     """The ``PODIUM_*`` variables as configuration, and the variable behind each key path."""
     out: dict[str, Any] = {}
     variables: dict[tuple[str, ...], str] = {}
-    core = {f.name for f in attrs.fields(Settings)} - _TABLE_KEYS - {"autoload"}
+    core = {f.name for f in attrs.fields(Settings)} - {"plugins", "pricing", "autoload", *_TABLES}
     for name, raw in env.items():
         if not name.startswith("PODIUM_"):
             continue

@@ -15,8 +15,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypedDict
 
-from podium.definition.plan import suggest
-from podium.foundation.errors import DefinitionError
+from podium.foundation.errors import DefinitionError, suggest
 from podium.values.model import CachePolicy, Retry
 
 RouteSpec = Callable[[Any], "str | Sequence[str] | None"] | Mapping[Any, "str | Sequence[str]"]

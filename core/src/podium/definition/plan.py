@@ -6,12 +6,13 @@ scheduler walks per stage, so it never hashes a name on the hot path.
 
 from __future__ import annotations
 
-import difflib
 import heapq
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
+
+from podium.foundation.errors import suggest
 
 if TYPE_CHECKING:
     from podium.definition.workflow import Stage
@@ -45,12 +46,6 @@ class Plan:
                 stack.extend(self.dependents[j])
         position = {s: n for n, s in enumerate(self.order)}
         return sorted(seen, key=position.__getitem__)
-
-
-def suggest(name: str, candidates: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
-    close = difflib.get_close_matches(name, candidates, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class Problem(NamedTuple):

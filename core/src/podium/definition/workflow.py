@@ -9,8 +9,8 @@ from typing import Any, TypeVar, Unpack, overload
 import attrs
 
 from podium.definition.options import NOTSET, RouteSpec, StageOptions, resolve_options, stage_names
-from podium.definition.plan import Plan, Problem, build_plan, dependency_errors, suggest
-from podium.foundation.errors import DefinitionError, DefinitionErrors
+from podium.definition.plan import Plan, Problem, build_plan, dependency_errors
+from podium.foundation.errors import DefinitionError, DefinitionErrors, suggest
 from podium.values.model import Budget, CachePolicy, Retry
 
 #: Parameter names through which a stage body receives its :class:`podium.Context`.

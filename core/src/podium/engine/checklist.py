@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from podium.definition.agent_names import plan_agents
 from podium.definition.workflow import Workflow
 from podium.foundation.errors import install_hint
 from podium.foundation.redaction import redact_url
@@ -72,19 +73,51 @@ def _timeouts(workflow: Workflow) -> CheckItem:
     )
 
 
-def _circuit_breakers(engine: Engine) -> CheckItem:
+def _called_agents(engine: Engine, workflow: Workflow) -> list[str]:
+    """The registered agents the workflow's stages call (``agents=``, or literal ``ctx.agent``)."""
+    names = dict.fromkeys(agent for _, agent in plan_agents(workflow.plan()))
+    return [name for name in names if name in engine.agents]
+
+
+def _circuit_breakers(engine: Engine, workflow: Workflow) -> CheckItem:
+    name = "circuit breakers"
+    called = _called_agents(engine, workflow)
+    if not called:
+        return CheckItem(name, None, "the workflow calls no agent")
+    missing = [agent for agent in called if engine.agents.managed(agent).policy.breaker is None]
+    if not missing:
+        return CheckItem(name, True, f"every agent the workflow calls has a breaker: {_names(called)}")
     return CheckItem(
-        "circuit breakers",
-        None,
-        "agents have no circuit breakers in this version of Podium; nothing to enable",
+        name,
+        False,
+        f"{len(missing)} of the {len(called)} agents the workflow calls have no breaker: {_names(missing)}",
+        "set breaker = { failures = 5, reset_s = 30 } in their [agents.<name>] tables "
+        "(or podium.AgentPolicy(breaker=podium.BreakerPolicy()) in code)",
     )
 
 
-def _rate_limits(engine: Engine) -> CheckItem:
+def _rate_limits(engine: Engine, workflow: Workflow) -> CheckItem:
+    name = "rate limiting"
+    called = _called_agents(engine, workflow)
+    if not called:
+        return CheckItem(name, None, "the workflow calls no agent")
+    shared = engine.config.settings.limits
+    missing = []
+    for agent in called:
+        managed = engine.agents.managed(agent)
+        key = managed.policy.limit_key or managed.provider
+        own, keyed = managed.policy.limits, shared.get(key)
+        if not (own.limited or (keyed is not None and keyed.limited)):
+            missing.append(agent)
+    if not missing:
+        return CheckItem(name, True, f"every agent the workflow calls is rate limited: {_names(called)}")
     return CheckItem(
-        "rate limiting",
-        None,
-        "agents have no rate limits in this version of Podium; nothing to enable",
+        name,
+        False,
+        f"{len(missing)} of the {len(called)} agents the workflow calls have no rate limit: "
+        f"{_names(missing)}",
+        "set rpm/tpm in their [agents.<name>] tables, or shared ones for their provider key in "
+        "[limits.<provider>]",
     )
 
 
@@ -192,11 +225,11 @@ def deployment_checklist(engine: Engine, workflow: Workflow) -> list[CheckItem]:
     return [
         _error_handlers(workflow),
         _timeouts(workflow),
-        _circuit_breakers(engine),
+        _circuit_breakers(engine, workflow),
         _logging(),
         _metrics(engine),
         _caching(engine, workflow),
-        _rate_limits(engine),
+        _rate_limits(engine, workflow),
         _monitoring(engine),
     ]
 

@@ -17,11 +17,14 @@ from types import TracebackType
 from typing import Any, Literal
 
 from podium.contract.plugins import PodiumPluginManager, configured_plugin_manager
+from podium.definition.agents import AgentPolicy
 from podium.definition.config import Config
 from podium.definition.plan import Plan
 from podium.definition.workflow import Workflow
 from podium.engine import resume as resuming
+from podium.engine.agents import assemble
 from podium.engine.monitoring import Monitor
+from podium.engine.runs import RunQueue
 from podium.foundation.errors import (
     INSTALL_HINTS,
     DefinitionErrors,
@@ -33,6 +36,7 @@ from podium.foundation.errors import (
 )
 from podium.foundation.redaction import redact_url
 from podium.running.agents import Agent, AgentRegistry
+from podium.running.agents.limiter import Limiter
 from podium.running.estimates import DurationEstimator
 from podium.running.events import hook_facts
 from podium.running.handle import RunHandle
@@ -44,7 +48,9 @@ from podium.values.alerts import Alert, AlertRouter, AlertSink, Severity
 from podium.values.executors import Executor
 from podium.values.model import RunResult
 from podium.values.pricing import Pricing
+from podium.values.providers import AgentSpec
 from podium.values.records import DEFAULT_STORE_URL
+from podium.values.templates import PromptTemplate, TemplateRegistry
 
 _log = logging.getLogger("podium.engine")
 
@@ -77,9 +83,18 @@ class Engine:
     :param config: The configuration (default: :meth:`Config.load` from the working directory).
     :param plugin_manager: A prepared manager (default: built from the configuration).
     :param plugins: Extra plugin objects to register (modules or instances with hooks).
-    :param agents: Agents to register by name, besides those plugins register.
+    :param agents: Agents to register by name, besides those plugins register: objects
+        implementing :class:`podium.Agent`, or :class:`podium.AgentSpec` declarations that
+        a registered provider builds.
+    :param policies: :class:`podium.AgentPolicy` by agent name (pool, limits, breaker,
+        retry, fallback, cache); an ``[agents.<name>]`` table of the configuration wins.
     :param cache_url: A cache URL overriding the configured ``cache_url`` (``"memory://"``,
         ``"redis://..."``), or ``None`` to keep the configured one, or ``False`` for no cache.
+    :param max_concurrent: Workflow runs at once (default: ``[scheduler] max_concurrent``,
+        else no limit); the others wait in a queue, highest ``priority`` first.
+    :param queue_size: Runs that may wait (default: ``[scheduler] queue_size``, else no limit).
+    :param templates: :class:`podium.PromptTemplate` objects for ``ctx.template(name)``,
+        besides the ``[templates.<name>]`` tables of the configuration.
     :param store: A run store URL overriding the configured ``store``
         (``"sqlite:///runs.sqlite3"``), ``None`` to keep the configured one, or ``False``
         for none. An engine records runs only when a store is given or configured.
@@ -94,8 +109,12 @@ class Engine:
         config: Config | None = None,
         plugin_manager: PodiumPluginManager | None = None,
         plugins: Iterable[object] = (),
-        agents: Mapping[str, Agent] | None = None,
+        agents: Mapping[str, Agent | AgentSpec] | None = None,
+        policies: Mapping[str, AgentPolicy] | None = None,
         cache_url: str | Literal[False] | None = None,
+        max_concurrent: int | None = None,
+        queue_size: int | None = None,
+        templates: Iterable[PromptTemplate] = (),
         store: str | Literal[False] | None = None,
     ) -> None:
         self.config = config if config is not None else Config.load()
@@ -110,7 +129,23 @@ class Engine:
         #: Agent providers by name: factories of agents from their declarations.
         self.providers: Registry = Registry("provider")
         self.agents = AgentRegistry()
-        self._extra_agents = dict(agents or {})
+        self._extra_agents = {n: a for n, a in (agents or {}).items() if not isinstance(a, AgentSpec)}
+        self._agent_specs = {n: a for n, a in (agents or {}).items() if isinstance(a, AgentSpec)}
+        self._policies = dict(policies or {})
+        #: The rate limiter every agent call passes (its meters in ``limits_backend``).
+        self.limiter: Limiter | None = None
+        #: Prompt templates by name (``ctx.template(name)``).
+        self.templates = TemplateRegistry(
+            [PromptTemplate(name, t.prefix, t.body) for name, t in settings.templates.items()]
+        )
+        for template in templates:
+            self.templates.add(template)
+        #: The workflow scheduler: runs at once, the queue, priorities, drain.
+        self.runs = RunQueue(
+            max_concurrent if max_concurrent is not None else settings.scheduler.max_concurrent,
+            queue_size if queue_size is not None else settings.scheduler.queue_size,
+            execute=self._execute,
+        )
         self.alerts = AlertRouter(
             lambda alert: self.hook.podium_alert_raised(alert=alert), cooldown_s=settings.alerts.cooldown
         )
@@ -149,6 +184,7 @@ class Engine:
         if self._started:
             return
         self.register_plugins()
+        self.setup_agents()
         if self._cache_url:
             backend = self.hook.podium_cache_backend(url=self._cache_url, config=self.config)
             if backend is None:
@@ -163,11 +199,15 @@ class Engine:
         await self.monitor.start()
         await _await_all(self.hook.podium_engine_started(engine=self), "podium_engine_started")
 
-    async def stop(self) -> None:
-        """Cancel submitted runs still going (their handles still give their results), let
-        plugins clean up, deliver pending alerts, close the cache. Idempotent."""
+    async def stop(self, *, drain: bool = False) -> None:
+        """Stop: with ``drain``, accept no new run and let the queued and running ones finish;
+        without, cancel them (their handles still give their results). Then let plugins
+        clean up, deliver pending alerts, close the cache and the limits. Idempotent."""
         if not self._started or self._stopped:
             return
+        self.runs.close()
+        if drain:
+            await self.runs.drained()
         self._stopped = True
         running = list(self._submitted)
         for handle in running:
@@ -179,6 +219,13 @@ class Engine:
         await _await_all(self.hook.podium_engine_stopping(engine=self), "podium_engine_stopping")
         await self.monitor.close()
         await self.result_cache.close()
+        if self.limiter is not None:
+            await self.limiter.backend.close()
+
+    def setup_agents(self) -> None:
+        """Build the declared agents and wrap every agent in its policies (done by :meth:`start`)."""
+        if self.limiter is None:
+            self.limiter = assemble(self, self._agent_specs, self._policies)
 
     def register_plugins(self) -> None:
         """Ask every plugin for its config sections, strategies, executors, agents, sinks."""
@@ -245,16 +292,23 @@ class Engine:
         return plan, strategy
 
     async def run(
-        self, workflow: Workflow, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None
+        self,
+        workflow: Workflow,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
+        priority: int = 0,
     ) -> RunResult:
         """Run ``workflow`` with ``inputs`` and return its :class:`RunResult`.
 
         Definition and input errors raise before any stage starts. Stage failures do not
         raise: they are in the result. Cancelling the caller cancels every running stage
         and propagates; to cancel and still receive the result, use :meth:`submit`.
+        With ``max_concurrent`` set, the run first waits for a slot (``priority`` as in
+        :meth:`submit`).
         """
         run = await self._new_run(workflow, inputs, run_id)
-        return await self._execute(run)
+        return await self.runs.run(run, priority)
 
     async def _execute(self, run: RunState) -> RunResult:
         result = await run.execute()
@@ -284,6 +338,7 @@ class Engine:
             await self.start()
         if self._stopped:
             raise PodiumError("this engine has been stopped; create a new one")
+        self.runs.check_open()
         values = {**workflow.input_defaults, **(inputs or {})}
         plan, strategy = self.prepare(workflow, values)
         recorder = self.monitor.recorder(workflow, plan, strategy, resumed_from=resumed_from)
@@ -307,20 +362,30 @@ class Engine:
         )
 
     async def submit(
-        self, workflow: Workflow, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None
+        self,
+        workflow: Workflow,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
+        priority: int = 0,
+        wait: bool = True,
     ) -> RunHandle:
-        """Start ``workflow`` in a task and return a :class:`~podium.RunHandle`.
+        """Start ``workflow`` in a task, or queue it, and return a :class:`~podium.RunHandle`.
 
         Definition and input errors raise here, before any stage starts. Use the handle
-        to ``cancel()`` the run and still get its result (``await handle``).
+        to ``cancel()`` the run, queued or running, and still get its result
+        (``await handle``). With ``max_concurrent`` set and every slot taken, the run
+        waits in the queue (higher ``priority`` first, then in submission order); when
+        the queue is full (``queue_size``) this waits for room, or with ``wait=False``
+        raises :class:`podium.QueueFull`.
         """
-        return self._start(await self._new_run(workflow, inputs, run_id))
+        return await self._submit(await self._new_run(workflow, inputs, run_id), priority, wait)
 
-    def _start(self, run: RunState) -> RunHandle:
-        task = asyncio.get_running_loop().create_task(self._execute(run), name=f"podium-run:{run.id}")
-        handle = RunHandle(run, task)
+    async def _submit(self, run: RunState, priority: int, wait: bool) -> RunHandle:
+        place = await self.runs.admit(priority, wait=wait)
+        handle = RunHandle(run, self.runs.launch(run, place))
         self._submitted.add(handle)
-        task.add_done_callback(lambda _: self._submitted.discard(handle))
+        handle.task.add_done_callback(lambda _: self._submitted.discard(handle))
         return handle
 
     # ------------------------------------------------------------------ monitoring
@@ -344,7 +409,7 @@ class Engine:
         changes); ``force=True`` then reuses only the stages that did not change.
         ``inputs`` replace inputs the store could not keep.
         """
-        return await self._execute(await self._resumed_run(run_id, workflow, force=force, inputs=inputs))
+        return await self.runs.run(await self._resumed_run(run_id, workflow, force=force, inputs=inputs))
 
     async def submit_resume(
         self,
@@ -356,7 +421,9 @@ class Engine:
     ) -> RunHandle:
         """:meth:`resume` in a task, as :meth:`submit` starts a run: the errors raise here,
         and the handle cancels the resumed run and still gives its result."""
-        return self._start(await self._resumed_run(run_id, workflow, force=force, inputs=inputs))
+        return await self._submit(
+            await self._resumed_run(run_id, workflow, force=force, inputs=inputs), 0, True
+        )
 
     async def _resumed_run(
         self, run_id: str, workflow: Workflow | None, *, force: bool, inputs: Mapping[str, Any] | None
@@ -481,7 +548,7 @@ def run_sync(
     inputs: Mapping[str, Any] | None = None,
     *,
     config: Config | None = None,
-    agents: Mapping[str, Agent] | None = None,
+    agents: Mapping[str, Agent | AgentSpec] | None = None,
     plugins: Iterable[object] = (),
 ) -> RunResult:
     """Run a workflow from synchronous code on a fresh event loop and engine."""

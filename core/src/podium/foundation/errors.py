@@ -5,8 +5,9 @@ Every message says what is wrong, where, and what to do.
 
 from __future__ import annotations
 
+import difflib
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 #: The ``podium`` extra that installs each thing Podium's own plugins provide (a strategy
@@ -23,6 +24,12 @@ INSTALL_HINTS = {
     "provider openai": "podium[openai]",
     "everything": "podium[all]",
 }
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def install_hint(need: str) -> str | None:
@@ -120,6 +127,29 @@ class BudgetExceeded(PodiumError):
     """The run's budget is spent, so a new agent call was refused (calls in flight finish)."""
 
 
+class CircuitOpen(PodiumError):
+    """An agent's circuit breaker is open: the call was refused at once, no token spent.
+
+    :ivar agent: The agent's name.
+    :ivar since: When the breaker opened (a UTC :class:`datetime.datetime`).
+    :ivar next_probe_s: Seconds until it lets one probe call through.
+    """
+
+    def __init__(self, message: str, *, agent: str, since: Any, next_probe_s: float) -> None:
+        super().__init__(message)
+        self.agent = agent
+        self.since = since
+        self.next_probe_s = next_probe_s
+
+
+class TemplateError(PodiumError, LookupError):
+    """A prompt template is unknown, or rendering it lacks a value for one of its fields."""
+
+
+class QueueFull(PodiumError):
+    """``Engine.submit(..., wait=False)`` found the run queue full; nothing was queued."""
+
+
 #: Errors that another attempt cannot fix: the default ``Retry.retry_on`` never retries them.
 NOT_RETRIED: tuple[type[Exception], ...] = (
     ConfigError,
@@ -127,6 +157,7 @@ NOT_RETRIED: tuple[type[Exception], ...] = (
     PluginError,
     AgentNotFound,
     BudgetExceeded,
+    TemplateError,
 )
 
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from podium.running.agents import BoundAgent
     from podium.running.scheduler import RunState
     from podium.values.docs import DocBundle
+    from podium.values.templates import PromptTemplate
 
 _log = logging.getLogger("podium.stage")
 
@@ -67,6 +68,10 @@ class Context:
     def agent(self, name: str) -> BoundAgent:
         """The agent registered as ``name``, bound to this stage for accounting and events."""
         return self.run.agents.bind(name, self)
+
+    def template(self, name: str) -> PromptTemplate:
+        """The engine's prompt template ``name`` (``.render(**values)`` gives the prompt)."""
+        return self.run.engine.templates[name]
 
     async def docs(self, libraries: Sequence[str], *, query: str, tokens: int | None = None) -> DocBundle:
         """Documentation for ``libraries`` relevant to ``query``, within ``tokens`` in total."""

@@ -37,6 +37,7 @@ EVENTS = (
     "podium_agent_call_ended",
     "podium_doc_fetch_ended",
     "podium_budget_exceeded",
+    "podium_breaker_changed",
 )
 
 

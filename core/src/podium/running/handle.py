@@ -34,8 +34,11 @@ class RunHandle:
         return self.task.done()
 
     def cancel(self, reason: str = "cancelled by the caller") -> None:
-        """Cancel the run's running stages and start no more; :meth:`result` still answers."""
+        """Cancel the run's running stages and start no more (a queued run leaves the queue);
+        :meth:`result` still answers."""
         self.run.cancel(reason)
+        if not self.run.started:
+            self.task.cancel()
 
     async def result(self) -> RunResult:
         """Wait for the run to end and return its result (also when it was cancelled)."""

@@ -53,7 +53,8 @@ class RunState(StageTracker):
     """One run of a workflow while it runs: what plugins see through the lifecycle hooks.
 
     Public attributes: ``id``, ``workflow``, ``inputs``, ``strategy``, ``plan``,
-    ``started_at``, ``results`` (latest result per stage so far), ``history`` (every
+    ``started_at``, ``queue_wait_s`` (seconds it waited for a slot of the engine's
+    scheduler), ``results`` (latest result per stage so far), ``history`` (every
     result in the order they settled, one per visit), ``usage``, ``saved``, ``result``
     (the :class:`RunResult`, once the run has ended), and the collaborators it was handed:
     ``hook`` (the plugin manager's hook caller), ``config``, ``result_cache``,
@@ -140,6 +141,8 @@ class RunState(StageTracker):
         self._done: asyncio.Future[None] | None = None
         #: The final result, set when the run ends (also when it was cancelled).
         self.result: RunResult | None = None
+        #: Seconds the run waited in the engine's queue for a slot (``max_concurrent``).
+        self.queue_wait_s = 0.0
 
     def __repr__(self) -> str:
         return f"<RunState {self.id} of {self.workflow.name!r}>"
@@ -157,6 +160,11 @@ class RunState(StageTracker):
     def rounds(self, stage: str) -> int:
         """How many rounds ``stage`` has been part of: 1 plus the routes that looped back to it."""
         return 1 + self._loop_backs[self.plan.index[stage]]
+
+    @property
+    def started(self) -> bool:
+        """Whether the run's stages began (a queued run has not)."""
+        return self._done is not None
 
     def cancel(self, reason: str = "cancelled by the caller") -> None:
         """Stop the run: running stages are cancelled, nothing new starts.
@@ -332,7 +340,7 @@ class RunState(StageTracker):
         if self.result is not None:
             return self.result
         self._status = RunStatus.CANCELLED
-        self._halt_reason = reason
+        self._halt_reason = self._halt_reason or reason  # the caller's reason, when it gave one
         self.events.emit("podium_workflow_started", run=self)
         return self._finish()
 

@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from podium.definition.plan import suggest
-from podium.foundation.errors import install_hint
+from podium.foundation.errors import install_hint, suggest
 
 if TYPE_CHECKING:
     from podium.definition.plan import Plan

@@ -8,7 +8,8 @@
   and default configuration (``async with podium_engine(agents=...) as engine``; pass
   ``cache_url=`` for another cache, ``cache_url=False`` for none).
 
-The simulated agent is re-exported: ``from podium.testing import SimulatedAgent``.
+The simulated agent and its quota are re-exported: ``from podium.testing import SimulatedAgent``
+(and ``SimulatedQuota``, a provider quota several simulated agents share).
 
 :class:`FakeHTTPServer` (with :class:`HTTPReply`, :class:`SeenRequest`) is the scripted
 127.0.0.1 server that fakes of real services (LLM providers, ...) are built on, and
@@ -27,7 +28,7 @@ from podium.contract.plugins import PodiumPluginManager, create_plugin_manager
 from podium.definition.config import Config
 from podium.engine.engine import Engine
 from podium.foundation.markers import hookimpl
-from podium.running.agents import Agent, SimulatedAgent
+from podium.running.agents import Agent, SimulatedAgent, SimulatedQuota
 from podium.running.events import EVENTS as _EVENTS
 from podium.testing.fake_http import FakeHTTPServer, HTTPReply, MinuteQuota, QuotaState, SeenRequest
 
@@ -40,6 +41,7 @@ __all__ = [
     "QuotaState",
     "SeenRequest",
     "SimulatedAgent",
+    "SimulatedQuota",
     "StageFailure",
 ]
 

@@ -15,7 +15,7 @@ dots become underscores, a unit such as ``s`` adds ``_seconds``, counters end in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry import metrics
@@ -70,7 +70,31 @@ class Cumulative:
 class Instruments:
     """Every counter and histogram, by purpose."""
 
-    def __init__(self, meter: metrics.Meter) -> None:
+    def __init__(self, meter: metrics.Meter, queue_depth: Callable[[], int] | None = None) -> None:
+        if queue_depth is not None:
+            depth = queue_depth
+
+            def observe_depth(options: CallbackOptions) -> Iterable[Observation]:
+                return [Observation(depth())]
+
+            meter.create_observable_gauge(
+                "podium.workflow.queue.depth",
+                callbacks=[observe_depth],
+                unit="{run}",
+                description="Workflow runs waiting in the engine's queue for a slot (max_concurrent)",
+            )
+        self.workflow_queue_wait = meter.create_histogram(
+            "podium.workflow.queue.wait",
+            unit="s",
+            description="Seconds runs waited in the engine's queue before they started",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self.breaker_changes = Cumulative(
+            meter,
+            "podium.agent.breaker.changes",
+            unit="{change}",
+            description="Circuit breaker state changes, by agent and new state",
+        )
         self.workflow_runs = Cumulative(
             meter, "podium.workflow.runs", unit="{run}", description="Workflow runs that ended, by status"
         )

@@ -153,8 +153,13 @@ class RunObserver:
 
     @hookimpl
     def podium_workflow_started(self, run: RunState) -> None:
-        if run.engine is self.telemetry.engine:
-            self._runs[run] = RunTrace(self.telemetry, run)
+        telemetry = self.telemetry
+        if run.engine is telemetry.engine:
+            self._runs[run] = RunTrace(telemetry, run)
+            if run.started:  # a run cancelled in the queue never waited its turn
+                telemetry.instruments.workflow_queue_wait.record(
+                    run.queue_wait_s, telemetry.attributes(n.WORKFLOW, run.workflow.name)
+                )
 
     @hookimpl
     def podium_workflow_ended(self, run: RunState, result: RunResult) -> None:
@@ -195,6 +200,19 @@ class RunObserver:
         trace_ = self._runs.get(run)
         if trace_ is not None:
             trace_.event("budget_exceeded", {"podium.budget.reason": reason})
+
+    @hookimpl
+    def podium_breaker_changed(
+        self, run: RunState | None, agent: str, state: str, previous: str, reason: str
+    ) -> None:
+        telemetry = self.telemetry
+        telemetry.instruments.breaker_changes.add(1, (n.AGENT, agent, "podium.breaker.state", state))
+        trace_ = self._runs.get(run) if run is not None else None
+        if trace_ is not None:
+            trace_.event(
+                "breaker_changed",
+                {n.AGENT: agent, "podium.breaker.state": state, "podium.breaker.previous": previous},
+            )
 
     # ------------------------------------------------------------------ caching
 

@@ -50,7 +50,10 @@ class Telemetry:
         self.providers = providers
         self.capture = settings.capture_content
         self.tracer = providers.tracer_provider.get_tracer("podium_otel", _VERSION)
-        self.instruments = Instruments(providers.meter_provider.get_meter("podium_otel", _VERSION))
+        self.instruments = Instruments(
+            providers.meter_provider.get_meter("podium_otel", _VERSION),
+            queue_depth=lambda: engine.runs.queued,
+        )
         self._attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
         # What has its series published from 0 already: workflows, agents, doc fetches by workflow.
         self._primed: set[tuple[Any, ...]] = set()
