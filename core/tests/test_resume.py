@@ -459,3 +459,39 @@ async def test_a_running_run_keeps_beating_so_other_hosts_see_it_alive(tmp_path:
         )
         await handle
     assert later > first
+
+
+async def test_a_mapped_stage_runs_its_items_again_on_resume_and_what_it_maps_over_is_reused(
+    tmp_path: Path,
+) -> None:
+    calls = {"files": 0, "review": 0}
+    flaky = {"fail": True}
+    wf = podium.Workflow("mapped", strategy="parallel")
+
+    @wf.stage
+    async def files() -> list[str]:
+        calls["files"] += 1
+        return ["a.py", "b.py"]
+
+    @wf.stage(map="files")
+    async def review(files: str) -> str:
+        calls["review"] += 1
+        return f"ok {files}"
+
+    @wf.stage(needs=["review"])
+    async def summary(review: list[str]) -> str:
+        if flaky["fail"]:
+            raise RuntimeError("no")
+        return " | ".join(review)
+
+    async with podium.Engine(config=podium.Config(), store=f"sqlite:///{tmp_path}/r.db") as engine:
+        failed = await engine.run(wf)
+        store = engine.monitor.store
+        assert store is not None
+        items = [v for v in await store.visits(failed.run_id) if v.stage == "review"]
+        flaky["fail"] = False
+        resumed = await engine.resume(failed.run_id, wf)
+    assert [v.status for v in items] == ["succeeded", "succeeded"]  # each item was committed
+    assert resumed["summary"].value == "ok a.py | ok b.py"
+    assert resumed["files"].status is podium.StageStatus.CACHED
+    assert calls == {"files": 1, "review": 4}

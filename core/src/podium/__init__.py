@@ -32,6 +32,8 @@ from podium.foundation.errors import (
     DefinitionError,
     DefinitionErrors,
     FlightAbandoned,
+    GatherError,
+    MapError,
     NoDocsProvider,
     PluginError,
     PodiumError,
@@ -67,6 +69,7 @@ from podium.values.alert_rules import KERNEL_ALERTS
 from podium.values.alerts import Alert, AlertSink
 from podium.values.docs import DocBundle, DocFailure, DocSource, Document
 from podium.values.executors import CallExecutor, Executor, StageCall
+from podium.values.gathered import Gathered, GatheredDict
 from podium.values.keys import agent_key, cache_key, canonical
 from podium.values.model import (
     Budget,
@@ -127,6 +130,10 @@ __all__ = [
     "Engine",
     "Executor",
     "FlightAbandoned",
+    "GatherError",
+    "Gathered",
+    "GatheredDict",
+    "MapError",
     "Message",
     "NoDocsProvider",
     "Plan",

@@ -166,4 +166,6 @@ def validate(ctx: click.Context, target: str, inputs: Sequence[str]) -> None:
             engine.prepare(workflow, parse_inputs(inputs) if inputs else None)
 
     asyncio.run(check())
-    click.echo(f"ok: workflow {workflow.name!r} with {len(workflow.stages)} stages is valid")
+    mapped = sum(1 for stage in workflow.stages.values() if stage.map is not None)
+    maps = f" ({mapped} mapped over items known at run time)" if mapped else ""
+    click.echo(f"ok: workflow {workflow.name!r} with {len(workflow.stages)} stages{maps} is valid")

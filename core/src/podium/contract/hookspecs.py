@@ -103,19 +103,23 @@ def podium_execute_stage(
 
 @hookspec(firstresult=True)
 def podium_cache_key(
-    stage: Stage, kwargs: Mapping[str, Any], policy: CachePolicy, run: RunState
+    stage: Stage, kwargs: Mapping[str, Any], policy: CachePolicy, run: RunState, item_key: Any
 ) -> str | None:
     """Compute the cache key of a stage call.
 
     :param stage: The stage; ``stage.version`` identifies its code.
-    :param kwargs: The workflow inputs and upstream values the body receives (no ``ctx``).
+    :param kwargs: The workflow inputs and upstream values the body receives (no ``ctx``);
+        for an item of a mapped stage, the item among them.
     :param policy: The stage's :class:`podium.CachePolicy`.
     :param run: The run the call belongs to.
+    :param item_key: For an item of a stage mapped over a mapping, the item's key (part of
+        what the item is); ``None`` otherwise: a list's item is identified by its value,
+        so reordering or growing the list keeps the keys of the items already there.
     :return: A key string, or ``None`` to decline. Keys never contain secrets.
 
     The built-in implementation hashes the workflow name, stage name, stage version,
-    the policy's namespace and the canonical form of ``kwargs`` (or the result of
-    ``policy.key``).
+    the policy's namespace, the canonical form of ``kwargs`` (or the result of
+    ``policy.key``) and the ``item_key``, if any.
 
     Stops at the first non-None result.
     """
@@ -423,6 +427,9 @@ def podium_workflow_ended(run: RunState, result: RunResult) -> None:
 def podium_stage_started(run: RunState, stage: Stage, ctx: Context) -> None:
     """A stage is about to run its first attempt (after its cache lookup missed).
 
+    For an item of a mapped stage, ``ctx.item_key`` says which item (each item starts
+    in a task of its own).
+
     Called inside the stage's task: context variables set here reach the body.
     Return value ignored.
     """
@@ -439,7 +446,10 @@ def podium_stage_ended(run: RunState, stage: Stage, result: StageResult) -> None
         the visit stale).
 
     Called once per visit: inside the stage's task for a stage that ran (succeeded,
-    cached, failed), from the scheduler for one that was skipped or cancelled.
+    cached, failed), from the scheduler for one that was skipped or cancelled. A mapped
+    stage's items are its visits (``result.item_key`` says which); once every item is
+    decided, it is called once more with the stage's gathered result (``result.items``
+    holds the items' results), which is not a visit.
     Return value ignored.
     """
 

@@ -76,6 +76,8 @@ class StageSpec:
     description: str | None = None
     needs: list[str] = attrs.field(factory=list)
     needs_any: list[str] = attrs.field(factory=list)
+    map: str | None = None
+    partial: bool | None = None
     timeout: Duration | None = None
     retry: RetrySpec | None = None
     cache: CacheSpec | bool | None = None

@@ -6,7 +6,8 @@ had not finished, and everything after them, run. It is refused, unless forced, 
 workflow's definition changed since the old run (the message says what changed); forced,
 it reuses only the stages whose definition, and all their upstream stages', did not
 change. A stage whose stored value cannot be decoded here (stored with pickle, a class
-not imported, ...) re-runs, and so does one whose route looped back.
+not imported, ...) re-runs, and so does one whose route looped back, and a mapped stage
+(its items run again; what it is mapped over is reused).
 """
 
 from __future__ import annotations
@@ -144,6 +145,8 @@ def restored_results(
     now = datetime.now(UTC)
     for i in plan.order:
         stage = plan.stages[i]
+        if plan.mapped_over[i] >= 0:
+            continue  # a visit is one of its items, not the stage's gathered result
         visit = latest.get(stage.name)
         if visit is None or visit.status not in _OK or visit.value is None:
             continue

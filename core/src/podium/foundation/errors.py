@@ -105,6 +105,22 @@ class RoutingError(PodiumError):
     """A route named a stage it may not go to."""
 
 
+class MapError(PodiumError):
+    """A mapped stage's items could not be read from the value it maps over (not a list or
+    mapping, a set, a string); the mapped stage fails with it when the value is known."""
+
+
+class GatherError(PodiumError):
+    """Items of a mapped stage without ``partial=True`` did not succeed, so the stage failed.
+
+    ``failures`` holds the result of each item that did not succeed, by item key.
+    """
+
+    def __init__(self, message: str, failures: dict[Any, Any]) -> None:
+        super().__init__(message)
+        self.failures = failures
+
+
 class NoDocsProvider(PodiumError):
     """``ctx.docs(...)`` was called but no installed plugin fetches documentation."""
 

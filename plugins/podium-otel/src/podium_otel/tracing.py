@@ -3,7 +3,8 @@
 Stage spans are parented explicitly to their run's workflow span, never through the
 ambient context: stage tasks are launched from scheduler callbacks whose context is not
 the run's. Inside a stage the stage span is made current, so the body, its agent calls,
-its doc fetches and any span the user starts (in a thread too) become its children.
+its doc fetches and any span the user starts (in a thread too) become its children. A
+mapped stage's span holds an ``item`` span per item, made current inside the item.
 """
 
 from __future__ import annotations
@@ -155,10 +156,13 @@ def _describe_stage(span: Span, result: StageResult) -> None:
         attributes[n.STAGE_SKIP_REASON] = result.reason or ""
     elif status is StageStatus.CANCELLED:
         attributes[n.STAGE_REASON] = result.reason or ""
-    else:
+    elif result.items is None:
         attributes[n.STAGE_ATTEMPTS] = result.attempts
         if status is StageStatus.CACHED:
             attributes[n.STAGE_CACHE_HIT] = True
+    if result.items is not None:
+        attributes[n.STAGE_ITEMS] = len(result.items)
+        attributes[n.STAGE_FAILED_ITEMS] = sum(1 for item in result.items if not item.ok)
     if result.fallback:
         attributes[n.STAGE_FALLBACK] = True
     usage = result.usage
@@ -176,7 +180,17 @@ def _describe_stage(span: Span, result: StageResult) -> None:
 class RunTrace:
     """The open spans of one run: its workflow span, stage spans and agent-call spans."""
 
-    __slots__ = ("calls", "context", "recording", "run_id", "span", "stages", "telemetry", "workflow")
+    __slots__ = (
+        "calls",
+        "context",
+        "items",
+        "recording",
+        "run_id",
+        "span",
+        "stages",
+        "telemetry",
+        "workflow",
+    )
 
     def __init__(self, telemetry: Telemetry, run: RunState) -> None:
         self.telemetry = telemetry
@@ -191,6 +205,7 @@ class RunTrace:
         # under the default parent-based sampler: skip making them, keep the metrics.
         self.recording = self.span.is_recording()
         self.stages: dict[str, Span] = {}
+        self.items: dict[tuple[str, Any], Span] = {}
         self.calls: dict[int, tuple[Span, object]] = {}
         telemetry.prime_workflow(run)
         telemetry.instruments.workflow_active.add(1, (n.WORKFLOW, self.workflow))
@@ -199,44 +214,72 @@ class RunTrace:
 
     def _new_stage_span(self, stage: Stage, visit: int, start_time: int | None = None) -> Span:
         attributes: dict[str, Any] = {n.WORKFLOW: self.workflow, n.RUN_ID: self.run_id, n.STAGE: stage.name}
-        if visit > 1:
+        if visit > 1 and stage.map is None:
             attributes[n.STAGE_VISIT] = visit
         return self.telemetry.tracer.start_span(
             "stage " + stage.name, context=self.context, attributes=attributes, start_time=start_time
         )
 
-    def open_stage(self, stage: Stage, visit: int) -> Span:
-        """The stage's open span, started now if it has none yet."""
+    def _new_item_span(self, stage: Stage, key: Any, visit: int, start_time: int | None = None) -> Span:
+        attributes: dict[str, Any] = {
+            n.WORKFLOW: self.workflow,
+            n.RUN_ID: self.run_id,
+            n.STAGE: stage.name,
+            n.STAGE_ITEM: key if isinstance(key, str | int) and not isinstance(key, bool) else repr(key),
+            n.STAGE_VISIT: visit,
+        }
+        parent = trace.set_span_in_context(self.open_stage(stage, visit, start_time))
+        return self.telemetry.tracer.start_span(
+            "item " + stage.name, context=parent, attributes=attributes, start_time=start_time
+        )
+
+    def open_stage(self, stage: Stage, visit: int, start_time: int | None = None) -> Span:
+        """The stage's open span, started now (or at ``start_time``) if it has none yet."""
         if not self.recording:
             return trace.INVALID_SPAN
         span = self.stages.get(stage.name)
         if span is None:
-            span = self.stages[stage.name] = self._new_stage_span(stage, visit)
+            span = self.stages[stage.name] = self._new_stage_span(stage, visit, start_time)
         return span
 
-    def enter_stage(self, stage: Stage, visit: int) -> None:
-        """Make the stage span current in the stage's own task (reaches its body and threads)."""
+    def enter_stage(self, stage: Stage, visit: int, item_key: Any = None) -> None:
+        """Make the stage span (an item's span, for an item) current in the stage's own task
+        (it reaches the body and its threads)."""
         # The task's context is its own copy and dies with it: nothing to detach.
         if not self.recording:
             otel_context.attach(self.context)  # user spans in the body stay in this trace
             return
-        otel_context.attach(trace.set_span_in_context(self.open_stage(stage, visit)))
+        if item_key is None:
+            span = self.open_stage(stage, visit)
+        else:
+            span = self.items[stage.name, item_key] = self._new_item_span(stage, item_key, visit)
+        otel_context.attach(trace.set_span_in_context(span))
 
     def close_stage(self, stage: Stage, result: StageResult) -> None:
-        """End the stage's span with its outcome (creating it for stages that never started)."""
+        """End the stage's span (an item's span, for an item) with its outcome, creating it
+        for stages and items that never started."""
         status = result.status
         if self.recording:
-            span = self.stages.pop(stage.name, None)
+            item = result.item_key is not None
+            if item:
+                span = self.items.pop((stage.name, result.item_key), None)
+            else:
+                span = self.stages.pop(stage.name, None)
             end: int | None = None
             if span is None:
-                # A skipped stage never ran: its span starts and ends when it was skipped.
+                # A skipped stage (or item) never ran: its span starts and ends when it was skipped.
                 skipped = status is StageStatus.SKIPPED
                 start = time.time_ns() if skipped else _ns(result.started_at)
                 end = start if skipped else None
-                span = self._new_stage_span(stage, result.visit, start)
+                if item:
+                    span = self._new_item_span(stage, result.item_key, result.visit, start)
+                else:
+                    span = self._new_stage_span(stage, result.visit, start)
             if span.is_recording():
                 _describe_stage(span, result)
             span.end(end_time=end)
+        if result.items is not None:
+            return  # a mapped stage's runs are its items, measured one by one
         telemetry = self.telemetry
         key = (n.WORKFLOW, self.workflow, n.STAGE, stage.name, n.STAGE_STATUS, status.value)
         instruments = telemetry.instruments
@@ -245,8 +288,9 @@ class RunTrace:
             instruments.stage_duration.record(result.duration_s, telemetry.attributes(*key))
 
     def retried(self, stage: Stage, attempt: int, error: BaseException, delay: float) -> None:
-        span = self.stages.get(stage.name)
-        if span is not None:
+        # An item's retry is announced inside the item, whose span is the current one.
+        span = self.stages.get(stage.name) if stage.map is None else trace.get_current_span()
+        if span is not None and span.is_recording():
             span.add_event(
                 "retry",
                 {
@@ -444,8 +488,10 @@ class RunTrace:
 
     def finish(self, result: RunResult) -> None:
         """End every span still open (a stage killed by a BaseException), then the run's."""
-        for name in list(self.stages):
-            span = self.stages.pop(name)
+        open_spans = [*((key[0], span) for key, span in self.items.items()), *self.stages.items()]
+        self.items.clear()
+        self.stages.clear()
+        for name, span in open_spans:
             stage_result = result.stages.get(name)
             if stage_result is not None and stage_result.status is StageStatus.FAILED:
                 _fail(span, stage_result.error, {})
