@@ -173,28 +173,38 @@ async def test_a_value_that_could_not_be_stored_makes_its_stage_run_again(tmp_pa
     assert resumed.ok and runs["spec"] == 2
 
 
+class Opaque:
+    """Neither JSON-like nor attrs/dataclass: only pickle keeps it."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+
 async def test_with_pickle_configured_a_value_json_cannot_hold_is_reused(tmp_path: Path) -> None:
     runs = {"spec": 0}
     flaky = {"fail": True}
     wf = podium.Workflow("pickled", strategy="sequential")
 
     @wf.stage
-    async def spec() -> Path:
+    async def spec() -> Opaque:
         runs["spec"] += 1
-        return Path("/tmp") / "x"  # a concrete path class: JSON keeps PurePath types only
+        return Opaque("kept")  # a plain class: no JSON form
 
     @wf.stage(needs=["spec"])
-    async def use(spec: Path) -> str:
+    async def use(spec: Opaque) -> str:
         if flaky["fail"]:
             raise RuntimeError("no")
-        return str(spec)
+        return spec.label
 
     config = podium.Config({"run_store": {"serializer": "pickle"}})
     async with podium.Engine(config=config, store=f"sqlite:///{tmp_path}/r.db") as engine:
         failed = await engine.run(wf)
+        assert engine.monitor.store is not None
+        stored = {v.stage: v.value for v in await engine.monitor.store.visits(failed.run_id)}["spec"]
         flaky["fail"] = False
         resumed = await engine.resume(failed.run_id, wf)
-    assert resumed["use"].value == "/tmp/x" and runs["spec"] == 1
+    assert stored is not None and stored.format == "pickle"
+    assert resumed["use"].value == "kept" and runs["spec"] == 1
 
 
 async def test_resume_refuses_runs_it_cannot_continue(tmp_path: Path) -> None:
