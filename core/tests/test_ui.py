@@ -23,7 +23,7 @@ import httpx
 import podium
 from podium.report import ReportRecorder, RunReport
 from podium.ui.app import create_app
-from podium.ui.charts import daily_kpis, p95
+from podium.ui.charts import daily_kpis
 from podium.ui.server import BackgroundServer
 from podium.ui.source import RecorderSource, RunFilters, parse_filters
 
@@ -152,7 +152,6 @@ def test_daily_kpis_rate_the_runs_that_ended(recorder: ReportRecorder) -> None:
     (day,) = daily_kpis(reports)
     assert day.runs == 2 and day.success_rate == 0.5
     assert day.cache_hit_rate == 0.0
-    assert p95([1.0, 2.0, 3.0, 4.0, 100.0]) == 100.0 and p95([]) is None
 
 
 # ------------------------------------------------------------------ in a real browser

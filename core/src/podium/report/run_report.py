@@ -17,11 +17,13 @@ import attrs
 
 from podium.cli.console import visit_dict
 from podium.definition.graph import WorkflowGraph
+from podium.values.kpis import DEFAULT_AVERAGE_TARGET, DEFAULT_STRATEGY_TARGETS
 from podium.values.model import ZERO_USAGE, Budget, RunResult, Usage
 
-#: The seed's execution-time targets per strategy, in seconds (its "average" for the rest).
-SLO_TARGETS_S: Mapping[str, float] = {"sequential": 30.0, "parallel": 15.0, "conditional": 20.0}
-DEFAULT_SLO_S = 20.0
+#: The seed's execution-time targets per strategy, in seconds (its "average" for the rest),
+#: the defaults of the ``[slo]`` configuration.
+SLO_TARGETS_S: Mapping[str, float] = DEFAULT_STRATEGY_TARGETS
+DEFAULT_SLO_S = DEFAULT_AVERAGE_TARGET
 
 #: How much of a value's text a report keeps.
 VALUE_CHARS = 300
@@ -209,6 +211,8 @@ class RunReport:
     budget: Budget | None = None
     #: The run's execution-time target in seconds (default: the seed's, per strategy).
     slo_s: float | None = None
+    #: Result-cache hits and lookups, when known beyond the visits (a stored run's).
+    cache_counts: tuple[int, int] | None = None
 
     @property
     def running(self) -> bool:

@@ -11,6 +11,7 @@ import attrs
 from podium.report.markup import Markup, tag
 from podium.report.run_report import RunReport
 from podium.report.timeline import nice_step
+from podium.values.kpis import percentile
 
 W, H = 340, 170
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 26, 30
@@ -29,14 +30,6 @@ class DayKpis:
     cache_hit_rate: float | None
 
 
-def p95(values: Sequence[float]) -> float | None:
-    """The 95th percentile by nearest rank (``None`` without values)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(math.ceil(0.95 * len(ordered)) - 1, 0)]
-
-
 def daily_kpis(reports: Iterable[RunReport]) -> list[DayKpis]:
     """KPIs per day, oldest first: success rate and p95 duration of the runs that ended,
     tokens and cost spent, and the share of stage visits served from the cache."""
@@ -47,21 +40,33 @@ def daily_kpis(reports: Iterable[RunReport]) -> list[DayKpis]:
     for day in sorted(by_day):
         runs = by_day[day]
         ended = [r for r in runs if not r.running]
-        ran = [
-            v for r in runs for v in r.visits if v.status in ("succeeded", "cached", "failed", "cancelled")
-        ]
+        hits, lookups = _cache_counts(runs)
         days.append(
             DayKpis(
                 day=day,
                 runs=len(runs),
                 success_rate=sum(r.status == "succeeded" for r in ended) / len(ended) if ended else None,
-                p95_duration_s=p95([r.duration_s for r in ended]),
+                p95_duration_s=percentile([r.duration_s for r in ended], 95),
                 tokens=sum(r.usage.total_tokens for r in runs),
                 cost_usd=sum(r.usage.cost_usd for r in runs),
-                cache_hit_rate=sum(v.status == "cached" for v in ran) / len(ran) if ran else None,
+                cache_hit_rate=hits / lookups if lookups else None,
             )
         )
     return days
+
+
+def _cache_counts(runs: Sequence[RunReport]) -> tuple[int, int]:
+    """Cache hits and lookups of runs: as the cache counted them where known (stored runs),
+    else the visits served from it among those that ran."""
+    hits = lookups = 0
+    for run in runs:
+        if run.cache_counts is not None:
+            hits, lookups = hits + run.cache_counts[0], lookups + run.cache_counts[1]
+            continue
+        ran = [v for v in run.visits if v.status in ("succeeded", "cached", "failed", "cancelled")]
+        hits += sum(v.status == "cached" for v in ran)
+        lookups += len(ran)
+    return hits, lookups
 
 
 def chart(
