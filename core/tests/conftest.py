@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,14 @@ class Browser:
 
     def css(self, selector: str) -> list[Any]:
         return list(self.driver.find_elements("css selector", selector))
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Poll ``condition`` until it holds (the page updating itself); fail after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError("the page did not get there in time")
+            time.sleep(0.05)
 
     def screenshot(self, name: str) -> Path:
         path = self.screenshots / f"{name}.png"

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -206,17 +206,9 @@ async def test_a_stored_running_run_updates_live_in_the_browser(
         release.set()
         await handle
     live = browser.css("#live")[0]
-    await asyncio.to_thread(wait_for, lambda: live.get_attribute("data-running") == "false")
+    await asyncio.to_thread(browser.wait_until, lambda: live.get_attribute("data-running") == "false")
     assert statuses() == {"first": "succeeded", "slow": "succeeded"}
     await asyncio.to_thread(browser.screenshot, "dashboard-store-live")
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the page did not get there in time")
-        time.sleep(0.05)
 
 
 def free_port() -> int:

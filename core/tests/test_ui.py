@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -157,14 +156,6 @@ def test_daily_kpis_rate_the_runs_that_ended(recorder: ReportRecorder) -> None:
 # ------------------------------------------------------------------ in a real browser
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the page did not get there in time")
-        time.sleep(0.05)
-
-
 async def test_every_page_loads_and_asks_nothing_of_the_internet(
     browser: Any, dashboard: str, recorder: ReportRecorder
 ) -> None:
@@ -192,7 +183,7 @@ async def test_the_runs_list_filters_by_status_and_workflow(
     assert len(browser.css("#runs tr.run")) == 2
     Select(browser.css("#filter-status")[0]).select_by_value("failed")
     browser.css("#filters button")[0].click()
-    wait_for(lambda: "status=failed" in browser.driver.current_url)
+    browser.wait_until(lambda: "status=failed" in browser.driver.current_url)
     rows = browser.css("#runs tr.run")
     assert [(r.get_attribute("data-workflow"), r.get_attribute("data-status")) for r in rows] == [
         (f"beta {HOSTILE}", "failed")
@@ -200,7 +191,7 @@ async def test_the_runs_list_filters_by_status_and_workflow(
     Select(browser.css("#filter-status")[0]).select_by_value("")
     Select(browser.css("#filter-workflow")[0]).select_by_visible_text("alpha")
     browser.css("#filters button")[0].click()
-    wait_for(lambda: "status=failed" not in browser.driver.current_url)
+    browser.wait_until(lambda: "status=failed" not in browser.driver.current_url)
     assert [r.get_attribute("data-workflow") for r in browser.css("#runs tr.run")] == ["alpha"]
     await asyncio.to_thread(browser.screenshot, "dashboard-runs")
 
@@ -241,7 +232,7 @@ async def test_a_running_runs_page_updates_until_the_run_ends(
         release.set()
         await handle
     live = browser.css("#live")[0]
-    await asyncio.to_thread(wait_for, lambda: live.get_attribute("data-running") == "false")
+    await asyncio.to_thread(browser.wait_until, lambda: live.get_attribute("data-running") == "false")
     assert statuses() == {"first": "succeeded", "slow": "succeeded", "last": "succeeded"}
     assert int(live.get_attribute("data-updates")) >= 1
     assert browser.css("h1 .badge")[0].text == "succeeded"
