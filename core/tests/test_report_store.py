@@ -249,6 +249,13 @@ def test_podium_ui_on_a_port_in_use_exits_2(store_url: str) -> None:
     assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err
 
 
+def test_podium_ui_on_a_store_it_cannot_open_exits_2_before_serving(tmp_path: Path) -> None:
+    (tmp_path / "runs.sqlite3").mkdir()
+    code, _, err = cli("ui", "--port", str(free_port()), "--store", f"sqlite:///{tmp_path / 'runs.sqlite3'}")
+    assert code == 2 and "is a directory; point store at a file" in err
+    assert "Podium dashboard on" not in err and "Traceback" not in err
+
+
 def test_podium_ui_without_the_extra_says_what_to_install(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -99,6 +99,13 @@ def test_a_bad_filter_is_a_400_page_that_says_what_is_wrong(
     assert message in page.text
 
 
+def test_the_api_says_what_is_wrong_in_json(client: httpx.Client) -> None:
+    bad = client.get("/api/runs", params={"until": "soon"})
+    assert bad.status_code == 400
+    assert bad.json() == {"error": "until='soon' is not a date: use YYYY-MM-DD (e.g. 2026-01-31)"}
+    assert client.get("/api/runs/nope").json() == {"error": "no run 'nope'"}
+
+
 def test_an_unknown_run_is_a_404_page(client: httpx.Client) -> None:
     page = client.get("/runs/nope")
     assert page.status_code == 404 and "no run &#x27;nope&#x27;" in page.text
@@ -133,8 +140,13 @@ def test_a_source_that_fails_gives_a_503_page(recorder: ReportRecorder) -> None:
 
     with BackgroundServer(create_app(Broken(recorder))) as server:
         page = httpx.get(server.url + "/")
+        api = httpx.get(server.url + "/api/runs")
     assert page.status_code == 503
     assert "could not read this process: OSError: disk gone" in page.text
+    assert (api.status_code, api.json()) == (
+        503,
+        {"error": "could not read this process: OSError: disk gone"},
+    )
 
 
 def test_filters_parse_dates_as_whole_days() -> None:

@@ -84,7 +84,14 @@ from podium.values.model import (
     Usage,
 )
 from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits, parse_retry_after
-from podium.values.records import AgentCallRecord, DocCounters, RunFilter, RunRecord, VisitRecord
+from podium.values.records import (
+    AgentCallRecord,
+    BreakerChange,
+    DocCounters,
+    RunFilter,
+    RunRecord,
+    VisitRecord,
+)
 from podium.values.serialization import StoredValue
 from podium.values.templates import PromptTemplate
 from podium.values.units import Duration
@@ -108,6 +115,7 @@ __all__ = [
     "AgentSpec",
     "Alert",
     "AlertSink",
+    "BreakerChange",
     "BreakerPolicy",
     "Budget",
     "BudgetExceeded",

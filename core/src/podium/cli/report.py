@@ -63,6 +63,10 @@ def _check_port(host: str, port: int) -> None:
         raise SystemExit(EXIT_USAGE) from None
 
 
+async def _opens(store: RunStore) -> None:
+    """Nothing: ``with_store`` has opened the store, which is the check."""
+
+
 def _loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -92,7 +96,8 @@ def ui_command(ctx: click.Context, host: str, port: int, store_url: str | None) 
     if url is None:
         raise PodiumError("no run store to show: the configuration says store = false")
     _check_port(host, port)
-    source = StoreSource(open_store(config, url), config.settings.slo)
+    with_store(ctx, url, _opens)  # a store that cannot be opened exits 2 now, not inside the server
+    source = StoreSource(open_store(config, url), config.settings.slo, config.settings.agents)
     if not _loopback(host):
         click.echo(
             f"warning: the dashboard has no login; anyone who can reach {host}:{port} sees every run",

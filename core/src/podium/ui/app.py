@@ -42,7 +42,7 @@ def _guarded(source: RunSource, handler: Handler) -> Handler:
         except Exception as error:
             _log.exception("the dashboard could not read %s", source.name)
             message = f"could not read {source.name}: {type(error).__name__}: {error}"
-            response = _page(pages.message_page("Source unavailable", message, source.name), 503)
+            response = _error(request, "Source unavailable", message, source.name, 503)
         response.headers.update(_HEADERS)
         return response
 
@@ -51,6 +51,13 @@ def _guarded(source: RunSource, handler: Handler) -> Handler:
 
 def _page(html: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(html, status_code=status)
+
+
+def _error(request: Request, title: str, message: str, source: str, status: int) -> Response:
+    """What went wrong: JSON under ``/api/`` (what its clients parse), else a page."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": message}, status_code=status)
+    return _page(pages.message_page(title, message, source), status)
 
 
 FilteredHandler = Callable[[Request, RunFilters], Awaitable[Response]]
@@ -63,7 +70,7 @@ def _filtered(source: RunSource, handler: FilteredHandler) -> Handler:
         try:
             filters = parse_filters(dict(request.query_params))
         except ValueError as error:
-            return _page(pages.message_page("Bad filter", str(error), source.name), 400)
+            return _error(request, "Bad filter", str(error), source.name, 400)
         return await handler(request, filters)
 
     return filtered

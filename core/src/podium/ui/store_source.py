@@ -2,28 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from podium.contract.run_store import RunStore
+from podium.definition.agents import AgentDeclaration
 from podium.foundation.redaction import redact_url
 from podium.report.run_report import RunReport
 from podium.report.stored import report_of, stored_report
 from podium.ui.source import AgentState, RunFilters
 from podium.values.alerts import Alert
 from podium.values.kpis import SloTargets
-from podium.values.records import RunFilter
+from podium.values.records import BreakerChange, RunFilter
 
 #: How many runs the workflow filter looks at for its choices.
 _WORKFLOW_SCAN = 1000
 
 
-class StoreSource:
-    """Reads a :class:`podium.RunStore`; :meth:`opened` opens it for the app's lifetime."""
+def agent_state(name: str, declared: AgentDeclaration | None, change: BreakerChange | None) -> AgentState:
+    """An agent as declared (``[agents.<name>]``) with its breaker as last recorded."""
+    provider = (declared.provider if declared else None) or (change.provider if change else "")
+    model = (declared.model if declared else None) or (change.model if change else "")
+    if change is not None:
+        when = datetime.fromtimestamp(change.changed_at, UTC)
+        where = f"pid {change.pid} on {change.host}" if change.pid is not None else change.host
+        detail = f"{change.reason}; since {when:%Y-%m-%d %H:%M:%S} UTC ({where})"
+        return AgentState(name, provider, model, change.state, detail)
+    policy = declared.breaker if declared else None
+    if policy is None:
+        return AgentState(name, provider, model)
+    return AgentState(
+        name, provider, model, "closed", f"no change recorded; opens after {policy.failures} failures"
+    )
 
-    def __init__(self, store: RunStore, slo: SloTargets | None = None) -> None:
+
+class StoreSource:
+    """Reads a :class:`podium.RunStore`; :meth:`opened` opens it for the app's lifetime.
+    ``agents`` are the declared ones, listed with the breaker changes the store recorded."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        slo: SloTargets | None = None,
+        agents: Mapping[str, AgentDeclaration] | None = None,
+    ) -> None:
         self.store = store
         self.slo = slo
+        self.declared = dict(agents or {})
         self.name = redact_url(store.url)
 
     @asynccontextmanager
@@ -55,4 +81,6 @@ class StoreSource:
         return await self.store.alerts(RunFilter(limit=limit))
 
     async def agents(self) -> list[AgentState] | None:
-        return None  # a store keeps runs, not the agents of the processes that made them
+        changes = {change.agent: change for change in await self.store.breaker_states()}
+        names = sorted(set(self.declared) | set(changes))
+        return [agent_state(name, self.declared.get(name), changes.get(name)) for name in names]
