@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ import httpx
 import podium
 from podium.report import ReportRecorder, RunReport
 from podium.ui.app import create_app
-from podium.ui.charts import daily_kpis
+from podium.ui.charts import chart, daily_kpis
 from podium.ui.server import BackgroundServer
 from podium.ui.source import RecorderSource, RunFilters, parse_filters
 
@@ -163,6 +164,17 @@ def test_daily_kpis_rate_the_runs_that_ended(recorder: ReportRecorder) -> None:
     (day,) = daily_kpis(reports)
     assert day.runs == 2 and day.success_rate == 0.5
     assert day.cache_hit_rate == 0.0
+
+
+def test_a_chart_of_cents_labels_each_axis_tick_differently() -> None:
+    cents = chart(
+        "cost", "cost", [(date(2026, 1, 1), 0.0144)], lambda v: f"{v:.4f}", tick_fmt=lambda v: f"{v:.2f}"
+    )
+    ticks = re.findall(r'<text class="tick"[^>]*text-anchor="end">([^<]*)</text>', str(cents))
+    assert ticks == ["0.000", "0.005", "0.010", "0.015"]  # not 0.00, 0.01, 0.01, 0.01
+    assert "2026-01-01: 0.0144" in str(cents)  # the hover keeps the value's precision
+    dollars = chart("cost", "cost", [(date(2026, 1, 1), 14.0)], str, tick_fmt=lambda v: f"{v:.2f}")
+    assert re.findall(r'text-anchor="end">([^<]*)</text>', str(dollars)) == ["0.00", "5.00", "10.00", "15.00"]
 
 
 # ------------------------------------------------------------------ in a real browser

@@ -69,6 +69,16 @@ def _cache_counts(runs: Sequence[RunReport]) -> tuple[int, int]:
     return hits, lookups
 
 
+def tick_labels(ticks: Sequence[float], step: float, fmt: Callable[[float], str]) -> list[str]:
+    """The axis labels: ``fmt``'s, unless it gives two ticks the same label (a value format
+    too coarse for a small axis); then as many decimals as the step needs."""
+    labels = [fmt(tick) for tick in ticks]
+    if len(set(labels)) == len(labels):
+        return labels
+    places = max(0, -math.floor(math.log10(step)))
+    return [f"{tick:.{places}f}" for tick in ticks]
+
+
 def chart(
     key: str,
     title: str,
@@ -78,8 +88,10 @@ def chart(
     bars: bool = False,
     target: float | None = None,
     ceiling: float | None = None,
+    tick_fmt: Callable[[float], str] | None = None,
 ) -> Markup:
-    """A line (or bar) chart of a value per day; ``target`` draws a dashed threshold line."""
+    """A line (or bar) chart of a value per day; ``target`` draws a dashed threshold line.
+    ``fmt`` formats the values (hover), ``tick_fmt`` the axis (default: ``fmt``)."""
     known = [v for _, v in points if v is not None]
     top = max([*known, target or 0.0, 0.0]) if ceiling is None else ceiling
     top = top or 1.0
@@ -95,15 +107,14 @@ def chart(
         return TOP + plot_h * (1 - value / top)
 
     parts: list[Markup] = [tag("text", {"class": "chart-title", "x": LEFT, "y": 16}, title)]
-    tick = 0.0
-    while tick <= top + 1e-9:
+    ticks = [round(i * step, 9) for i in range(round(top / step) + 1)]
+    for tick, label in zip(ticks, tick_labels(ticks, step, tick_fmt or fmt), strict=True):
         parts.append(
             tag("line", {"class": "grid", "x1": LEFT, "x2": W - RIGHT, "y1": y(tick), "y2": y(tick)})
         )
         parts.append(
-            tag("text", {"class": "tick", "x": LEFT - 4, "y": y(tick) + 4, "text-anchor": "end"}, fmt(tick))
+            tag("text", {"class": "tick", "x": LEFT - 4, "y": y(tick) + 4, "text-anchor": "end"}, label)
         )
-        tick = round(tick + step, 9)
     every = max(1, math.ceil(n / 6))
     for i, (day, _) in enumerate(points):
         if i % every == 0:

@@ -188,7 +188,12 @@ def kpis_page(
             bars=True,
         ),
         chart(
-            "cost", "cost per day ($)", [(d.day, d.cost_usd) for d in days], lambda v: f"{v:.2f}", bars=True
+            "cost",
+            "cost per day ($)",
+            [(d.day, d.cost_usd) for d in days],
+            lambda v: f"{v:.4f}",  # as costs are shown everywhere else
+            bars=True,
+            tick_fmt=lambda v: f"{v:.2f}",
         ),
         chart("cache", "cache hit rate", [(d.day, d.cache_hit_rate) for d in days], pct, ceiling=1.0),
     ]
