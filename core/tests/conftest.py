@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +129,67 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
         yield Browser(driver, screenshots)
     finally:
         driver.quit()
+
+
+# ------------------------------------------------------------------ podium ui as a process
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class UiProcess:
+    """``podium [GLOBAL...] ui --port PORT [ARGS...]`` running as its own process."""
+
+    def __init__(self, args: Sequence[str], global_args: Sequence[str]) -> None:
+        self.url = f"http://127.0.0.1:{free_port()}"
+        port = self.url.rsplit(":", 1)[1]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "podium", *global_args, "ui", "--port", port, *args],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._stderr: str | None = None
+
+    def get(self, path: str) -> Any:
+        """``GET path`` once the dashboard answers (it takes a moment to start)."""
+        import httpx
+
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                return httpx.get(self.url + path)
+            except httpx.ConnectError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"podium ui did not start: {self.stop()}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> str:
+        """Stop it; what it wrote on stderr."""
+        if self._stderr is None:
+            if self.process.poll() is None:
+                self.process.terminate()
+            self._stderr = self.process.communicate(timeout=10)[1]
+        return self._stderr
+
+
+@pytest.fixture
+def unused_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def podium_ui() -> Iterator[Callable[..., UiProcess]]:
+    """``podium_ui(*args, global_args=())`` starts ``podium ui`` on a free port; stopped at the end."""
+    started: list[UiProcess] = []
+
+    def start(*args: str, global_args: Sequence[str] = ()) -> UiProcess:
+        started.append(UiProcess(args, global_args))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.stop()

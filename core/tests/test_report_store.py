@@ -6,10 +6,8 @@ import asyncio
 import os
 import re
 import socket
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -211,35 +209,14 @@ async def test_a_stored_running_run_updates_live_in_the_browser(
     await asyncio.to_thread(browser.screenshot, "dashboard-store-live")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_podium_ui_serves_the_store_until_stopped(store_url: str) -> None:
+def test_podium_ui_serves_the_store_until_stopped(store_url: str, podium_ui: Callable[..., Any]) -> None:
     (result,) = asyncio.run(record_runs(store_url, loop_workflow()))
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "podium", "ui", "--port", str(port), "--store", store_url],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        page = None
-        for _ in range(100):
-            try:
-                page = httpx.get(f"http://127.0.0.1:{port}/")
-                break
-            except httpx.ConnectError:
-                time.sleep(0.1)
-        assert page is not None and page.status_code == 200
-        assert f'data-run="{result.run_id}"' in page.text
-        assert httpx.post(f"http://127.0.0.1:{port}/").status_code == 405  # read-only
-    finally:
-        server.terminate()
-        _, err = server.communicate(timeout=10)
-    assert f"Podium dashboard on http://127.0.0.1:{port}" in err
+    server = podium_ui("--store", store_url)
+    page = server.get("/")
+    assert page.status_code == 200
+    assert f'data-run="{result.run_id}"' in page.text
+    assert httpx.post(server.url + "/").status_code == 405  # read-only
+    assert f"Podium dashboard on {server.url}" in server.stop()
 
 
 def test_podium_ui_on_a_port_in_use_exits_2(store_url: str) -> None:
@@ -249,9 +226,9 @@ def test_podium_ui_on_a_port_in_use_exits_2(store_url: str) -> None:
     assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err
 
 
-def test_podium_ui_on_a_store_it_cannot_open_exits_2_before_serving(tmp_path: Path) -> None:
+def test_podium_ui_on_a_store_it_cannot_open_exits_2_before_serving(tmp_path: Path, unused_port: int) -> None:
     (tmp_path / "runs.sqlite3").mkdir()
-    code, _, err = cli("ui", "--port", str(free_port()), "--store", f"sqlite:///{tmp_path / 'runs.sqlite3'}")
+    code, _, err = cli("ui", "--port", str(unused_port), "--store", f"sqlite:///{tmp_path / 'runs.sqlite3'}")
     assert code == 2 and "is a directory; point store at a file" in err
     assert "Podium dashboard on" not in err and "Traceback" not in err
 

@@ -7,10 +7,10 @@ import asyncio
 import os
 import re
 import socket
-import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,39 +139,10 @@ async def test_a_hostile_breaker_reason_on_the_agents_page_stays_text(store_url:
 
 
 def test_podium_ui_lists_the_configured_agents_with_what_the_store_recorded(
-    store_url: str, config: Path
+    store_url: str, config: Path, podium_ui: Callable[..., Any]
 ) -> None:
     asyncio.run(trip_the_reviewers_breaker(store_url, config))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "podium",
-            "--config",
-            str(config),
-            "ui",
-            "--port",
-            str(port),
-            "--store",
-            store_url,
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        page = None
-        for _ in range(100):
-            try:
-                page = httpx.get(f"http://127.0.0.1:{port}/agents")
-                break
-            except httpx.ConnectError:
-                time.sleep(0.1)
-        assert page is not None and page.status_code == 200
-        assert 'data-agent="reviewer" data-breaker="open"' in page.text
-        assert 'data-agent="writer"' in page.text
-    finally:
-        server.terminate()
-        server.communicate(timeout=10)
+    page = podium_ui("--store", store_url, global_args=("--config", str(config))).get("/agents")
+    assert page.status_code == 200
+    assert 'data-agent="reviewer" data-breaker="open"' in page.text
+    assert 'data-agent="writer"' in page.text
