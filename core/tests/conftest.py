@@ -145,10 +145,10 @@ class UiProcess:
     """``podium [GLOBAL...] ui --port PORT [ARGS...]`` running as its own process."""
 
     def __init__(self, args: Sequence[str], global_args: Sequence[str]) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        port = self.url.rsplit(":", 1)[1]
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "podium", *global_args, "ui", "--port", port, *args],
+            [sys.executable, "-m", "podium", *global_args, "ui", "--port", str(port), *args],
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -178,6 +178,7 @@ class UiProcess:
 
 @pytest.fixture
 def unused_port() -> int:
+    """A port of 127.0.0.1 nothing listens on now."""
     return free_port()
 
 

@@ -119,6 +119,7 @@ async def test_the_dashboard_over_the_store_shows_each_declared_agent_and_its_la
     assert "claude-haiku-4-5" in rows["reviewer"]  # the model the store recorded for it
     assert 'data-breaker="closed"' in rows["planner"] and "opens after 3 failures" in rows["planner"]
     assert "data-breaker" not in rows["writer"]  # no breaker declared
+    assert rows["writer"].endswith("<td>-</td>")  # the pool column: no pool a store could know
 
 
 async def test_a_hostile_breaker_reason_on_the_agents_page_stays_text(store_url: str) -> None:

@@ -251,7 +251,7 @@ def agents_page(agents: Sequence[AgentState] | None, source: str) -> str:
                 tag("td", None, a.model),
                 tag("td", None, badge(a.breaker) if a.breaker else "-"),
                 tag("td", None, a.breaker_detail),
-                tag("td", None, a.pool),
+                tag("td", None, a.pool or "-"),
             )
             for a in agents
         ]
