@@ -14,6 +14,7 @@ import logging
 import secrets
 import sys
 import time
+import weakref
 from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
 from heapq import heappop
@@ -46,7 +47,13 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("podium.run")
 
+#: What a stage's task was started with: its context (if any), start (wall and
+#: ``perf_counter``), whether its body is the task's (bare), and its visit number.
+_Launch = tuple["Context | None", datetime, float, bool, int]
+
 _FAILED = StageStatus.FAILED
+_SUCCEEDED = StageStatus.SUCCEEDED
+_NOT_OK = frozenset({StageStatus.FAILED, StageStatus.CANCELLED})
 # What a ``**parameter`` gets of a dependency that did not run for its stage: nothing.
 _UNLESS_RAN: Any = object()
 _OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
@@ -131,11 +138,14 @@ class RunState(ItemTracker):
             workflow_executor=workflow.executor,
             engine_executor=config.settings.executor,
         )
+        self._argument_specs = argument_specs(plan)
         self._t0 = time.perf_counter()
         # Running tasks by stage index (an item of a mapped stage: by its task).
         self._running: dict[int | asyncio.Task[Any], asyncio.Task[Any]] = {}
         # Tasks of visits made stale by a loop back: cancelled, awaited before the run ends.
         self._superseded: dict[asyncio.Task[Any], str] = {}
+        # The bodies of stage tasks created but not started yet, by stage index.
+        self._unstarted: dict[int, Coroutine[Any, Any, Any]] = {}
         self._halt_reason: str | None = None
         self._budget_breach: str | None = None
         self._status: RunStatus | None = None
@@ -263,32 +273,31 @@ class RunState(ItemTracker):
             fan = self._fans[self.plan.index[stage.name]]
             assert fan is not None
             return item_arguments(self, stage, fan, ctx._item)
+        return self._arguments(self.plan.index[stage.name])
+
+    def _arguments(self, i: int) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
-        parameters = stage.parameters
-        if stage.var_keyword is not None:  # and the dependencies no named parameter takes
-            parameters = {**dict.fromkeys(stage.dependencies, _UNLESS_RAN), **parameters}
-        if not parameters:
+        specs = self._argument_specs[i]
+        if not specs:
             return kwargs
         results = self.results
         inputs = self.inputs
-        dependencies: tuple[str, ...] | frozenset[str] = stage.dependencies
-        if len(dependencies) > 8:  # a wide join: one set beats a scan per parameter
-            dependencies = frozenset(dependencies)
-        for name, default in parameters.items():
-            if name in dependencies:
-                result = results.get(name)
+        name = self.plan.stages[i].name
+        for parameter, from_stage, default in specs:
+            if from_stage:
+                result = results.get(parameter)
                 if (
                     result is not None
                     and result.status in _OK
-                    and (result.route is None or stage.name in result.route)
+                    and (result.route is None or name in result.route)
                 ):
-                    kwargs[name] = result.value
+                    kwargs[parameter] = result.value
                 elif default is not _UNLESS_RAN:  # a needs_any branch that did not run, or routed away
-                    kwargs[name] = default if has_default(default) else None
-            elif name in inputs:
-                kwargs[name] = inputs[name]
+                    kwargs[parameter] = default if has_default(default) else None
+            elif parameter in inputs:
+                kwargs[parameter] = inputs[parameter]
             elif has_default(default):
-                kwargs[name] = default
+                kwargs[parameter] = default
         return kwargs
 
     def log_extra(self, stage: str | None = None) -> dict[str, Any]:
@@ -382,7 +391,7 @@ class RunState(ItemTracker):
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
         if path.bare:
-            kwargs = self.arguments(stage)
+            kwargs = self._arguments(i)
             if stage.context_parameter is not None:
                 ctx = kwargs[stage.context_parameter] = Context(self, stage, visit)
             try:
@@ -393,54 +402,83 @@ class RunState(ItemTracker):
         if body is None:
             ctx = Context(self, stage, visit)
             body = run_stage(self, stage, ctx, path, started_at, t0)
-        task = self._loop.create_task(body, name=f"podium:{stage.name}")
-        self._running[i] = task
-        task.add_done_callback(functools.partial(self._on_done, i, (ctx, started_at, t0, bare, visit)))
+        self._unstarted[i] = body
+        self._running[i] = self._loop.create_task(
+            self._drive(i, body, (ctx, started_at, t0, bare, visit)), name=f"podium:{stage.name}"
+        )
 
-    def _on_done(
-        self, i: int, launch: tuple[Context | None, datetime, float, bool, int], task: asyncio.Task[Any]
+    async def _drive(self, i: int, body: Coroutine[Any, Any, Any], launch: _Launch) -> None:
+        """A stage's task: its body (or :func:`run_stage`), then its settling, in the task.
+
+        Settling at the end of the task, instead of in a done-callback, saves a trip
+        through the event loop per stage.
+        """
+        del self._unstarted[i]
+        try:
+            outcome = await body
+        except asyncio.CancelledError:
+            self._ended(asyncio.current_task(), i, launch, cancelled=True)
+            raise
+        except BaseException as error:  # KeyboardInterrupt and the like are recorded, then go on
+            self._ended(asyncio.current_task(), i, launch, error=error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        if launch[3] and not self._superseded:
+            # The hot path, inlined: a bare body's success settles plainly, and the loop
+            # needs pumping only when stages wait or nothing runs any more.
+            ctx, started_at, t0, _, visit = launch
+            name = self.plan.stages[i].name
+            usage, saved = (ZERO_USAGE, ZERO_USAGE) if ctx is None else (ctx.usage, ctx.saved)
+            # Positional, as in podium.running.execution.succeeded: attrs' keywords cost more.
+            result = StageResult(
+                name, _SUCCEEDED, outcome, None, None, 1, started_at, datetime.now(UTC),
+                time.perf_counter() - t0, usage, saved, None, visit, False, None,
+            )  # fmt: skip
+            del self._running[i]
+            self.results[name] = result
+            self.history.append(result)
+            self._state[i] = SUCCEEDED
+            if self._releases[i]:
+                self._propagate(i, result)
+            if self._ready or not self._running:
+                self._pump()
+            return
+        self._ended(asyncio.current_task(), i, launch, outcome=outcome)
+
+    def _ended(
+        self,
+        task: asyncio.Task[Any] | None,
+        i: int,
+        launch: _Launch,
+        *,
+        outcome: Any = None,
+        error: BaseException | None = None,
+        cancelled: bool = False,
     ) -> None:
+        """Record how a stage's task ended (for a bare body, anything but a plain success)."""
         stage = self.plan.stages[i]
-        superseded = self._superseded.pop(task, None) if self._superseded else None
+        superseded = self._superseded.pop(task, None) if self._superseded and task is not None else None
         if superseded is None:
             if self._running.get(i) is not task:
-                return
+                return  # already recorded
             del self._running[i]
         ctx, started_at, t0, bare, visit = launch
-        if task.cancelled():
+        if cancelled:
             reason = superseded if superseded is not None else self._halt_reason or "cancelled"
             result = self._interrupted(stage, StageStatus.CANCELLED, launch, reason=reason)
             self.events.emit("podium_stage_ended", run=self, stage=stage, result=result)
+        elif error is not None:
+            if bare and isinstance(error, Exception):
+                result = bare_failure(self, stage, visit, ctx, started_at, t0, error)
+            else:  # a BaseException escaping a stage body, e.g. KeyboardInterrupt
+                result = self._interrupted(stage, StageStatus.FAILED, launch, error=error)
         elif bare:
-            error = task.exception()
-            if error is None:  # the common case, inlined: it is the hot path
-                result = succeeded(
-                    stage.name,
-                    task.result(),
-                    1,
-                    started_at,
-                    t0,
-                    ZERO_USAGE if ctx is None else ctx.usage,
-                    ZERO_USAGE if ctx is None else ctx.saved,
-                    visit,
-                )
-                # The hot path, inlined: a success without a route settles plainly, and
-                # the loop needs pumping only when stages wait or nothing runs any more.
-                self.results[result.name] = result
-                self.history.append(result)
-                self._state[i] = SUCCEEDED
-                if self._releases[i]:
-                    self._propagate(i, result)
-                if self._ready or not self._running:
-                    self._pump()
-                return
-            result = bare_failure(self, stage, visit, ctx, started_at, t0, error)
+            name = stage.name
+            usage, saved = (ctx.usage, ctx.saved) if ctx is not None else (ZERO_USAGE, ZERO_USAGE)
+            result = succeeded(name, outcome, 1, started_at, t0, usage, saved, visit)
         else:
-            exc = task.exception()
-            if exc is not None:  # BaseException escaping a stage body, e.g. KeyboardInterrupt
-                result = self._interrupted(stage, StageStatus.FAILED, launch, error=exc)
-            else:
-                result = task.result()
+            result = outcome
         if superseded is not None:
             self.history.append(result)  # a stale visit: kept in the history, not as the latest
         else:
@@ -483,7 +521,7 @@ class RunState(ItemTracker):
     def _interrupted(
         stage: Stage,
         status: StageStatus,
-        launch: tuple[Context | None, datetime, float, bool, int],
+        launch: _Launch,
         *,
         reason: str | None = None,
         error: BaseException | None = None,
@@ -528,13 +566,31 @@ class RunState(ItemTracker):
     def _supersede(self, i: int, reason: str) -> None:
         task = self._running.pop(i)
         self._superseded[task] = reason
-        task.cancel()
+        self._cancel(i, task)
 
     def _halt(self, reason: str) -> None:
         """Start nothing more and cancel what runs (fail_fast, timeout, cancellation)."""
         self._halt_reason = reason
-        for task in list(self._running.values()):
-            task.cancel()
+        for key, task in list(self._running.items()):
+            if isinstance(key, int):
+                self._cancel(key, task)
+            else:  # an item of a mapped stage: its own callback records it
+                task.cancel()
+
+    def _cancel(self, i: int, task: asyncio.Task[Any]) -> None:
+        # A task cancelled before its first step never runs its driver (the coroutine is
+        # thrown into before it starts): such a visit is closed and recorded here.
+        body = self._unstarted.pop(i, None)
+        if body is not None:
+            task.add_done_callback(functools.partial(self._cancelled_before_start, i, self._visits[i], body))
+        task.cancel()
+
+    def _cancelled_before_start(
+        self, i: int, visit: int, body: Coroutine[Any, Any, Any], task: asyncio.Task[Any]
+    ) -> None:
+        body.close()
+        now = datetime.now(UTC), time.perf_counter()
+        self._ended(task, i, (None, *now, False, visit), cancelled=True)
 
     async def _stop(self, reason: str, status: RunStatus) -> bool:
         """Halt and wait for every stage task to end; returns whether we were cancelled meanwhile."""
@@ -566,23 +622,28 @@ class RunState(ItemTracker):
             for i in self.plan.order:
                 if state[i] in (PENDING, READY):
                     self._skip_and_propagate(i, reason)
+        results = self.results
+        # In declaration order; one pass also finds the stages that did not succeed.
+        ordered: dict[str, StageResult] = {}
+        failed = []
+        for stage in self.plan.stages:
+            found = results.get(stage.name)
+            if found is not None:
+                ordered[stage.name] = found
+                if found.status in _NOT_OK:
+                    failed.append(stage.name)
         status = self._status
         if status is None:
             if self._budget_breach is not None:
                 status = RunStatus.BUDGET_EXCEEDED
-            elif any(r.status in (StageStatus.FAILED, StageStatus.CANCELLED) for r in self.results.values()):
+            elif failed:
                 status = RunStatus.FAILED
             else:
                 status = RunStatus.SUCCEEDED
-        results = self.results
-        ordered = {s.name: results[s.name] for s in self.plan.stages if s.name in results}
         ended_because = None
         if status is RunStatus.BUDGET_EXCEEDED:
             ended_because = self._overshoot()
         elif status is RunStatus.FAILED:
-            failed = [
-                r.name for r in results.values() if r.status in (StageStatus.FAILED, StageStatus.CANCELLED)
-            ]
             ended_because = f"stage(s) {', '.join(map(repr, failed))} did not succeed"
         elif status is not RunStatus.SUCCEEDED:
             ended_because = self._halt_reason
@@ -606,3 +667,21 @@ class RunState(ItemTracker):
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("run finished: %s", status, extra=self.log_extra())
         return result
+
+
+# Per plan: each stage's parameters as (name, whether an upstream stage fills it, default).
+_specs: weakref.WeakKeyDictionary[Plan, list[tuple[tuple[str, bool, Any], ...]]] = weakref.WeakKeyDictionary()
+
+
+def argument_specs(plan: Plan) -> list[tuple[tuple[str, bool, Any], ...]]:
+    """How each stage's arguments are filled, worked out once per plan (read per launch)."""
+    found = _specs.get(plan)
+    if found is None:
+        found = _specs[plan] = []
+        for stage in plan.stages:
+            parameters = stage.parameters
+            if stage.var_keyword is not None:  # and the dependencies no named parameter takes
+                parameters = {**dict.fromkeys(stage.dependencies, _UNLESS_RAN), **parameters}
+            dependencies = set(stage.dependencies)
+            found.append(tuple((name, name in dependencies, default) for name, default in parameters.items()))
+    return found
