@@ -55,6 +55,7 @@ from podium.foundation.markers import hookspec
 if TYPE_CHECKING:
     from aiocache.base import BaseCache
 
+    from podium.contract.run_store import RunStore
     from podium.definition.config import Config
     from podium.definition.workflow import Stage
     from podium.engine.engine import Engine
@@ -258,7 +259,8 @@ def podium_alert_raised(alert: Alert) -> None:
 
 
 # ------------------------------------------------------------ registration
-# Things a plugin adds to an engine through a ``register`` callback, or opens by URL.
+# Things a plugin adds to an engine through a ``register`` callback, or opens by URL (a
+# limits backend, the run store).
 
 
 @hookspec
@@ -339,6 +341,23 @@ def podium_register_alert_sinks(register: Callable[[AlertSink], None], config: C
     :param config: The engine's effective configuration.
 
     Called once per engine, when it starts. Return value ignored.
+    """
+
+
+@hookspec(firstresult=True)
+def podium_run_store(url: str, config: Config) -> RunStore | None:
+    """Open the run store for a store URL (``sqlite:///.podium/runs.sqlite3``, ...).
+
+    :param url: The configured ``store`` (the command line's default file when none is).
+    :param config: The engine's effective configuration (``config.settings.run_store``
+        holds the serializer, content capture and heartbeat settings).
+    :return: An object implementing :class:`podium.RunStore` (not opened yet), or
+        ``None`` when the URL's scheme is not yours.
+
+    The built-in implementation opens SQLite files (``sqlite:///relative``,
+    ``sqlite:////absolute``). Called once per engine that records runs, and once per
+    ``podium runs|resume|stats|alerts|cost|store`` command.
+    Stops at the first non-None result.
     """
 
 

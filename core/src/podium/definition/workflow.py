@@ -178,6 +178,9 @@ class Workflow:
         self.input_defaults: dict[str, Any] = dict(inputs) if isinstance(inputs, Mapping) else {}
         self.description = description
         self.executor = executor
+        #: Where the workflow was loaded from (a ``podium run`` TARGET), if it was: the run
+        #: store records it, so ``podium resume`` can load the workflow again.
+        self.source: str | None = None
         self.stages: dict[str, Stage] = {}
         self._plan: Plan | None = None
         # Input name sets already checked against this plan (a run re-checks nothing).

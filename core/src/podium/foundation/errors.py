@@ -18,6 +18,7 @@ INSTALL_HINTS = {
     "strategy parallel": "podium[parallel]",
     "strategy conditional": "podium[conditional]",
     "docs": "podium[context7]",
+    "metrics": "podium[otel]",
     "executor dask": "podium[dask]",
     "provider anthropic": "podium[anthropic]",
     "provider openai": "podium[openai]",
@@ -89,6 +90,15 @@ class CacheKeyError(PodiumError, TypeError):
 
 class CacheBackendError(PodiumError):
     """A cache command (stats, clear) could not be carried out on the cache backend."""
+
+
+class RunStoreError(PodiumError):
+    """The run store cannot be opened, read or written; the message says which and why."""
+
+
+class ResumeError(PodiumError):
+    """A stored run cannot be resumed: unknown, still running, already resumed, or its
+    workflow's definition changed (the message lists what changed)."""
 
 
 class RoutingError(PodiumError):

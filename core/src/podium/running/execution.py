@@ -55,6 +55,27 @@ async def run_stage(
     return result
 
 
+async def run_stored_stage(
+    run: RunState, stage: Stage, ctx: Context, path: StagePath, started_at: datetime, t0: float
+) -> StageResult:
+    """:func:`run_stage`, then the visit committed to the run store before the task ends.
+
+    Dependents start when the task ends, so a process killed after that loses nothing
+    of this stage. A stage that finished keeps its result even when the run is being
+    cancelled meanwhile: the commit is waited for, and the result returned.
+    """
+    result = await run_stage(run, stage, ctx, path, started_at, t0)
+    recorder = run.recorder
+    assert recorder is not None
+    commit = asyncio.ensure_future(recorder.commit(run, result))
+    while not commit.done():
+        try:
+            await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            continue  # the stage is finished: let its commit end, then report it
+    return result
+
+
 async def _run_cached(
     run: RunState,
     stage: Stage,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from podium.foundation.errors import MapError
 from podium.running.context import Context
-from podium.running.execution import bare_failure, run_stage, succeeded
+from podium.running.execution import bare_failure, run_stage, run_stored_stage, succeeded
 from podium.running.mapping import Fan, collect_items, gathered_result, item_label
 from podium.running.tracking import (
     FAILED,
@@ -279,7 +279,7 @@ def start_item(run: RunState, i: int, k: int, fan: Fan) -> None:
     bare = body is not None
     if body is None:
         ctx = Context(run, stage, fan.base + k + 1, fan.key(k), k)
-        body = run_stage(run, stage, ctx, path, started_at, t0)
+        body = (run_stored_stage if path.stored else run_stage)(run, stage, ctx, path, started_at, t0)
     task = run._loop.create_task(body, name=stage.name)
     run._running[task] = task
     task.add_done_callback(functools.partial(item_ended, run, i, k, fan, ctx, started_at, t0, bare))

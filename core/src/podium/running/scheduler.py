@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import heapq
 import logging
 import secrets
 import sys
@@ -24,7 +25,7 @@ from podium.definition.workflow import has_default
 from podium.foundation.errors import CacheKeyError, PluginError
 from podium.running.context import Context
 from podium.running.events import Events, HookFacts
-from podium.running.execution import bare_failure, run_stage, succeeded
+from podium.running.execution import bare_failure, run_stage, run_stored_stage, succeeded
 from podium.running.items import ItemTracker, item_arguments, start_item, start_items
 from podium.running.mapping import Fan
 from podium.running.stage_path import stage_paths
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from podium.engine.engine import Engine
     from podium.running.agents import AgentRegistry
     from podium.running.estimates import DurationEstimator
+    from podium.running.recorder import RunRecorder
     from podium.running.result_cache import ResultCache
     from podium.values.executors import Executor
     from podium.values.pricing import Pricing
@@ -69,8 +71,8 @@ class RunState(ItemTracker):
     (the :class:`RunResult`, once the run has ended), and the collaborators it was handed:
     ``hook`` (the plugin manager's hook caller), ``config``, ``result_cache``,
     ``pricing``, ``agents``, ``alerts``, ``executors``, ``router`` (the strategy's
-    router, or ``None``), and ``engine`` (the engine that started it, for plugins that
-    keep state per engine).
+    router, or ``None``), ``recorder`` (its link to the run store, or ``None``), and
+    ``engine`` (the engine that started it, for plugins that keep state per engine).
     """
 
     _loop: asyncio.AbstractEventLoop
@@ -93,6 +95,7 @@ class RunState(ItemTracker):
         executors: Mapping[str, Executor],
         engine: Engine,
         run_id: str | None = None,
+        recorder: RunRecorder | None = None,
     ) -> None:
         n = len(plan.stages)
         limit = strategy.concurrency(workflow)
@@ -127,6 +130,9 @@ class RunState(ItemTracker):
         self.events = Events(hook, facts.active)
         self._builtin_cache_key = not facts.hooked_cache_key
         self.router = strategy.router(self)
+        self.recorder = recorder
+        #: Results an earlier run computed, settled before this one started (:meth:`seed`).
+        self.seeded: list[StageResult] = []
         #: How each stage runs, by index (decided in podium.running.stage_path).
         self.paths = stage_paths(
             plan,
@@ -137,6 +143,7 @@ class RunState(ItemTracker):
             inline_cache=result_cache.inline,
             workflow_executor=workflow.executor,
             engine_executor=config.settings.executor,
+            stored=recorder is not None,
         )
         self._argument_specs = argument_specs(plan)
         self._t0 = time.perf_counter()
@@ -195,6 +202,26 @@ class RunState(ItemTracker):
         self._halt(reason)
         if self._done is not None:
             self._pump()
+
+    def seed(self, results: list[StageResult]) -> None:
+        """Settle stages with results an earlier run computed, before this run starts.
+
+        ``results`` come in dependency order, each a stage's latest visit (its ``visit``
+        number carries over). Each releases its dependents (or, by its route, skips
+        them) as if it had just run; their ``saved`` counts as this run's, and
+        ``podium_stage_ended`` announces them once the run starts. This is what
+        resuming a run uses.
+        """
+        for result in results:
+            i = self.plan.index[result.name]
+            self._visits[i] = result.visit
+            self._settle(i, result)
+            self.add_saved(result.saved)
+        # A stage its seeded dependencies made ready may be seeded itself: it must not start.
+        state, by_rank = self._state, self._by_rank
+        self._ready[:] = [rank for rank in self._ready if state[by_rank[rank]] == READY]
+        heapq.heapify(self._ready)
+        self.seeded.extend(results)
 
     def add_usage(self, usage: Usage) -> None:
         self.usage = self.usage + usage
@@ -320,6 +347,9 @@ class RunState(ItemTracker):
         self.events.emit("podium_workflow_started", run=self)
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("run started", extra=self.log_extra())
+        for seeded in self.seeded:
+            stage = self.plan.stages[self.plan.index[seeded.name]]
+            self.events.emit("podium_stage_ended", run=self, stage=stage, result=seeded)
         for i in self.plan.order:
             if self._waiting[i] == 0 and self._state[i] == PENDING:
                 self._make_ready(i)
@@ -401,7 +431,7 @@ class RunState(ItemTracker):
         bare = body is not None
         if body is None:
             ctx = Context(self, stage, visit)
-            body = run_stage(self, stage, ctx, path, started_at, t0)
+            body = (run_stored_stage if path.stored else run_stage)(self, stage, ctx, path, started_at, t0)
         self._unstarted[i] = body
         self._running[i] = self._loop.create_task(
             self._drive(i, body, (ctx, started_at, t0, bare, visit)), name=f"podium:{stage.name}"

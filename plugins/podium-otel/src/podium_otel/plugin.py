@@ -262,7 +262,10 @@ class RunObserver:
         if awaitable is None:
             return None
         trace_ = self._runs.get(ctx.run)
-        if trace_ is None or not trace_.recording:
+        if trace_ is None:
+            return awaitable
+        trace_.docs_starting()
+        if not trace_.recording:
             return awaitable
         return trace_.traced_docs(ctx.stage, awaitable, libraries, query, tokens)
 

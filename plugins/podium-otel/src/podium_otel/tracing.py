@@ -19,7 +19,17 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from podium import AgentCall, DocBundle, Prompt, RunResult, Stage, StageResult, StageStatus
+from podium import (
+    KERNEL_ALERTS,
+    AgentCall,
+    DocBundle,
+    Prompt,
+    RunResult,
+    RunStatus,
+    Stage,
+    StageResult,
+    StageStatus,
+)
 from podium_otel import names as n
 from podium_otel.instruments import Instruments
 
@@ -46,6 +56,8 @@ class Telemetry:
             queue_depth=lambda: engine.runs.queued,
         )
         self._attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
+        # What has its series published from 0 already: workflows, agents, doc fetches by workflow.
+        self._primed: set[tuple[Any, ...]] = set()
 
     def attributes(self, *pairs: Any) -> dict[str, Any]:
         """A metric attribute dict for ``key, value, key, value, ...``, built once and reused."""
@@ -61,6 +73,62 @@ class Telemetry:
     def record_alert(self, name: str, severity: str, workflow: str | None) -> None:
         key = (n.ALERT, name, n.ALERT_SEVERITY, severity, n.WORKFLOW, workflow or "")
         self.instruments.alerts.add(1, key)
+
+    def prime_workflow(self, run: RunState) -> None:
+        """Publish from 0 the series a workflow's runs count in, once, as its first run starts:
+        runs by status, the kernel's alerts, stage outcomes, retries and stage cache lookups."""
+        workflow = run.workflow.name
+        if ("workflow", workflow) in self._primed:
+            return
+        self._primed.add(("workflow", workflow))
+        instruments = self.instruments
+        for status in RunStatus:
+            instruments.workflow_runs.prime((n.WORKFLOW, workflow, n.RUN_STATUS, status.value))
+        for name, severity in KERNEL_ALERTS.items():
+            instruments.alerts.prime((n.ALERT, name, n.ALERT_SEVERITY, severity, n.WORKFLOW, workflow))
+        for stage in run.plan.stages:
+            for outcome in (StageStatus.SUCCEEDED, StageStatus.FAILED):
+                instruments.stage_runs.prime(
+                    (n.WORKFLOW, workflow, n.STAGE, stage.name, n.STAGE_STATUS, outcome.value)
+                )
+            if stage.retry is not None:
+                instruments.stage_retries.prime((n.WORKFLOW, workflow, n.STAGE, stage.name))
+        if any(stage.cache is not None for stage in run.plan.stages):
+            self.prime_cache(workflow, "stage")
+
+    def prime_cache(self, workflow: str, kind: str) -> None:
+        if ("cache", workflow, kind) not in self._primed:
+            self._primed.add(("cache", workflow, kind))
+            key = (n.WORKFLOW, workflow, n.CACHE_KIND, kind)
+            instruments = self.instruments
+            for counter in (
+                instruments.cache_hits,
+                instruments.cache_misses,
+                instruments.cache_saved_tokens,
+                instruments.cache_saved_cost,
+            ):
+                counter.prime(key)
+
+    def prime_agent(self, workflow: str, call: AgentCall) -> None:
+        """Publish from 0 an agent's call, failure, token and cost series, as it is first called."""
+        key = ("agent", workflow, call.agent, call.provider, call.model)
+        if key in self._primed:
+            return
+        self._primed.add(key)
+        instruments = self.instruments
+        labels = (n.GEN_AI_PROVIDER, call.provider, n.GEN_AI_REQUEST_MODEL, call.model)
+        instruments.agent_calls.prime((n.WORKFLOW, workflow, n.AGENT, call.agent, *labels))
+        instruments.agent_failures.prime((n.WORKFLOW, workflow, n.AGENT, call.agent, *labels))
+        for kind in ("input", "output"):
+            instruments.tokens.prime((n.WORKFLOW, workflow, *labels, n.TOKEN_TYPE, kind))
+        instruments.cost.prime((n.WORKFLOW, workflow, *labels))
+
+    def prime_docs(self, workflow: str) -> None:
+        if ("docs", workflow) not in self._primed:
+            self._primed.add(("docs", workflow))
+            for outcome in ("made", "avoided"):
+                self.instruments.docs_requests.prime((n.WORKFLOW, workflow, n.DOCS_OUTCOME, outcome))
+            self.instruments.docs_tokens.prime((n.WORKFLOW, workflow))
 
 
 def _ns(moment: datetime | None) -> int | None:
@@ -139,6 +207,7 @@ class RunTrace:
         self.stages: dict[str, Span] = {}
         self.items: dict[tuple[str, Any], Span] = {}
         self.calls: dict[int, tuple[Span, object]] = {}
+        telemetry.prime_workflow(run)
         telemetry.instruments.workflow_active.add(1, (n.WORKFLOW, self.workflow))
 
     # ------------------------------------------------------------------ stages
@@ -251,6 +320,7 @@ class RunTrace:
         return trace.set_span_in_context(span) if span is not None else self.context
 
     def start_call(self, stage: Stage | None, call: AgentCall) -> None:
+        self.telemetry.prime_agent(self.workflow, call)  # before the call can fail
         if not self.recording:
             return
         attributes: dict[str, Any] = {
@@ -338,6 +408,7 @@ class RunTrace:
             instruments.agent_calls.add(
                 1, (n.WORKFLOW, workflow, n.AGENT, call.agent, *base[2:], n.ERROR_TYPE, error_type)
             )
+            instruments.agent_failures.add(1, (n.WORKFLOW, workflow, n.AGENT, call.agent, *base[2:]))
             return
         usage = call.usage
         for kind, count in (
@@ -352,6 +423,11 @@ class RunTrace:
                 instruments.tokens.add(count, (n.WORKFLOW, workflow, *base[2:], n.TOKEN_TYPE, kind))
         if usage.cost_usd:
             instruments.cost.add(usage.cost_usd, (n.WORKFLOW, workflow, *base[2:]))
+
+    def docs_starting(self) -> None:
+        """Before the first fetch of a workflow's documentation: its series from 0."""
+        self.telemetry.prime_docs(self.workflow)
+        self.telemetry.prime_cache(self.workflow, "docs")
 
     async def traced_docs(
         self,
