@@ -2,8 +2,10 @@
 
 A stage starts the moment its last dependency settles (not level by level), as long as
 the strategy's concurrency allows; among ready stages the strategy's priority decides.
-Completion is handled in task done-callbacks, so launching a dependent costs no extra
-trip through the event loop.
+Each stage's task settles its own result as its body ends (no done-callback), so
+launching a dependent costs no extra trip through the event loop. How arguments are
+filled lives in :mod:`podium.running.arguments`, how a run's end is told in
+:mod:`podium.running.ending`.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ import logging
 import secrets
 import sys
 import time
-import weakref
 from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
 from heapq import heappop
 from typing import TYPE_CHECKING, Any
 
-from podium.definition.workflow import has_default
 from podium.foundation.errors import CacheKeyError, PluginError
+from podium.running.arguments import argument_specs, stage_arguments
 from podium.running.context import Context
+from podium.running.ending import run_outcome
 from podium.running.events import Events, HookFacts
 from podium.running.execution import bare_failure, run_stage, run_stored_stage, succeeded
 from podium.running.items import ItemTracker, item_arguments, start_item, start_items
@@ -55,10 +57,6 @@ _Launch = tuple["Context | None", datetime, float, bool, int]
 
 _FAILED = StageStatus.FAILED
 _SUCCEEDED = StageStatus.SUCCEEDED
-_NOT_OK = frozenset({StageStatus.FAILED, StageStatus.CANCELLED})
-# What a ``**parameter`` gets of a dependency that did not run for its stage: nothing.
-_UNLESS_RAN: Any = object()
-_OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
 
 
 class RunState(ItemTracker):
@@ -252,20 +250,6 @@ class RunState(ItemTracker):
             )
         return reason
 
-    def _overshoot(self) -> str:
-        """How far past its budget the run went, from the first breach to the end."""
-        budget = self.workflow.budget
-        assert budget is not None
-        usage, elapsed = self.usage, self.elapsed_s
-        final = budget.breach(usage, usage.cost_usd, elapsed) or self._budget_breach
-        spent = f"{budget.spent(usage, usage.cost_usd, elapsed):.1f}x the budget"
-        if final == self._budget_breach:
-            return f"budget exceeded: {final} ({spent})"
-        return (
-            f"budget exceeded: {final} at the end ({spent}; first exceeded at {self._budget_breach}, "
-            "then the calls in flight finished)"
-        )
-
     def cache_key(self, stage: Stage, kwargs: Mapping[str, Any], item_key: Any = None) -> str:
         """The cache key of ``stage`` called with ``kwargs`` (the built-in one, or a plugin's);
         ``item_key`` is that of an item from a mapping (see ``podium_cache_key``).
@@ -300,32 +284,8 @@ class RunState(ItemTracker):
             fan = self._fans[self.plan.index[stage.name]]
             assert fan is not None
             return item_arguments(self, stage, fan, ctx._item)
-        return self._arguments(self.plan.index[stage.name])
-
-    def _arguments(self, i: int) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {}
-        specs = self._argument_specs[i]
-        if not specs:
-            return kwargs
-        results = self.results
-        inputs = self.inputs
-        name = self.plan.stages[i].name
-        for parameter, from_stage, default in specs:
-            if from_stage:
-                result = results.get(parameter)
-                if (
-                    result is not None
-                    and result.status in _OK
-                    and (result.route is None or name in result.route)
-                ):
-                    kwargs[parameter] = result.value
-                elif default is not _UNLESS_RAN:  # a needs_any branch that did not run, or routed away
-                    kwargs[parameter] = default if has_default(default) else None
-            elif parameter in inputs:
-                kwargs[parameter] = inputs[parameter]
-            elif has_default(default):
-                kwargs[parameter] = default
-        return kwargs
+        i = self.plan.index[stage.name]
+        return stage_arguments(self._argument_specs[i], stage.name, self.results, self.inputs)
 
     def log_extra(self, stage: str | None = None) -> dict[str, Any]:
         """The ``extra`` of a log record about this run (and one of its stages)."""
@@ -421,7 +381,7 @@ class RunState(ItemTracker):
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
         if path.bare:
-            kwargs = self._arguments(i)
+            kwargs = stage_arguments(self._argument_specs[i], stage.name, self.results, self.inputs)
             if stage.context_parameter is not None:
                 ctx = kwargs[stage.context_parameter] = Context(self, stage, visit)
             try:
@@ -652,31 +612,16 @@ class RunState(ItemTracker):
             for i in self.plan.order:
                 if state[i] in (PENDING, READY):
                     self._skip_and_propagate(i, reason)
-        results = self.results
-        # In declaration order; one pass also finds the stages that did not succeed.
-        ordered: dict[str, StageResult] = {}
-        failed = []
-        for stage in self.plan.stages:
-            found = results.get(stage.name)
-            if found is not None:
-                ordered[stage.name] = found
-                if found.status in _NOT_OK:
-                    failed.append(stage.name)
-        status = self._status
-        if status is None:
-            if self._budget_breach is not None:
-                status = RunStatus.BUDGET_EXCEEDED
-            elif failed:
-                status = RunStatus.FAILED
-            else:
-                status = RunStatus.SUCCEEDED
-        ended_because = None
-        if status is RunStatus.BUDGET_EXCEEDED:
-            ended_because = self._overshoot()
-        elif status is RunStatus.FAILED:
-            ended_because = f"stage(s) {', '.join(map(repr, failed))} did not succeed"
-        elif status is not RunStatus.SUCCEEDED:
-            ended_because = self._halt_reason
+        ordered, status, ended_because = run_outcome(
+            self.plan,
+            self.results,
+            self._status,
+            budget=self.workflow.budget,
+            first_breach=self._budget_breach,
+            halt_reason=self._halt_reason,
+            usage=self.usage,
+            elapsed_s=self.elapsed_s,
+        )
         result = RunResult(
             run_id=self.id,
             workflow=self.workflow.name,
@@ -697,21 +642,3 @@ class RunState(ItemTracker):
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("run finished: %s", status, extra=self.log_extra())
         return result
-
-
-# Per plan: each stage's parameters as (name, whether an upstream stage fills it, default).
-_specs: weakref.WeakKeyDictionary[Plan, list[tuple[tuple[str, bool, Any], ...]]] = weakref.WeakKeyDictionary()
-
-
-def argument_specs(plan: Plan) -> list[tuple[tuple[str, bool, Any], ...]]:
-    """How each stage's arguments are filled, worked out once per plan (read per launch)."""
-    found = _specs.get(plan)
-    if found is None:
-        found = _specs[plan] = []
-        for stage in plan.stages:
-            parameters = stage.parameters
-            if stage.var_keyword is not None:  # and the dependencies no named parameter takes
-                parameters = {**dict.fromkeys(stage.dependencies, _UNLESS_RAN), **parameters}
-            dependencies = set(stage.dependencies)
-            found.append(tuple((name, name in dependencies, default) for name, default in parameters.items()))
-    return found
