@@ -352,19 +352,23 @@ class RunState(ItemTracker):
         budgeted = self.workflow.budget is not None
         limit = self._limit
         by_rank = self._by_rank
-        while ready and len(running) < limit:
-            if budgeted and self.check_budget() is not None:
-                reason = f"budget exceeded: {self._budget_breach}"
-                while ready:
-                    self._skip_and_propagate(self._pop_ready(), reason)
-                break
-            self._launch(by_rank[heappop(ready)])
+        if ready and len(running) < limit:
+            # The stages started in one turn of the loop share their start time: none of
+            # their bodies runs before the turn ends, and a fan-out reads the clock once.
+            started_at, t0 = datetime.now(UTC), time.perf_counter()
+            while ready and len(running) < limit:
+                if budgeted and self.check_budget() is not None:
+                    reason = f"budget exceeded: {self._budget_breach}"
+                    while ready:
+                        self._skip_and_propagate(self._pop_ready(), reason)
+                    break
+                self._launch(by_rank[heappop(ready)], started_at, t0)
         if not running and not ready and not self._superseded:
             done = self._done
             if done is not None and not done.done():
                 done.set_result(None)
 
-    def _launch(self, i: int) -> None:
+    def _launch(self, i: int, started_at: datetime, t0: float) -> None:
         if self._fans is not None and self.plan.mapped_over[i] >= 0:
             fan = self._next_items(i)
             if fan is not None:
@@ -378,8 +382,6 @@ class RunState(ItemTracker):
             return
         ctx: Context | None = None
         body: Coroutine[Any, Any, Any] | None = None
-        started_at = datetime.now(UTC)
-        t0 = time.perf_counter()
         if path.bare:
             kwargs = stage_arguments(self._argument_specs[i], stage.name, self.results, self.inputs)
             if stage.context_parameter is not None:
@@ -428,9 +430,16 @@ class RunState(ItemTracker):
             del self._running[i]
             self.results[name] = result
             self.history.append(result)
-            self._state[i] = SUCCEEDED
-            if self._releases[i]:
-                self._propagate(i, result)
+            state = self._state
+            state[i] = SUCCEEDED
+            releases = self._releases[i]
+            if releases:
+                j = releases[0]
+                waiting = self._waiting
+                if len(releases) == 1 and state[j] == PENDING and waiting[j] > 1:
+                    waiting[j] -= 1  # a join still waiting for others: nothing else to decide
+                else:
+                    self._propagate(i, result)
             if self._ready or not self._running:
                 self._pump()
             return
