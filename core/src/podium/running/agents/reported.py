@@ -1,0 +1,172 @@
+"""The provider's own rate-limit state, obeyed before each request: no 429 once it has spoken.
+
+Every reply, and every error, may carry what the provider's rate-limit headers said
+(:class:`podium.RateLimits`): for each unit (requests, tokens, input or output tokens) the
+limit, what remains, and when the quota is fully replenished. A :class:`ReportedQuota`
+keeps that state for one provider key and model and admits a request only while what
+remains leaves room for it and for every request still in flight (which the provider may
+not have counted yet). Once the provider has said that nothing is left, calls wait for
+its reset instead of drawing 429s, and concurrent calls share what is left, whatever
+window or algorithm the provider meters with.
+
+Concurrent requests may reach the provider in another order than they were sent, so no
+single report is the truth: each unit keeps every report that may still be in force, and
+what remains is the lowest of them. A report is dropped at its reset, or when a request
+sent after it arrived reports (the provider counted everything it did, and whatever was
+replenished since), so it holds about as many reports as requests run at once. Before
+the first report nothing is known and every request goes; once every report has reset,
+the whole limit is available again, less what is in flight. The state is this process's
+own: other processes sharing the key are seen through the provider's ``remaining``,
+which counts every client of the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from podium.values.providers import RateLimits
+
+#: The units of :class:`podium.RateLimits`, as a call's amounts name them.
+UNITS = ("requests", "tokens", "input_tokens", "output_tokens")
+
+
+@attrs.define
+class _Report:
+    """One unit's state as an answer reported it; ``answer`` numbers the answers received."""
+
+    answer: int
+    limit: int | None
+    remaining: int
+    reset_at: float
+
+
+class ReportedQuota:
+    """The rate-limit state one provider key and model reported, and the requests in flight.
+
+    :meth:`admit` before each request (waiting while the state leaves no room), then
+    :meth:`ended` with what the answer reported (``None`` when it reported nothing).
+    """
+
+    def __init__(self, scope: str, clock: Callable[[], float] | None = None) -> None:
+        self.scope = scope
+        self._clock = clock
+        #: Per unit, the reports that may still be the lowest (see the module's docstring).
+        self._reports: dict[str, list[_Report]] = {}
+        self._limits: dict[str, int] = {}
+        #: Each request in flight: its amounts, and how many answers had arrived when it was sent.
+        self._in_flight: dict[int, tuple[Mapping[str, int], int]] = {}
+        self._flying = dict.fromkeys(UNITS, 0)
+        self._sent = 0
+        self._answers = 0
+        self._queue: asyncio.Lock | None = None
+        self._changed: asyncio.Event | None = None
+
+    def __repr__(self) -> str:
+        return f"<ReportedQuota {self.scope} {sorted(self._reports)}, {len(self._in_flight)} in flight>"
+
+    def now(self) -> float:
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+
+    async def admit(self, amounts: Mapping[str, int]) -> int:
+        """Wait until the state leaves room for a request of ``amounts`` (per unit; a unit
+        left out is not checked); returns the request's number for :meth:`ended`."""
+        if self._reports:
+            queue = self._queue
+            if queue is None:
+                queue = self._queue = asyncio.Lock()
+            if queue.locked() or self.wait(amounts) > 0:
+                # Behind earlier waiters, first come first served.
+                async with queue:
+                    while (wait := self.wait(amounts)) > 0:
+                        await self._sleep(wait)
+        self._sent += 1
+        self._in_flight[self._sent] = (amounts, self._answers)
+        flying = self._flying
+        for unit, amount in amounts.items():
+            flying[unit] += amount
+        return self._sent
+
+    def ended(self, sent: int, limits: Any) -> None:
+        """Request ``sent`` is answered (or failed); ``limits`` is what the answer reported."""
+        amounts, answers_at_send = self._in_flight.pop(sent, ({}, 0))
+        flying = self._flying
+        for unit, amount in amounts.items():
+            flying[unit] -= amount
+        if isinstance(limits, RateLimits):
+            self._answers += 1
+            now = self.now()
+            for unit in UNITS:
+                quota = getattr(limits, unit)
+                if quota is None or quota.remaining is None or quota.reset_s is None:
+                    continue  # without a reset time, waiting for one could never end
+                report = _Report(self._answers, quota.limit, quota.remaining, now + quota.reset_s)
+                self._keep(unit, report, answers_at_send, now)
+        changed = self._changed
+        if changed is not None:
+            self._changed = None
+            changed.set()
+
+    def _keep(self, unit: str, report: _Report, answers_at_send: int, now: float) -> None:
+        # A request sent after a report arrived was counted after everything that report
+        # counted, so its report supersedes it; reports still in force otherwise stay.
+        kept = [k for k in self._reports.get(unit, ()) if k.reset_at > now and k.answer > answers_at_send]
+        kept.append(report)
+        self._reports[unit] = kept
+        if report.limit is not None:
+            self._limits[unit] = report.limit
+
+    def wait(self, amounts: Mapping[str, int]) -> float:
+        """Seconds until a request of ``amounts`` fits (0: now; ``inf``: until a request in flight ends)."""
+        now = self.now()
+        wait = 0.0
+        for unit, reports in self._reports.items():
+            amount = amounts.get(unit, 0)
+            if amount <= 0:
+                continue
+            limit = self._limits.get(unit)
+            if limit is not None:
+                amount = min(amount, limit)  # larger than the whole quota: wait for all of it
+            need = amount + self._flying[unit]
+            # Each report leaving less than that must reset first; then the next ones decide.
+            blocking = [k.reset_at for k in reports if k.reset_at > now and k.remaining < need]
+            if blocking:
+                wait = max(wait, max(blocking) - now)
+                if limit is not None and limit < need and all(k.reset_at <= max(blocking) for k in reports):
+                    wait = math.inf  # the whole limit is in flight: until a request ends
+            elif limit is not None and limit < need and all(k.reset_at <= now for k in reports):
+                wait = math.inf
+        return wait
+
+    async def _sleep(self, seconds: float) -> None:
+        # Until the time named, or until an answer changes what is known or in flight.
+        changed = self._changed
+        if changed is None:
+            changed = self._changed = asyncio.Event()
+        try:
+            async with asyncio.timeout(None if math.isinf(seconds) else seconds):
+                await changed.wait()
+        except TimeoutError:
+            pass
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        """What the provider last left for each unit (the lowest report in force), for ``podium agents``."""
+        now = self.now()
+        described = {}
+        for unit, reports in self._reports.items():
+            live = [k for k in reports if k.reset_at > now]
+            lowest = min(live, key=lambda k: k.remaining) if live else None
+            described[unit] = {
+                "limit": self._limits.get(unit),
+                "remaining": lowest.remaining if lowest else self._limits.get(unit),
+                "reset_in_s": round(lowest.reset_at - now, 3) if lowest else 0.0,
+                "in_flight": self._flying[unit],
+            }
+        return described
+
+
+__all__ = ["UNITS", "ReportedQuota"]
