@@ -280,3 +280,67 @@ async def test_agent_call_cache_keys_leave_secrets_and_transport_options_out() -
         noisy = writer.cache_key("hi", {"temperature": 0, "api_key": podium.Secret("sk"), "timeout": 5})
         other = writer.cache_key("hi", {"temperature": 1})
     assert plain == noisy != other
+
+
+@pytest.mark.parametrize(
+    ("overloaded", "requests"),
+    [
+        ([1, 2, 3, 4, 5, 6], 3),  # the agent's 3 attempts, once
+        ([1], 2),  # the agent's retry succeeds
+    ],
+    ids=["transient-exhausted", "transient-recovered"],
+)
+async def test_a_stage_retry_never_resends_what_the_agents_retry_already_resent(
+    no_sleep: list[float], overloaded: list[int], requests: int
+) -> None:
+    agent = podium.SimulatedAgent("ok", overloaded_on=overloaded)
+    wf = podium.Workflow("retried", strategy="sequential")
+
+    @wf.stage(retry=podium.Retry(attempts=3, delay=0))
+    async def call(ctx: podium.Context) -> str:
+        return (await ctx.agent("reviewer").complete("hi")).text
+
+    async with podium.Engine(config=podium.Config(), agents={"reviewer": agent}) as engine:
+        result = await engine.run(wf)
+    assert agent.calls == requests
+    assert result["call"].attempts == 1
+
+
+async def test_a_stage_retry_never_resends_a_permanent_provider_error(no_sleep: list[float]) -> None:
+    class Refusing(podium.SimulatedAgent):
+        async def complete(self, prompt: Any, **options: Any) -> podium.AgentReply:
+            self.calls += 1
+            raise podium.ProviderError(
+                "invalid x-api-key",
+                provider="simulated",
+                kind=podium.ProviderErrorKind.AUTHENTICATION,
+                status=401,
+            )
+
+    agent = Refusing()
+    wf = podium.Workflow("retried", strategy="sequential")
+
+    @wf.stage(retry=podium.Retry(attempts=3, delay=0))
+    async def call(ctx: podium.Context) -> str:
+        return (await ctx.agent("reviewer").complete("hi")).text
+
+    async with podium.Engine(config=podium.Config(), agents={"reviewer": agent}) as engine:
+        result = await engine.run(wf)
+    assert agent.calls == 1 and result["call"].attempts == 1
+    assert str(result["call"].error) == "agent 'reviewer': invalid x-api-key"
+
+
+async def test_a_stage_retry_still_retries_a_provider_error_of_an_agent_without_retries(
+    no_sleep: list[float],
+) -> None:
+    agent = podium.SimulatedAgent("ok", overloaded_on=[1])
+    wf = podium.Workflow("retried", strategy="sequential")
+
+    @wf.stage(retry=podium.Retry(attempts=3, delay=0))
+    async def call(ctx: podium.Context) -> str:
+        return (await ctx.agent("reviewer").complete("hi")).text
+
+    config = podium.Config({"agents": {"reviewer": {"retry": False}}})
+    async with podium.Engine(config=config, agents={"reviewer": agent}) as engine:
+        result = await engine.run(wf)
+    assert result["call"].value == "ok" and result["call"].attempts == 2
