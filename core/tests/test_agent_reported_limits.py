@@ -11,8 +11,6 @@ import podium
 from podium.running.agents.reported import ReportedQuota
 from podium.running.agents.windows import SlidingWindow
 
-ONE = {"requests": 1}
-
 
 def report(remaining: int, reset_s: float, limit: int = 3) -> podium.RateLimits:
     return podium.RateLimits(requests=podium.Quota(limit=limit, remaining=remaining, reset_s=reset_s))
@@ -29,53 +27,53 @@ class Clock:
 async def test_before_any_report_every_request_goes() -> None:
     quota = ReportedQuota("p/m", Clock())
     for _ in range(100):
-        await quota.admit(ONE)
-    assert quota.wait(ONE) == 0
+        await quota.admit(1, 0)
+    assert quota.wait(1, 0) == 0
 
 
 async def test_requests_in_flight_count_against_what_the_provider_said_remains() -> None:
     clock = Clock()
     quota = ReportedQuota("p/m", clock)
-    quota.ended(await quota.admit(ONE), report(remaining=2, reset_s=10))
-    await quota.admit(ONE)
-    await quota.admit(ONE)
-    assert quota.wait(ONE) == 10  # two in flight use the two left: the next waits for the reset
+    quota.ended(await quota.admit(1, 0), report(remaining=2, reset_s=10))
+    await quota.admit(1, 0)
+    await quota.admit(1, 0)
+    assert quota.wait(1, 0) == 10  # two in flight use the two left: the next waits for the reset
     clock.now = 10
-    assert quota.wait(ONE) == 0  # replenished: three, less the two in flight
+    assert quota.wait(1, 0) == 0  # replenished: three, less the two in flight
 
 
 async def test_a_report_that_overtook_an_earlier_request_never_adds_room() -> None:
     # Sent a then b; the provider counted b first (2 left... then 1 after a). a's answer
     # arrives first saying 1 is left, then b's saying 2: b's report is older news.
     quota = ReportedQuota("p/m", Clock())
-    quota.ended(await quota.admit(ONE), report(remaining=3, reset_s=10, limit=5))
-    a, b = await quota.admit(ONE), await quota.admit(ONE)
+    quota.ended(await quota.admit(1, 0), report(remaining=3, reset_s=10, limit=5))
+    a, b = await quota.admit(1, 0), await quota.admit(1, 0)
     quota.ended(a, report(remaining=1, reset_s=10, limit=5))
     quota.ended(b, report(remaining=2, reset_s=10, limit=5))
-    await quota.admit(ONE)
-    assert quota.wait(ONE) == 10
+    await quota.admit(1, 0)
+    assert quota.wait(1, 0) == 10
 
 
 async def test_a_request_sent_after_a_report_arrived_reports_what_was_replenished() -> None:
     quota = ReportedQuota("p/m", Clock())
-    quota.ended(await quota.admit(ONE), report(remaining=1, reset_s=10))
-    quota.ended(await quota.admit(ONE), report(remaining=3, reset_s=10, limit=5))
+    quota.ended(await quota.admit(1, 0), report(remaining=1, reset_s=10))
+    quota.ended(await quota.admit(1, 0), report(remaining=3, reset_s=10, limit=5))
     assert quota.describe()["requests"]["remaining"] == 3
 
 
 async def test_a_waiting_request_goes_as_soon_as_the_reset_passes() -> None:
     quota = ReportedQuota("p/m")
-    quota.ended(await quota.admit(ONE), report(remaining=0, reset_s=0.05))
+    quota.ended(await quota.admit(1, 0), report(remaining=0, reset_s=0.05))
     loop = asyncio.get_running_loop()
     started = loop.time()
-    await quota.admit(ONE)
+    await quota.admit(1, 0)
     assert loop.time() - started >= 0.05
 
 
 async def test_a_report_without_a_reset_time_is_ignored_rather_than_waited_on_forever() -> None:
     quota = ReportedQuota("p/m", Clock())
-    quota.ended(await quota.admit(ONE), podium.RateLimits(requests=podium.Quota(limit=3, remaining=0)))
-    assert quota.wait(ONE) == 0
+    quota.ended(await quota.admit(1, 0), podium.RateLimits(requests=podium.Quota(limit=3, remaining=0)))
+    assert quota.wait(1, 0) == 0
 
 
 #: Rounds: requests sent, then some of those waiting counted by the provider and some of
@@ -107,13 +105,13 @@ def test_a_provider_that_reported_its_quota_never_has_to_refuse_a_request(
         window = SlidingWindow(limit, 10.0)
         # The provider has spoken once: a first request, counted and answered.
         window.admit(clock.now, 1)
-        quota.ended(await quota.admit(ONE), report(limit - 1, 10.0, limit))
+        quota.ended(await quota.admit(1, 0), report(limit - 1, 10.0, limit))
         sent: list[int] = []
         counted: list[tuple[int, int, float]] = []  # request, what was left, when counted
         for sends, to_count, to_answer, wait in steps:
             for _ in range(sends):
-                if quota.wait(ONE) == 0:
-                    sent.append(await quota.admit(ONE))
+                if quota.wait(1, 0) == 0:
+                    sent.append(await quota.admit(1, 0))
             for pick in to_count:
                 if sent:
                     number = sent.pop(pick % len(sent))
@@ -131,6 +129,6 @@ def test_a_provider_that_reported_its_quota_never_has_to_refuse_a_request(
         for number, left, at in counted:
             quota.ended(number, report(left, max(0.0, at + 10.0 - clock.now), limit))
         clock.now += 10.0
-        assert quota.wait(ONE) == 0
+        assert quota.wait(1, 0) == 0
 
     asyncio.run(scenario())

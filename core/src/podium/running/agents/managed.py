@@ -26,7 +26,7 @@ from podium.running.agents.breaker import BreakerState, CircuitBreaker
 from podium.running.agents.limiter import Limiter, Meter
 from podium.running.agents.pool import Pool
 from podium.running.agents.protocol import Agent, AgentCall, AgentReply
-from podium.running.agents.reported import ReportedQuota
+from podium.running.agents.reported import UNITS, ReportedQuota
 from podium.running.agents.simulated import estimate_tokens
 from podium.running.agents.windows import MINUTE
 from podium.values.keys import agent_key
@@ -56,14 +56,15 @@ def _failure_counts(error: BaseException) -> bool:
     return isinstance(error, Exception) and not isinstance(error, PodiumError)
 
 
-def _metered_units(meters: tuple[Meter, ...]) -> tuple[str, ...]:
-    """The reported units that declared per-minute meters already keep."""
+def _unmetered_units(meters: tuple[Meter, ...]) -> frozenset[str]:
+    """The reported units that no declared per-minute meter keeps."""
     minute = [m for m in meters if m.window_s >= MINUTE]
-    return tuple(
+    metered = {
         unit
         for unit, tokens in (("requests", False), ("tokens", True))
         if any(m.tokens is tokens for m in minute)
-    )
+    }
+    return frozenset(UNITS) - metered
 
 
 def _keyed(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -98,7 +99,9 @@ class ManagedAgent:
         self.meters = meters
         #: What the provider last reported of its rate limits (shared by the key's agents of a model).
         self.reported = reported if reported is not None else ReportedQuota(f"agent:{name}")
-        self._metered = _metered_units(meters)
+        #: The reported units a request is checked against: those the agent's own
+        #: per-minute meters do not already keep (declared limits govern where given).
+        self._reported_units = _unmetered_units(meters)
         self.pool = Pool(policy.pool) if policy.pool else None
         self.breaker = CircuitBreaker(policy.breaker) if policy.breaker else None
         #: When the breaker last opened (UTC), for messages and ``podium agents``.
@@ -250,7 +253,10 @@ class ManagedAgent:
         sent; the meters settled with the tokens really spent, the report kept."""
         prompt_tokens, output_tokens = estimate
         tokens = prompt_tokens + output_tokens
-        sent = await self.reported.admit(self._reported_amounts(prompt_tokens, output_tokens))
+        reported, units = self.reported, self._reported_units
+        sent = reported.enter(prompt_tokens, output_tokens, units)
+        if sent is None:
+            sent = await reported.admit(prompt_tokens, output_tokens, units)
         limits: Any = None
         try:
             ticket = await self.limiter.acquire(self.meters, tokens)
@@ -273,24 +279,11 @@ class ManagedAgent:
                 ticket, usage.input_tokens + usage.output_tokens + usage.cache_write_tokens, tokens
             )
             self._learn(usage.output_tokens)
-            if limits is not None:
+            if limits is not None and self.meters:
                 await self._heed(limits, None)
             return reply
         finally:
-            self.reported.ended(sent, limits)
-
-    def _reported_amounts(self, prompt_tokens: int, output_tokens: int) -> dict[str, int]:
-        """What a request draws from the provider's reported quotas, but for those the
-        agent's own per-minute meters already keep (declared limits govern where given)."""
-        amounts = {
-            "requests": 1,
-            "tokens": prompt_tokens + output_tokens,
-            "input_tokens": prompt_tokens,
-            "output_tokens": output_tokens,
-        }
-        for unit in self._metered:
-            amounts.pop(unit)
-        return amounts
+            reported.ended(sent, limits)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

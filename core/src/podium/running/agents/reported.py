@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection
 from typing import Any
 
 import attrs
@@ -48,8 +48,10 @@ class _Report:
 class ReportedQuota:
     """The rate-limit state one provider key and model reported, and the requests in flight.
 
-    :meth:`admit` before each request (waiting while the state leaves no room), then
-    :meth:`ended` with what the answer reported (``None`` when it reported nothing).
+    Before each request, :meth:`enter` (it may go now) or else ``await`` :meth:`admit`
+    (it waits while the state leaves no room); after it, :meth:`ended` with what the
+    answer reported (``None`` when it reported nothing). A request is described by its
+    estimated prompt and output tokens, and the units it is checked against.
     """
 
     def __init__(self, scope: str, clock: Callable[[], float] | None = None) -> None:
@@ -58,8 +60,11 @@ class ReportedQuota:
         #: Per unit, the reports that may still be the lowest (see the module's docstring).
         self._reports: dict[str, list[_Report]] = {}
         self._limits: dict[str, int] = {}
-        #: Each request in flight: its amounts, and how many answers had arrived when it was sent.
-        self._in_flight: dict[int, tuple[Mapping[str, int], int]] = {}
+        #: Each request in flight: its prompt and output tokens, and how many answers had
+        #: arrived when it was sent.
+        self._in_flight: dict[int, tuple[int, int, int]] = {}
+        #: What the requests in flight draw from each unit (every unit, checked or not:
+        #: they occupy the provider's quota whoever checks it).
         self._flying = dict.fromkeys(UNITS, 0)
         self._sent = 0
         self._answers = 0
@@ -72,31 +77,47 @@ class ReportedQuota:
     def now(self) -> float:
         return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
 
-    async def admit(self, amounts: Mapping[str, int]) -> int:
-        """Wait until the state leaves room for a request of ``amounts`` (per unit; a unit
-        left out is not checked); returns the request's number for :meth:`ended`."""
+    def enter(self, prompt_tokens: int, output_tokens: int, units: Collection[str] = UNITS) -> int | None:
+        """The request's number when it may go now (nobody waits before it and the state
+        leaves room in ``units``), else ``None``: then ``await`` :meth:`admit`."""
         if self._reports:
             queue = self._queue
-            if queue is None:
-                queue = self._queue = asyncio.Lock()
-            if queue.locked() or self.wait(amounts) > 0:
-                # Behind earlier waiters, first come first served.
-                async with queue:
-                    while (wait := self.wait(amounts)) > 0:
-                        await self._sleep(wait)
+            if (queue is not None and queue.locked()) or self.wait(prompt_tokens, output_tokens, units) > 0:
+                return None
+        return self._take(prompt_tokens, output_tokens)
+
+    async def admit(self, prompt_tokens: int, output_tokens: int, units: Collection[str] = UNITS) -> int:
+        """Wait until the state leaves room for the request in ``units``, behind earlier
+        waiters (first come, first served); returns its number for :meth:`ended`."""
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = asyncio.Lock()
+        async with queue:
+            while (wait := self.wait(prompt_tokens, output_tokens, units)) > 0:
+                await self._sleep(wait)
+            return self._take(prompt_tokens, output_tokens)
+
+    def _take(self, prompt_tokens: int, output_tokens: int) -> int:
         self._sent += 1
-        self._in_flight[self._sent] = (amounts, self._answers)
+        self._in_flight[self._sent] = (prompt_tokens, output_tokens, self._answers)
         flying = self._flying
-        for unit, amount in amounts.items():
-            flying[unit] += amount
+        flying["requests"] += 1
+        flying["tokens"] += prompt_tokens + output_tokens
+        flying["input_tokens"] += prompt_tokens
+        flying["output_tokens"] += output_tokens
         return self._sent
 
     def ended(self, sent: int, limits: Any) -> None:
         """Request ``sent`` is answered (or failed); ``limits`` is what the answer reported."""
-        amounts, answers_at_send = self._in_flight.pop(sent, ({}, 0))
+        entry = self._in_flight.pop(sent, None)
+        if entry is None:
+            return
+        prompt_tokens, output_tokens, answers_at_send = entry
         flying = self._flying
-        for unit, amount in amounts.items():
-            flying[unit] -= amount
+        flying["requests"] -= 1
+        flying["tokens"] -= prompt_tokens + output_tokens
+        flying["input_tokens"] -= prompt_tokens
+        flying["output_tokens"] -= output_tokens
         if isinstance(limits, RateLimits):
             self._answers += 1
             now = self.now()
@@ -120,13 +141,20 @@ class ReportedQuota:
         if report.limit is not None:
             self._limits[unit] = report.limit
 
-    def wait(self, amounts: Mapping[str, int]) -> float:
-        """Seconds until a request of ``amounts`` fits (0: now; ``inf``: until a request in flight ends)."""
+    def wait(self, prompt_tokens: int, output_tokens: int, units: Collection[str] = UNITS) -> float:
+        """Seconds until a request of these estimates fits in ``units`` (0: now; ``inf``:
+        until a request in flight ends)."""
         now = self.now()
         wait = 0.0
+        amounts = {
+            "requests": 1,
+            "tokens": prompt_tokens + output_tokens,
+            "input_tokens": prompt_tokens,
+            "output_tokens": output_tokens,
+        }
         for unit, reports in self._reports.items():
-            amount = amounts.get(unit, 0)
-            if amount <= 0:
+            amount = amounts[unit]
+            if amount <= 0 or unit not in units:
                 continue
             limit = self._limits.get(unit)
             if limit is not None:
