@@ -161,6 +161,37 @@ TABLE = {
     "unknown module target": Bad(
         ("validate", "no_such_module_qq:wf"), ("cannot import module 'no_such_module_qq'",)
     ),
+    "store a number": Bad(("runs",), ("expected a run store URL", "@ config.store"), toml="store = 3"),
+    "unknown store scheme": Bad(
+        (*RUN, "--store", "nosql://x"), ("no installed plugin provides the run store",)
+    ),
+    "store commands without a store": Bad(
+        ("stats",), ("the configuration says store = false",), toml="store = false"
+    ),
+    "resume an unknown run": Bad(("resume", "ffff"), ("no run 'ffff'",)),
+    "bad --since": Bad(("stats", "--since", "soon"), ("--since", "expected seconds or a duration")),
+    "bad --older-than": Bad(("store", "prune", "--older-than", "a while"), ("--older-than",)),
+    "check a missing target": Bad(("check", "nowhere.py"), ("nowhere.py: no such file",)),
+    "check an import that raises": Bad(
+        ("check", "raises.py"), ("raises.py:3: RuntimeError: boom at import",)
+    ),
+    "alert rule true": Bad(
+        ("config",),
+        ("or false to turn the rule off; got true @ config.alerts.workflow_duration",),
+        toml="[alerts]\nworkflow_duration = true",
+    ),
+    "alert window a word": Bad(
+        ("alerts",), ("got 'soon' @ config.alerts.window",), toml='[alerts]\nwindow = "soon"'
+    ),
+    "success rate as a percentage": Bad(
+        ("stats",), ("success_rate is a share between 0 and 1, got 95",), toml="[alerts]\nsuccess_rate = 95"
+    ),
+    "unknown serializer": Bad(
+        RUN, ("serializer must be one of json, pickle, got 'yaml'",), toml='[run_store]\nserializer = "yaml"'
+    ),
+    "negative doc price": Bad(
+        ("cost",), ("doc_request_usd must be >= 0",), toml="[cost]\ndoc_request_usd = -1"
+    ),
 }
 
 

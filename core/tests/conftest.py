@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -16,3 +17,15 @@ async def engine(podium_engine: Callable[..., podium.Engine]) -> AsyncIterator[p
         agents={"echo": podium.SimulatedAgent(lambda p: p.upper(), input_tokens=100, output_tokens=50)}
     ) as started:
         yield started
+
+
+@pytest.fixture
+def run_workflow() -> Callable[..., Awaitable[podium.RunResult]]:
+    """``await run_workflow(wf, **engine_options)``: one run on a fresh engine with the
+    installed plugins, the default configuration and no cache."""
+
+    async def run(wf: podium.Workflow, **options: Any) -> podium.RunResult:
+        async with podium.Engine(config=podium.Config(), cache_url=False, **options) as engine:
+            return await engine.run(wf)
+
+    return run

@@ -26,13 +26,15 @@ FOLDERS = {
     "contract": "contract",
     "running": "running",
     "engine": "engine",
-    # Cache backends sit beside the engine: reached only from the built-ins and the CLI.
+    # Cache backends and run stores sit beside the engine: reached only from the built-ins and the CLI.
     "backends": "engine",
+    "stores": "engine",
     "cli": "faces",
     "testing": "faces",
 }
-#: Who may import the backends folder at run time.
+#: Who may import the backends and stores folders at run time.
 BACKEND_USERS = ("podium.backends", "podium.engine.defaults", "podium.cli")
+STORE_USERS = ("podium.stores", "podium.engine.defaults", "podium.cli")
 #: Modules whose type-only references may point upward (as pytest's hookspec module does).
 TYPE_ONLY_UPWARD = ("podium.running", "podium.contract.hookspecs")
 
@@ -106,6 +108,9 @@ def violations() -> list[str]:
             ):
                 problems.append(f"{where} (backends are reached only from the built-ins and the CLI)")
                 continue
+            if target.startswith("podium.stores") and not type_only and not source.startswith(STORE_USERS):
+                problems.append(f"{where} (run stores are reached only from the built-ins and the CLI)")
+                continue
             target_rank = LAYERS.index(layer_of(target))
             if target_rank <= rank:
                 continue
@@ -132,6 +137,7 @@ def test_every_kernel_module_belongs_to_a_layer() -> None:
         ("values/fake.py", "from podium.running.scheduler import RunState"),
         ("values/fake.py", "def f():\n    from podium.engine.engine import Engine"),
         ("running/fake.py", "from podium.backends.urls import open_backend"),
+        ("engine/fake.py", "from podium.stores.sqlite import SQLiteRunStore"),
         (
             "definition/fake.py",
             "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from podium.engine import engine",
@@ -145,7 +151,7 @@ def test_the_scan_catches_an_upward_import(
     target = fake_src / "podium" / source
     target.parent.mkdir(parents=True)
     target.write_text(statement + "\n")
-    for folder in ("running", "engine", "backends"):
+    for folder in ("running", "engine", "backends", "stores"):
         (fake_src / "podium" / folder).mkdir(exist_ok=True)
     (fake_src / "podium" / "engine" / "engine.py").write_text("")
     monkeypatch.setattr(sys.modules[__name__], "SRC", fake_src)

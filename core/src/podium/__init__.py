@@ -14,12 +14,13 @@ import logging
 
 from podium.contract.cache_backend import CacheAdmin, CacheStats
 from podium.contract.plugins import create_plugin_manager
+from podium.contract.run_store import RunStore
 from podium.definition.agents import AgentPolicy, AgentRetry, BreakerPolicy, RateLimit
 from podium.definition.config import Config
-from podium.definition.converter import Duration
 from podium.definition.options import StageOptions
 from podium.definition.plan import Plan
 from podium.definition.workflow import Stage, Workflow
+from podium.engine.defaults.webhook import WebhookAlertSink
 from podium.engine.engine import Engine, run, run_sync, shutdown
 from podium.foundation.errors import (
     AgentNotFound,
@@ -31,13 +32,17 @@ from podium.foundation.errors import (
     DefinitionError,
     DefinitionErrors,
     FlightAbandoned,
+    GatherError,
+    MapError,
     NoDocsProvider,
     PluginError,
     PodiumError,
     ProviderError,
     ProviderErrorKind,
     QueueFull,
+    ResumeError,
     RoutingError,
+    RunStoreError,
     SimulatedAgentError,
     StageTimeout,
     StrategyNotFound,
@@ -60,9 +65,11 @@ from podium.running.handle import RunHandle
 from podium.running.result_cache import ResultCache
 from podium.running.scheduler import RunState
 from podium.running.strategy import Router, Strategy
+from podium.values.alert_rules import KERNEL_ALERTS
 from podium.values.alerts import Alert, AlertSink
 from podium.values.docs import DocBundle, DocFailure, DocSource, Document
 from podium.values.executors import CallExecutor, Executor, StageCall
+from podium.values.gathered import Gathered, GatheredDict
 from podium.values.keys import agent_key, cache_key, canonical
 from podium.values.model import (
     Budget,
@@ -75,7 +82,10 @@ from podium.values.model import (
     Usage,
 )
 from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits, parse_retry_after
+from podium.values.records import AgentCallRecord, DocCounters, RunFilter, RunRecord, VisitRecord
+from podium.values.serialization import StoredValue
 from podium.values.templates import PromptTemplate
+from podium.values.units import Duration
 
 __version__ = "0.1.0"
 """The version of the ``podium`` distribution."""
@@ -85,8 +95,10 @@ __version__ = "0.1.0"
 logging.getLogger("podium").addHandler(logging.NullHandler())
 
 __all__ = [
+    "KERNEL_ALERTS",
     "Agent",
     "AgentCall",
+    "AgentCallRecord",
     "AgentNotFound",
     "AgentPolicy",
     "AgentReply",
@@ -110,6 +122,7 @@ __all__ = [
     "DefinitionError",
     "DefinitionErrors",
     "DocBundle",
+    "DocCounters",
     "DocFailure",
     "DocSource",
     "Document",
@@ -117,6 +130,10 @@ __all__ = [
     "Engine",
     "Executor",
     "FlightAbandoned",
+    "GatherError",
+    "Gathered",
+    "GatheredDict",
+    "MapError",
     "Message",
     "NoDocsProvider",
     "Plan",
@@ -132,13 +149,18 @@ __all__ = [
     "RateLimit",
     "RateLimits",
     "ResultCache",
+    "ResumeError",
     "Retry",
     "Router",
     "RoutingError",
+    "RunFilter",
     "RunHandle",
+    "RunRecord",
     "RunResult",
     "RunState",
     "RunStatus",
+    "RunStore",
+    "RunStoreError",
     "Secret",
     "SimulatedAgent",
     "SimulatedAgentError",
@@ -150,10 +172,13 @@ __all__ = [
     "StageResult",
     "StageStatus",
     "StageTimeout",
+    "StoredValue",
     "Strategy",
     "StrategyNotFound",
     "TemplateError",
     "Usage",
+    "VisitRecord",
+    "WebhookAlertSink",
     "Workflow",
     "WorkflowTimeout",
     "__version__",

@@ -1,11 +1,13 @@
 """Property checks every strategy must pass (hypothesis), for strategy plugins' test suites.
 
 A random workflow (:func:`workflows`) is a DAG of stages with ``needs`` and ``needs_any``
-edges, stages that fail, and (for strategies that honour them) routes picking random
-subsets of their dependents. :func:`expected` interprets it by the execution semantics
-(docs/concepts.md) without any scheduling; :func:`check_run` runs it on a real engine and
-compares the outcome with that interpretation while a :class:`Recorder` watches from
-inside the stage bodies (dependencies settled at start, concurrency cap, at most one start).
+edges, stages that fail, (for strategies that honour them) routes picking random
+subsets of their dependents, and (``maps=True``) stages mapped over items known only at
+run time, some of whose items fail by design. :func:`expected` interprets it by the
+execution semantics (docs/concepts.md) without any scheduling; :func:`check_run` runs it
+on a real engine and compares the outcome with that interpretation while a
+:class:`Recorder` watches from inside the stage bodies (dependencies settled at start,
+concurrency cap, at most one start per stage or item).
 
 Podium's own strategies are tested with it, and so can yours::
 
@@ -23,6 +25,7 @@ Needs hypothesis (``pip install 'podium[testing]'``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,8 +34,18 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from podium import Config, Engine, RunResult, RunStatus, StageStatus, create_plugin_manager
+from podium import (
+    Config,
+    Engine,
+    GatherError,
+    MapError,
+    RunResult,
+    RunStatus,
+    StageStatus,
+    create_plugin_manager,
+)
 from podium.testing import StageFailure
+from podium.testing import mapped as _maps
 from podium.testing.generated import (
     ANNOUNCED,
     OBSERVER,
@@ -41,6 +54,8 @@ from podium.testing.generated import (
     Watcher,
     WorkflowSpec,
     build,
+    collection_value,
+    item_label,
     value_of,
 )
 
@@ -82,9 +97,15 @@ def descendants(stages: Sequence[StageSpec], name: str) -> set[str]:
 
 @st.composite
 def workflows(
-    draw: st.DrawFn, *, routes: bool = False, loops: bool = False, max_stages: int = 10
+    draw: st.DrawFn, *, routes: bool = False, loops: bool = False, maps: bool = False, max_stages: int = 10
 ) -> WorkflowSpec:
-    """Random DAG workflows: edges only to earlier stages, declared in a shuffled order."""
+    """Random DAG workflows: edges only to earlier stages, declared in a shuffled order.
+
+    ``maps`` adds collections and stages mapped over them (not with ``loops``: a mapped
+    stage cannot be part of a loop).
+    """
+    if maps and loops:
+        raise ValueError("workflows(maps=True) cannot also draw loops: a mapped stage cannot be looped")
     n = draw(st.integers(1, max_stages))
     names = [f"s{i}" for i in range(n)]
     drafts: list[StageSpec] = []
@@ -93,21 +114,20 @@ def workflows(
         deps: list[str] = draw(st.lists(st.sampled_from(earlier), unique=True, max_size=3)) if earlier else []
         some_any: bool = bool(deps) and draw(st.booleans())
         any_count = draw(st.integers(0, len(deps))) if some_any else 0
-        drafts.append(
-            StageSpec(
-                name=name,
-                needs=tuple(deps[any_count:]),
-                needs_any=tuple(deps[:any_count]),
-                fails=draw(st.integers(0, 5)) == 0,
-                yields=draw(st.integers(0, 3)),
-            )
+        drafted = StageSpec(
+            name=name,
+            needs=tuple(deps[any_count:]),
+            needs_any=tuple(deps[:any_count]),
+            fails=draw(st.integers(0, 5)) == 0,
+            yields=draw(st.integers(0, 3)),
         )
+        drafts.append(_draw_mapping(draw, drafts, drafted) if maps else drafted)
     stages = drafts
     if routes:
         routed: list[StageSpec] = []
         for spec in drafts:
             dependents = [s.name for s in drafts if spec.name in s.dependencies]
-            routes_here: bool = bool(dependents) and draw(st.booleans())
+            routes_here: bool = bool(dependents) and spec.map is None and draw(st.booleans())
             if routes_here:
                 chosen = draw(st.lists(st.sampled_from(dependents), unique=True, max_size=len(dependents)))
                 spec = StageSpec(**{**spec.__dict__, "route": tuple(chosen)})
@@ -123,17 +143,45 @@ def workflows(
     return WorkflowSpec(tuple(stages), declaration, cap, observed=draw(st.booleans()), loop=loop)
 
 
+def _draw_mapping(draw: st.DrawFn, earlier: list[StageSpec], spec: StageSpec) -> StageSpec:
+    """``spec`` as drawn, or mapped over an earlier collection or mapped stage, or a collection."""
+    sources = [s.name for s in earlier if s.items is not None or s.map is not None]
+    mapped: bool = draw(st.booleans()) if sources else False
+    if mapped:
+        target = draw(st.sampled_from(sources))
+        needs = (*(d for d in spec.needs + spec.needs_any if d != target), target)
+        return dataclasses.replace(
+            spec,
+            needs=needs,
+            needs_any=(),
+            fails=False,
+            map=target,
+            fails_items=tuple(draw(st.lists(st.integers(0, 3), unique=True, max_size=2))),
+            partial=draw(st.booleans()),
+        )
+    if draw(st.booleans()):
+        return dataclasses.replace(spec, items=draw(st.integers(-1, 3)), keyed=draw(st.booleans()))
+    return spec
+
+
 # --------------------------------------------------------------------------- the reference
 
 
 @dataclass
 class Expected:
-    """What a run of a spec must produce, per stage."""
+    """What a run of a spec must produce, per stage (and per item of a mapped stage)."""
 
     status: dict[str, StageStatus] = field(default_factory=dict)
     value: dict[str, Any] = field(default_factory=dict)
     reasons: dict[str, set[str]] = field(default_factory=dict)
     route: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
+    #: Per stage, its visits: 1, or a mapped stage's items.
+    visits: dict[str, int] = field(default_factory=dict)
+    #: Per mapped stage: whether it decided its items (else it was decided as a whole),
+    #: their keys, and what each item comes to.
+    fanned: dict[str, bool] = field(default_factory=dict)
+    keys: dict[str, list[Any]] = field(default_factory=dict)
+    items: dict[str, list[_maps.ExpectedItem]] = field(default_factory=dict)
 
 
 def expected(spec: WorkflowSpec, *, routes: bool) -> Expected:
@@ -142,7 +190,11 @@ def expected(spec: WorkflowSpec, *, routes: bool) -> Expected:
     by_name = spec.by_name()
     for stage in spec.stages:
         reasons: set[str] = set()
+        # A stage mapped over a mapped stage follows that stage's items, not its gather.
+        follows = stage.map if stage.map is not None and by_name[stage.map].map is not None else None
         for k in stage.needs:
+            if k == follows:
+                continue
             if out.status[k] is StageStatus.SKIPPED:
                 reasons |= out.reasons[k]
             elif out.status[k] is StageStatus.FAILED:
@@ -150,6 +202,10 @@ def expected(spec: WorkflowSpec, *, routes: bool) -> Expected:
             elif out.route[k] is not None and stage.name not in (out.route[k] or ()):
                 chosen = ", ".join(out.route[k] or ()) or "nothing"
                 reasons.add(f"not chosen by the route of {k!r} (chose {chosen})")
+        if stage.map is not None:
+            _maps.expect_mapped(out, spec, stage, reasons)
+            continue
+        out.visits[stage.name] = 1
         ran_any = [
             k
             for k in stage.needs_any
@@ -172,6 +228,8 @@ def expected(spec: WorkflowSpec, *, routes: bool) -> Expected:
         args.update({k: out.value[k] if k in ran_any else None for k in stage.needs_any})
         out.status[stage.name] = StageStatus.SUCCEEDED
         out.value[stage.name] = value_of(stage.name, args)
+        if stage.items is not None:
+            out.value[stage.name] = collection_value(stage, out.value[stage.name])
         if routes and by_name[stage.name].route is not None:
             out.route[stage.name] = by_name[stage.name].route
     return out
@@ -249,21 +307,23 @@ def check_run(
         name = stage.name
         got = result[name]
         assert got.status is want.status[name], (name, got.status, want.status[name], got.reason)
-        runs = want.status[name] is not StageStatus.SKIPPED
+        runs = want.status[name] is not StageStatus.SKIPPED and stage.map is None
         starts = recorder.starts.get(name, 0)
         if spec.loop is None:
             assert starts == (1 if runs else 0), (name, starts)
         else:
             assert (1 if runs else 0) <= starts <= spec.loop[2], (name, starts)
+        if stage.map is not None:
+            _maps.check_items(result, recorder, want, stage)
         if got.status is StageStatus.SUCCEEDED:
             assert got.value == want.value[name]
             assert got.route == want.route[name]
         elif got.status is StageStatus.FAILED:
-            assert isinstance(got.error, StageFailure)
+            assert stage.map is not None or isinstance(got.error, StageFailure)
         else:
             assert got.reason in want.reasons[name], (name, got.reason, want.reasons[name])
     if spec.loop is None:
-        assert len(result.history) == len(spec.stages)
+        assert len(result.history) == sum(want.visits.values())
     else:
         source, target, visits = spec.loop
         if want.status[source] is StageStatus.SUCCEEDED:
@@ -276,7 +336,10 @@ def check_run(
     if spec.observed and spec.loop is None:
         for stage in spec.stages:
             kinds = [kind for kind, name in OBSERVER.events if name == stage.name]
-            assert kinds == ANNOUNCED[result[stage.name].status], (stage.name, kinds)
+            if stage.map is not None:
+                _maps.announced(result, stage.name, kinds, ANNOUNCED)
+            else:
+                assert kinds == ANNOUNCED[result[stage.name].status], (stage.name, kinds)
     failed = any(s is StageStatus.FAILED for s in want.status.values())
     assert result.status is (RunStatus.FAILED if failed else RunStatus.SUCCEEDED)
     return result
@@ -293,21 +356,35 @@ def check_fail_fast(spec: WorkflowSpec, strategy: str, plugins: Iterable[object]
     assert result.status is RunStatus.FAILED
     halts = {f"fail_fast: stage {r.name!r} failed" for r in failures}
     want = expected(spec, routes=False)
-    for got in result.values():
-        starts = recorder.starts.get(got.name, 0)
-        assert starts <= 1, (got.name, starts)
+    assert all(starts <= 1 for starts in recorder.starts.values()), recorder.starts
+    by_name = spec.by_name()
+    # Every visit: a whole stage's, or an item's (a gather is checked through its items).
+    decided = [r for r in result.history if r.items is None]
+    for got in decided:
+        stage = by_name[got.name]
         if got.status is StageStatus.SUCCEEDED:
-            assert got.value == want.value[got.name]
+            if got.item_key is None:
+                assert got.value == want.value[got.name]
+            else:
+                index = want.keys[got.name].index(got.item_key)
+                assert got.value == want.items[got.name][index].value, (got.name, got.item_key)
         elif got.status is StageStatus.FAILED:
-            assert isinstance(got.error, StageFailure)
+            expected_error = MapError if stage.map is not None and got.item_key is None else StageFailure
+            assert isinstance(got.error, expected_error), (got.name, got.error)
         elif got.status is StageStatus.CANCELLED:
             assert got.reason in halts, got.reason
         else:
-            assert starts == 0
+            label = got.name if got.item_key is None else item_label(got.name, got.item_key)
+            assert recorder.starts.get(label, 0) == 0
             assert got.reason is not None
             assert got.reason in halts or got.reason.startswith(("dependency ", "none of its needs_any")), (
                 got.reason
             )
+    for got in result.values():
+        if got.items is not None and got.status is StageStatus.FAILED:
+            assert isinstance(got.error, GatherError), (got.name, got.error)
+        elif got.items is not None and got.status is StageStatus.CANCELLED:
+            assert got.reason in halts, (got.name, got.reason)
     # One failure halts the run; every cancellation and halt-skip names that same stage.
-    assert len({r.reason for r in result.values() if r.reason in halts}) <= 1
+    assert len({r.reason for r in result.history if r.reason in halts}) <= 1
     return result

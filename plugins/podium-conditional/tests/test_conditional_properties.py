@@ -24,3 +24,9 @@ def test_fail_fast_cancels_what_runs_and_starts_nothing_more(spec: object) -> No
 @given(checks.workflows(loops=True))
 def test_random_loops_back_end_with_the_loop_free_results(spec: object) -> None:
     checks.check_run(spec, "conditional", [podium_conditional], cap=spec.cap, routes=False)  # type: ignore[attr-defined]
+
+
+@checks.PROFILE
+@given(checks.workflows(routes=True, maps=True))
+def test_random_routes_around_mapped_stages_skip_them_whole_and_keep_their_items(spec: object) -> None:
+    checks.check_run(spec, "conditional", [podium_conditional], cap=spec.cap, routes=True)  # type: ignore[attr-defined]

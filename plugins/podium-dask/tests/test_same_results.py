@@ -35,6 +35,12 @@ def test_parallel_on_dask_threads_gives_the_inline_results(spec: checks.Workflow
 
 
 @settings(checks.PROFILE, max_examples=min(checks.PROFILE.max_examples, 25))
+@given(checks.workflows(maps=True))
+def test_mapped_items_on_dask_threads_give_the_inline_results(spec: checks.WorkflowSpec) -> None:
+    _same_as_inline(spec, "parallel", [podium_parallel, podium_dask], THREADS)
+
+
+@settings(checks.PROFILE, max_examples=min(checks.PROFILE.max_examples, 25))
 @given(spec=checks.workflows(max_stages=6))
 def test_sequential_on_dask_processes_gives_the_inline_results(
     spec: checks.WorkflowSpec, process_cluster: LocalCluster

@@ -121,8 +121,9 @@ async def test_failed_agent_calls_are_counted_with_their_error_type(telemetry: A
         await engine.run(wf)
 
     assert telemetry.value("podium.agent.calls", error__type="SimulatedAgentError") == 1
+    assert telemetry.value("podium.agent.failures", podium__agent__name="flaky") == 1
     assert telemetry.count("gen_ai.client.operation.duration", error__type="SimulatedAgentError") == 1
-    assert telemetry.points("podium.tokens") == []
+    assert [p.value for p in telemetry.points("podium.tokens")] == [0, 0]  # published from 0, none spent
 
 
 async def test_retries_are_counted_per_stage(telemetry: Any, make_engine: Any) -> None:
@@ -211,3 +212,23 @@ async def test_a_sampled_out_run_makes_no_spans_but_is_measured_and_keeps_its_tr
     assert telemetry.value("podium.tokens", gen_ai__token__type="input") == 1000
     assert trace_ids[0] != 0
     assert trace_ids[0] == trace_ids[1], "both stages run in the run's trace"
+
+
+async def test_alert_and_run_series_are_published_from_zero_when_a_workflow_first_runs(
+    telemetry: Any, make_engine: Any
+) -> None:
+    wf = podium.Workflow("quiet", strategy=FANOUT)
+
+    @wf.stage
+    async def ask(ctx: podium.Context) -> str:
+        return (await ctx.agent("steady").complete("q")).text
+
+    async with make_engine(agents={"steady": SimulatedAgent("ok")}) as engine:
+        await engine.run(wf)
+
+    alerts = {p.attributes["podium.alert.name"]: p.value for p in telemetry.points("podium.alerts")}
+    assert alerts == dict.fromkeys(podium.KERNEL_ALERTS, 0)
+    runs = {p.attributes["podium.run.status"]: p.value for p in telemetry.points("podium.workflow.runs")}
+    assert runs == {status.value: 1 if status == "succeeded" else 0 for status in podium.RunStatus}
+    assert telemetry.value("podium.agent.failures", podium__agent__name="steady") == 0
+    assert len(telemetry.points("podium.agent.failures")) == 1  # the healthy agent has a failure series

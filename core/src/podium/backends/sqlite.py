@@ -1,19 +1,16 @@
 """``sqlite://``: an aiocache backend on one SQLite file, shared between processes.
 
 It is the command line's default, so that two ``podium run`` invocations share results.
-The standard library's ``sqlite3`` runs on one dedicated thread per cache (a connection
-is used from the thread that opened it), which is all an asyncio bridge would add as a
-dependency. The file is in WAL mode, so readers never wait for a writer, and a busy
-timeout lets concurrent processes queue instead of failing.
+The file's connection lives on one dedicated thread per cache
+(:class:`~podium.foundation.sqlite_thread.SQLiteThread`: WAL mode, so readers never wait
+for a writer, and a busy timeout lets concurrent processes queue instead of failing).
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,6 +18,7 @@ from aiocache.base import BaseCache
 from aiocache.serializers import PickleSerializer
 
 from podium.contract.cache_backend import CacheStats
+from podium.foundation.sqlite_thread import SQLiteThread
 
 T = TypeVar("T")
 
@@ -67,8 +65,12 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]
         super().__init__(serializer=serializer or PickleSerializer(), **kwargs)
         self.path = Path(path)
         self.busy_timeout = busy_timeout
-        self._executor: ThreadPoolExecutor | None = None
-        self._conn: sqlite3.Connection | None = None
+        self._thread = SQLiteThread(
+            self.path,
+            busy_timeout=busy_timeout,
+            setup=lambda conn: conn.execute(_SCHEMA),
+            thread_name="podium-sqlite",
+        )
         self._writes = 0
 
     def __repr__(self) -> str:
@@ -77,23 +79,10 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]
     # ------------------------------------------------------------------ the worker thread
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podium-sqlite")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return await self._thread.run(fn, *args)
 
     def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute(_SCHEMA)
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
-        return self._conn
+        return self._thread.connection()
 
     def _fetch_one(self, key: str) -> Any:
         row = (
@@ -237,20 +226,7 @@ class SQLiteCache(BaseCache):  # type: ignore[misc]
         return await self._run(release)
 
     async def _close(self, *args: Any, _conn: Any = None, **kwargs: Any) -> None:
-        executor = self._executor
-        if executor is None:
-            return
-
-        def close() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        try:
-            await self._run(close)
-        finally:
-            self._executor = None
-            executor.shutdown(wait=False)
+        await self._thread.close()
 
     # ------------------------------------------------------------------ podium.CacheAdmin
 

@@ -17,6 +17,8 @@ from rich.text import Text
 
 from podium.definition.workflow import Stage
 from podium.foundation.markers import hookimpl
+from podium.running.context import Context
+from podium.running.mapping import item_label
 from podium.running.scheduler import RunState
 from podium.values.model import RunResult, StageResult, StageStatus, Usage
 
@@ -37,6 +39,9 @@ class ProgressDisplay:
         self._rows: dict[str, tuple[str, str, str]] = {}
         self._started: dict[str, float] = {}
         self._live: Live | None = None
+        self._run: RunState | None = None
+        # Per mapped stage: the keys of the items running, and decided items by status.
+        self._items: dict[str, tuple[set[Any], dict[StageStatus, int]]] = {}
 
     def _render(self) -> Table:
         table = Table(show_header=False, box=None, padding=(0, 1))
@@ -53,6 +58,7 @@ class ProgressDisplay:
 
     @hookimpl
     def podium_workflow_started(self, run: RunState) -> None:
+        self._run = run
         for stage in run.workflow.stages.values():
             self._rows[stage.name] = ("·", "dim", "waiting")
         self.console.print(
@@ -64,9 +70,33 @@ class ProgressDisplay:
             self._live.start()
 
     @hookimpl
-    def podium_stage_started(self, stage: Stage) -> None:
+    def podium_stage_started(self, stage: Stage, ctx: Context) -> None:
+        if ctx.item_key is not None:
+            self._item_moved(stage.name, ctx.item_key, None)
+            return
         self._started[stage.name] = time.perf_counter()
         self._update(stage.name, "▶", "blue", "running", line=True)
+
+    def _item_moved(self, name: str, key: Any, decided: StageResult | None) -> None:
+        """Item ``key`` of mapped stage ``name`` started (``decided`` is ``None``) or was
+        decided: show the counts; in line mode, only items that did not succeed get a line."""
+        running, counts = self._items.setdefault(name, (set(), {}))
+        if decided is None:
+            running.add(key)
+        else:
+            running.discard(key)
+            counts[decided.status] = counts.get(decided.status, 0) + 1
+        total = self._run.item_count(name) if self._run is not None else None
+        done = sum(counts.values())
+        detail = f"{done}/{total if total is not None else '?'} items, {len(running)} running"
+        detail += "".join(f", {n} {status.value}" for status, n in counts.items() if not status.ok)
+        failed = decided is not None and not decided.ok
+        if failed and self._live is None:
+            assert decided is not None
+            mark, style = _STYLE[decided.status]
+            label = f"{name}{item_label(decided.item_key)}"
+            self.console.print(Text.assemble((f"{mark} ", style), label, (f"  {_note(decided)}", "dim")))
+        self._update(name, "▶", "blue", detail, line=False)
 
     @hookimpl
     def podium_stage_retried(self, stage: Stage, attempt: int, error: BaseException, delay: float) -> None:
@@ -74,6 +104,9 @@ class ProgressDisplay:
 
     @hookimpl
     def podium_stage_ended(self, stage: Stage, result: StageResult) -> None:
+        if result.item_key is not None:
+            self._item_moved(stage.name, result.item_key, result)
+            return
         mark, style = _STYLE[result.status]
         if result.status is StageStatus.SKIPPED:
             detail = f"skipped: {result.reason}"
@@ -83,6 +116,8 @@ class ProgressDisplay:
             detail = f"{result.status.value} in {result.duration_s:.2f}s"
             if result.route:
                 detail += f" → {', '.join(result.route)}"
+        if result.items is not None:
+            detail += f" ({_item_counts(result.items)})"
         self._update(stage.name, mark, style, detail)
 
     @hookimpl
@@ -99,6 +134,8 @@ def _error_text(error: BaseException) -> str:
 def _note(stage: StageResult) -> str:
     """What a reader wants to know beyond the status: why, where to, what was saved."""
     parts = []
+    if stage.items is not None:
+        parts.append(_item_counts(stage.items))
     if stage.reason:
         parts.append(stage.reason)
     if stage.route:
@@ -106,22 +143,36 @@ def _note(stage: StageResult) -> str:
     if stage.fallback:
         replaced = f": {_error_text(stage.error)}" if stage.error is not None else ""
         parts.append(f"fallback after {stage.attempts} attempt(s){replaced}")
-    elif stage.error is not None:
+    elif stage.error is not None and stage.items is None:  # a gather's error repeats its item rows
         parts.append(_error_text(stage.error))
     if stage.saved.total_tokens or stage.saved.cost_usd:
         parts.append(f"saved {stage.saved.total_tokens:,} tok, ${stage.saved.cost_usd:.4f}")
     return "; ".join(parts)
 
 
+def _item_counts(items: tuple[StageResult, ...]) -> str:
+    """``3 items: 2 succeeded, 1 failed``."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.status.value] = counts.get(item.status.value, 0) + 1
+    described = ", ".join(f"{n} {status}" for status, n in counts.items())
+    return f"{len(items)} item{'' if len(items) == 1 else 's'}" + (f": {described}" if described else "")
+
+
 def _rows(result: RunResult) -> list[tuple[str, StageResult]]:
     """One row per visit: a stage visited once is one row named after it; a stage a loop
-    brought back gets a row per visit (``review #2``), so the rows add up to the totals."""
+    brought back gets a row per visit (``review #2``), so the rows add up to the totals. A
+    mapped stage gets a row for its gathered result, then one per item (``review[3]``)."""
     by_stage: dict[str, list[StageResult]] = {name: [] for name in result.stages}
     for visit in result.history:
         by_stage.setdefault(visit.name, []).append(visit)
     rows = []
     for name, visits in by_stage.items():
-        if len(visits) == 1:
+        gathered = result.stages.get(name)
+        if gathered is not None and gathered.items is not None:
+            rows.append((name, gathered))
+            rows.extend((f"  {name}{item_label(item.item_key)}", item) for item in gathered.items)
+        elif len(visits) == 1:
             rows.append((name, visits[0]))
         else:
             rows.extend((f"{name} #{visit.visit}", visit) for visit in visits)
@@ -138,13 +189,15 @@ def summary_table(result: RunResult) -> Table:
     table.add_column("note", overflow="fold")
     for label, stage in _rows(result):
         mark, style = _STYLE[stage.status]
+        # A gathered row sums its item rows: its tokens and cost are theirs, shown once.
+        usage = stage.usage if stage.items is None else Usage()
         table.add_row(
             label,
             Text(f"{mark} {stage.status.value}", style=style),
             f"{stage.duration_s:.2f}s",
             str(stage.attempts) if stage.attempts else "",
-            f"{stage.usage.total_tokens:,}" if stage.usage.total_tokens else "",
-            f"${stage.usage.cost_usd:.4f}" if stage.usage.cost_usd else "",
+            f"{usage.total_tokens:,}" if usage.total_tokens else "",
+            f"${usage.cost_usd:.4f}" if usage.cost_usd else "",
             _note(stage),
         )
     table.add_section()
@@ -198,6 +251,7 @@ def _visit_dict(s: StageResult) -> dict[str, Any]:
         "saved": usage_dict(s.saved),
         "route": list(s.route) if s.route is not None else None,
         "fallback": s.fallback,
+        "item_key": _jsonable(s.item_key),
     }
 
 
@@ -205,17 +259,25 @@ def result_dict(result: RunResult) -> dict[str, Any]:
     """A JSON-serializable description of a run (``podium run --json``).
 
     ``stages`` has one entry per stage: its latest visit, with ``visits`` counting them and
-    ``usage``/``saved`` summed over all of them (so the stages add up to the run);
-    ``history`` has every visit in the order they settled.
+    ``usage``/``saved`` summed over all of them (so the stages add up to the run); a mapped
+    stage's entry is its gathered result, with ``items`` (how many) and ``failed_items``
+    (the keys of those that did not succeed), its visits being its items. ``history`` has
+    every visit in the order they settled, an item's with its ``item_key``.
     """
     stages = []
     for name, latest in result.stages.items():
-        visits = [v for v in result.history if v.name == name] or [latest]
+        visits = [v for v in result.history if v.name == name]
+        if latest.items is None:
+            visits = visits or [latest]
         entry = _visit_dict(latest)
         entry["visits"] = len(visits)
         entry["usage"] = usage_dict(sum((v.usage for v in visits), Usage()))
         entry["saved"] = usage_dict(sum((v.saved for v in visits), Usage()))
-        entry["duration_s"] = round(sum(v.duration_s for v in visits), 6)
+        if latest.items is None:  # a loop's visits follow one another; a map's items overlap
+            entry["duration_s"] = round(sum(v.duration_s for v in visits), 6)
+        else:
+            entry["items"] = len(latest.items)
+            entry["failed_items"] = [_jsonable(item.item_key) for item in latest.items if not item.ok]
         stages.append(entry)
     return {
         "run_id": result.run_id,

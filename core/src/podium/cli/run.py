@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal
 
 import click
 from rich.console import Console
@@ -17,12 +17,14 @@ from podium.cli.cache import cli_cache_url
 from podium.cli.console import ProgressDisplay, result_dict, summary_table
 from podium.cli.interrupts import Interruptions
 from podium.cli.logs import configure_logging
+from podium.cli.store import cli_store_url, store_option
 from podium.definition.config import Config
 from podium.definition.loader import load_target
 from podium.definition.workflow import Workflow
 from podium.engine.engine import Engine
+from podium.foundation.redaction import redact_url
+from podium.running.handle import RunHandle
 from podium.values.model import RunResult, StageStatus
-from podium.values.providers import AgentSpec
 
 
 @click.command()
@@ -31,6 +33,7 @@ from podium.values.providers import AgentSpec
 @click.option("--strategy", help="Override the workflow's strategy.")
 @click.option("--cache-url", help="Cache URL (memory://, sqlite:///path, redis://host:port/db).")
 @click.option("--no-cache", is_flag=True, help="Run without any cache.")
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no progress).")
 @click.option("--no-progress", is_flag=True, help="Do not show live progress.")
 @click.option(
@@ -48,6 +51,7 @@ def run(
     strategy: str | None,
     cache_url: str | None,
     no_cache: bool,
+    store_url: str | None,
     as_json: bool,
     no_progress: bool,
     agent_profile: str | None,
@@ -66,46 +70,70 @@ def run(
     if strategy:
         workflow.strategy = strategy
     values = parse_inputs(inputs)
-    out = Console()
-    if not out.is_terminal:
-        out = Console(width=160)  # pipes and CI logs: one line per stage, not 80 columns
-    plugins: list[object] = list(loaded.plugins)
-    if not (as_json or no_progress):
-        plugins.append(ProgressDisplay(Console(stderr=True)))
-
-    def report(result: RunResult) -> None:
-        if as_json:
-            click.echo(json.dumps(result_dict(result), indent=2))
-            return
-        out.print(summary_table(result))
-        for failed in result.failed():
-            out.print(f"[red]{failed.name}[/red]: {failed.error!r}")
-
+    plugins = with_progress(loaded.plugins, as_json or no_progress)
     # The command line caches in a SQLite file by default, so two runs share results;
     # a run on an agent profile keeps its own, so offline answers never stand in for real ones.
+    # It records its runs in another (.podium/runs.sqlite3), to be listed and resumed.
     chosen: str | Literal[False] = False if no_cache else cli_cache_url(config)
     if profile_file and chosen and "cache_url" not in config.sources:
         chosen = profile_cache_url(profile_file)
-    sys.exit(asyncio.run(_run(workflow, values, config, plugins, chosen, report, profile)))
+
+    def start(engine: Engine) -> Awaitable[RunHandle]:
+        register_profile(engine, profile)
+        return engine.submit(workflow, values)
+
+    store = cli_store_url(config, store_url)
+    sys.exit(asyncio.run(run_on_engine(workflow, start, config, plugins, chosen, store, as_json)))
 
 
-async def _run(
+def with_progress(plugins: Sequence[object], quiet: bool) -> list[object]:
+    """The target's hook modules, and the live progress display unless ``quiet``."""
+    chosen = list(plugins)
+    if not quiet:
+        chosen.append(ProgressDisplay(Console(stderr=True)))
+    return chosen
+
+
+def report(result: RunResult, as_json: bool, recorded: str | None) -> None:
+    """Print the run: a table (then where it was recorded, if it was), or JSON."""
+    if as_json:
+        click.echo(json.dumps(result_dict(result), indent=2))
+        return
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=160)  # pipes and CI logs: one line per stage, not 80 columns
+    out.print(summary_table(result))
+    for failed in result.failed():
+        out.print(f"[red]{failed.name}[/red]: {failed.error!r}")
+    if recorded is not None:
+        hint = "" if result.ok else f"; continue it with: podium resume {result.run_id}"
+        out.print(f"run {result.run_id} recorded in {redact_url(recorded)}{hint}", highlight=False)
+
+
+async def run_on_engine(
     workflow: Workflow,
-    inputs: dict[str, Any],
+    start: Callable[[Engine], Awaitable[RunHandle]],
     config: Config,
     plugins: list[object],
     cache_url: str | Literal[False],
-    report: Callable[[RunResult], None],
-    profile: list[AgentSpec],
+    store: str | None,
+    as_json: bool,
 ) -> int:
-    """Run on a fresh engine, report the result; the exit code (130/143 when interrupted)."""
+    """Run on a fresh engine, report the result; the exit code (130/143 when interrupted).
+
+    ``start`` submits the run (a new one, or a resumed one) on the engine.
+    """
     with Interruptions() as interruptions:
-        async with Engine(config=config, plugins=plugins, cache_url=cache_url) as engine:
-            register_profile(engine, profile)
-            handle = await engine.submit(workflow, inputs)
+        async with Engine(
+            config=config, plugins=plugins, cache_url=cache_url, store=store or False
+        ) as engine:
+            handle = await start(engine)
             interruptions.watch(handle)
             result = await handle
-        report(result)
+            monitor = engine.monitor
+        # Said only when it is so: a store that failed warned, and the run went on unrecorded.
+        recorded = store if monitor.store is not None and not monitor.health.broken else None
+        report(result, as_json, recorded)
     if interruptions.exit_code is not None:
         in_threads = [
             r.name
@@ -138,4 +166,6 @@ def validate(ctx: click.Context, target: str, inputs: Sequence[str]) -> None:
             engine.prepare(workflow, parse_inputs(inputs) if inputs else None)
 
     asyncio.run(check())
-    click.echo(f"ok: workflow {workflow.name!r} with {len(workflow.stages)} stages is valid")
+    mapped = sum(1 for stage in workflow.stages.values() if stage.map is not None)
+    maps = f" ({mapped} mapped over items known at run time)" if mapped else ""
+    click.echo(f"ok: workflow {workflow.name!r} with {len(workflow.stages)} stages{maps} is valid")

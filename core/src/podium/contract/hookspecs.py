@@ -55,6 +55,7 @@ from podium.foundation.markers import hookspec
 if TYPE_CHECKING:
     from aiocache.base import BaseCache
 
+    from podium.contract.run_store import RunStore
     from podium.definition.config import Config
     from podium.definition.workflow import Stage
     from podium.engine.engine import Engine
@@ -102,19 +103,23 @@ def podium_execute_stage(
 
 @hookspec(firstresult=True)
 def podium_cache_key(
-    stage: Stage, kwargs: Mapping[str, Any], policy: CachePolicy, run: RunState
+    stage: Stage, kwargs: Mapping[str, Any], policy: CachePolicy, run: RunState, item_key: Any
 ) -> str | None:
     """Compute the cache key of a stage call.
 
     :param stage: The stage; ``stage.version`` identifies its code.
-    :param kwargs: The workflow inputs and upstream values the body receives (no ``ctx``).
+    :param kwargs: The workflow inputs and upstream values the body receives (no ``ctx``);
+        for an item of a mapped stage, the item among them.
     :param policy: The stage's :class:`podium.CachePolicy`.
     :param run: The run the call belongs to.
+    :param item_key: For an item of a stage mapped over a mapping, the item's key (part of
+        what the item is); ``None`` otherwise: a list's item is identified by its value,
+        so reordering or growing the list keeps the keys of the items already there.
     :return: A key string, or ``None`` to decline. Keys never contain secrets.
 
     The built-in implementation hashes the workflow name, stage name, stage version,
-    the policy's namespace and the canonical form of ``kwargs`` (or the result of
-    ``policy.key``).
+    the policy's namespace, the canonical form of ``kwargs`` (or the result of
+    ``policy.key``) and the ``item_key``, if any.
 
     Stops at the first non-None result.
     """
@@ -254,7 +259,8 @@ def podium_alert_raised(alert: Alert) -> None:
 
 
 # ------------------------------------------------------------ registration
-# Things a plugin adds to an engine through a ``register`` callback, or opens by URL.
+# Things a plugin adds to an engine through a ``register`` callback, or opens by URL (a
+# limits backend, the run store).
 
 
 @hookspec
@@ -338,6 +344,23 @@ def podium_register_alert_sinks(register: Callable[[AlertSink], None], config: C
     """
 
 
+@hookspec(firstresult=True)
+def podium_run_store(url: str, config: Config) -> RunStore | None:
+    """Open the run store for a store URL (``sqlite:///.podium/runs.sqlite3``, ...).
+
+    :param url: The configured ``store`` (the command line's default file when none is).
+    :param config: The engine's effective configuration (``config.settings.run_store``
+        holds the serializer, content capture and heartbeat settings).
+    :return: An object implementing :class:`podium.RunStore` (not opened yet), or
+        ``None`` when the URL's scheme is not yours.
+
+    The built-in implementation opens SQLite files (``sqlite:///relative``,
+    ``sqlite:////absolute``). Called once per engine that records runs, and once per
+    ``podium runs|resume|stats|alerts|cost|store`` command.
+    Stops at the first non-None result.
+    """
+
+
 @hookspec
 def podium_register_config_sections(register: Callable[..., None]) -> None:
     """Declare the configuration section a plugin owns with ``register(name, attrs_class)``.
@@ -404,6 +427,9 @@ def podium_workflow_ended(run: RunState, result: RunResult) -> None:
 def podium_stage_started(run: RunState, stage: Stage, ctx: Context) -> None:
     """A stage is about to run its first attempt (after its cache lookup missed).
 
+    For an item of a mapped stage, ``ctx.item_key`` says which item (each item starts
+    in a task of its own).
+
     Called inside the stage's task: context variables set here reach the body.
     Return value ignored.
     """
@@ -420,7 +446,10 @@ def podium_stage_ended(run: RunState, stage: Stage, result: StageResult) -> None
         the visit stale).
 
     Called once per visit: inside the stage's task for a stage that ran (succeeded,
-    cached, failed), from the scheduler for one that was skipped or cancelled.
+    cached, failed), from the scheduler for one that was skipped or cancelled. A mapped
+    stage's items are its visits (``result.item_key`` says which); once every item is
+    decided, it is called once more with the stage's gathered result (``result.items``
+    holds the items' results), which is not a visit.
     Return value ignored.
     """
 

@@ -43,6 +43,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "podium.engine.defaults.routing",
     "podium.engine.defaults.alerting",
     "podium.engine.defaults.agents",
+    "podium.engine.defaults.store",
 )
 
 ENTRY_POINT_GROUP = PROJECT_NAME

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import attrs
+import cattrs
 
 from podium.definition.agents import (
     AgentDeclaration,
@@ -23,10 +24,24 @@ from podium.definition.agents import (
     TemplateDeclaration,
     register_agent_hooks,
 )
-from podium.definition.converter import Check, Duration, make_config_converter, parse_bool, structure
+from podium.definition.converter import (
+    Check,
+    Duration,
+    make_config_converter,
+    parse_bool,
+    parse_duration,
+    structure,
+)
 from podium.foundation.errors import ConfigError
 from podium.foundation.redaction import Secret, is_secret_key, redact_url, url_port
+from podium.values.alert_rules import AlertRules, Limit, TokenLimit
+from podium.values.costs import CostSettings
+from podium.values.kpis import SloTargets
 from podium.values.pricing import ModelPrice
+from podium.values.records import RunStoreSettings
+
+#: The top-level ``store``: a run store URL, or a boolean.
+StoreSetting = str | bool | None
 
 #: The values ``log_level`` takes (in any case).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -75,6 +90,13 @@ class Settings:
     limits_backend: str = "memory://"
     scheduler: SchedulerSettings = attrs.field(factory=SchedulerSettings)
     templates: dict[str, TemplateDeclaration] = attrs.field(factory=dict)
+    #: The run store: a URL, ``false`` for none, ``true`` (or, on the command line, left
+    #: out) for the default file (see docs/monitoring.md, with the sections below).
+    store: StoreSetting = None
+    run_store: RunStoreSettings = attrs.field(factory=RunStoreSettings)
+    alerts: AlertRules = attrs.field(factory=AlertRules)
+    slo: SloTargets = attrs.field(factory=SloTargets)
+    cost: CostSettings = attrs.field(factory=CostSettings)
 
 
 #: Top-level keys renamed since an earlier release, old → new. A configuration still using
@@ -83,7 +105,47 @@ RENAMED = {"cache": "cache_url"}
 
 _LIST_KEYS = {"disable", "load_plugins", "required_plugins"}
 #: Settings that are tables of tables, never set from one environment variable.
-_TABLES = ("agents", "limits", "scheduler", "templates")
+_TABLES = ("agents", "limits", "scheduler", "templates", "run_store", "alerts", "slo", "cost")
+
+
+def _limit(value: Any, _: Any) -> float | None:
+    """A rule's threshold: a number or duration, or ``false`` for no rule."""
+    if value is False:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("expected a number, or false to turn the rule off; got true")
+    return parse_duration(value)
+
+
+def _token_limit(value: Any, _: Any) -> bool | int:
+    if isinstance(value, bool) or (isinstance(value, int) and value > 0):
+        return value
+    raise ValueError(f"expected true (the workflow's budget), false or a number of tokens, got {value!r}")
+
+
+def _store(value: Any, _: Any) -> str | bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip():
+        try:
+            return parse_bool(value)  # an environment variable: PODIUM_STORE=false
+        except ValueError:
+            return value.strip()
+    raise ValueError(
+        f"expected a run store URL such as 'sqlite:///.podium/runs.sqlite3', or false; got {value!r}"
+    )
+
+
+def settings_converter() -> cattrs.Converter:
+    """The configuration converter, with the hooks of the kernel's own setting types."""
+    converter = make_config_converter()
+    register_agent_hooks(converter)
+    converter.register_structure_hook(Limit, _limit)
+    converter.register_structure_hook_func(lambda t: t == TokenLimit, _token_limit)
+    converter.register_structure_hook_func(lambda t: t == StoreSetting, _store)
+    return converter
+
+
 #: Origins that are not a file (a configuration built in code, or defaults alone).
 _NOT_FILES = ("defaults", "configuration")
 
@@ -108,8 +170,7 @@ class Config:
         self.sources: dict[str, str] = dict(sources or {})
         self.origin = origin
         self.env = os.environ if env is None else env
-        self.converter = make_config_converter()
-        register_agent_hooks(self.converter)
+        self.converter = settings_converter()
         _refuse_renamed(self.data, self.sources, origin)
         self.settings: Settings = self._structure(self.data, Settings, "config")
         self._section_types: dict[str, type] = {}

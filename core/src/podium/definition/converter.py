@@ -20,12 +20,7 @@ from cattrs.preconf.tomllib import make_converter
 
 from podium.foundation.errors import ConfigError
 from podium.foundation.redaction import Secret
-
-Duration = Annotated[float, "seconds; also '250ms', '30s', '5m', '2h', '1d'"]
-"""The type of a configuration field holding seconds: a number, or a string such as
-``"250ms"``, ``"30s"``, ``"5m"``, ``"2h"``, ``"1d"`` (never negative). A plain ``float``
-field takes numbers only. A plugin's section class annotates its timeouts and TTLs with
-it (``timeout: podium.Duration = 30.0``)."""
+from podium.values.units import Duration as Duration  # declared there: values use it too
 
 
 @attrs.frozen

@@ -76,6 +76,8 @@ class StageSpec:
     description: str | None = None
     needs: list[str] = attrs.field(factory=list)
     needs_any: list[str] = attrs.field(factory=list)
+    map: str | None = None
+    partial: bool | None = None
     timeout: Duration | None = None
     retry: RetrySpec | None = None
     cache: CacheSpec | bool | None = None
@@ -131,8 +133,19 @@ def load_target(target: str) -> Target:
     """The workflow named by ``target``: ``file.py[:NAME]``, ``file.toml`` or ``module:NAME``.
 
     ``NAME`` is the module attribute holding the workflow (``wf`` in ``wf = Workflow(...)``),
-    not the workflow's name; without it, a file's one workflow is taken.
+    not the workflow's name; without it, a file's one workflow is taken. The workflow's
+    ``source`` is set to the target, with files made absolute, so that it can be loaded
+    again from anywhere (``podium resume``).
     """
+    loaded = _load_target(target)
+    path_part, colon, attribute = target.partition(":")
+    if path_part.endswith((".py", ".toml")):
+        target = f"{Path(path_part).resolve()}{colon}{attribute}"
+    loaded.workflow.source = target
+    return loaded
+
+
+def _load_target(target: str) -> Target:
     if target.endswith(".toml"):
         workflow, modules = _load_toml(target)
         return Target(workflow, _hook_modules(*modules))

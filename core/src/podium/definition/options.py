@@ -32,6 +32,12 @@ class StageOptions(TypedDict, total=False):
     """Stages that must succeed first."""
     needs_any: str | Iterable[str] | None
     """A join: runs after these settle, if at least one ran."""
+    map: str | None
+    """The stage whose value (a list or mapping of items) this stage runs once per item of
+    (a need, implied); over a mapped stage, once per item of that stage's items."""
+    partial: bool | None
+    """A mapped stage whose items fail still succeeds with the items that did (the others
+    listed in its gathered value's ``failures``); by default any failed item fails it."""
     timeout: float | None
     """Seconds one attempt may take."""
     retry: Retry | None
@@ -196,12 +202,34 @@ def resolve_options(fn: Callable[..., Any], options: Mapping[str, Any], workflow
             f"got {executor_options!r}",
             option="executor_options",
         )
+    mapped = given("map")
+    if mapped is not None and (not isinstance(mapped, str) or not mapped):
+        raise DefinitionError(
+            f"stage {name!r}: map must name the stage whose items it runs for, got {mapped!r}",
+            option="map",
+        )
+    partial = given("partial")
+    if partial is not None and not isinstance(partial, bool):
+        raise DefinitionError(
+            f"stage {name!r}: partial must be True or False, got {partial!r}", option="partial"
+        )
+    if partial and mapped is None:
+        raise DefinitionError(
+            f"stage {name!r}: partial=True applies to a mapped stage; add map='<stage with the items>'",
+            option="partial",
+        )
+    needs = stage_names(given("needs"), "needs", name)
+    needs_any = stage_names(given("needs_any"), "needs_any", name)
+    if mapped is not None and mapped not in needs and mapped not in needs_any:
+        needs = (*needs, mapped)  # a map needs its items (one in needs_any is a definition error)
     description = given("description")
     return {
         "name": name,
         "description": (inspect.getdoc(fn) or "").split("\n")[0] if description is None else description,
-        "needs": stage_names(given("needs"), "needs", name),
-        "needs_any": stage_names(given("needs_any"), "needs_any", name),
+        "needs": needs,
+        "needs_any": needs_any,
+        "map": mapped,
+        "partial": bool(partial),
         "timeout": timeout,
         "retry": retry,
         "cache": policy,

@@ -7,7 +7,7 @@ scheduler walks per stage, so it never hashes a name on the hot path.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
@@ -25,7 +25,10 @@ class Plan:
     Fields, by stage index (declaration order): ``stages``; ``index`` (name to index);
     ``needs`` and ``needs_any`` (indexes of each stage's dependencies); ``dependents``
     (indexes of the stages that depend on each); ``order`` (a topological order, ties in
-    declaration order).
+    declaration order); ``mapped_over`` (the index of the stage a stage is mapped over,
+    ``-1`` for a stage that is not mapped); ``chained`` (the stages mapped over each
+    mapped stage, which run per item of it); ``releases`` (the dependents a stage's
+    outcome decides: ``dependents`` without ``chained``, which follow its items instead).
     """
 
     stages: tuple[Stage, ...]
@@ -34,6 +37,23 @@ class Plan:
     needs_any: tuple[tuple[int, ...], ...]
     dependents: tuple[tuple[int, ...], ...]
     order: tuple[int, ...]
+    mapped_over: tuple[int, ...]
+    chained: tuple[tuple[int, ...], ...]
+    releases: tuple[tuple[int, ...], ...]
+
+    @property
+    def has_maps(self) -> bool:
+        """Whether some stage is mapped (``map=``)."""
+        return any(m >= 0 for m in self.mapped_over)
+
+    def collection(self, i: int) -> int:
+        """The stage whose value holds the items mapped stage ``i`` runs for (through a
+        chain of maps); ``-1`` when ``i`` is not mapped."""
+        if self.mapped_over[i] < 0:
+            return -1
+        while self.mapped_over[i] >= 0:
+            i = self.mapped_over[i]
+        return i
 
     def descendants(self, i: int) -> list[int]:
         """Every stage reachable from stage ``i`` (excluding it), in topological order."""
@@ -60,9 +80,10 @@ class Problem(NamedTuple):
     unknown: str | None = None
 
 
-def dependency_errors(stages: Sequence[Stage]) -> list[Problem]:
+def dependency_errors(stages: Sequence[Stage], inputs: Collection[str] = ()) -> list[Problem]:
     """Unknown, repeated and self dependencies, and mapping routes to stages that do not
-    exist, each named (unknown names with a suggestion)."""
+    exist, each named (unknown names with a suggestion; a map over one of the workflow's
+    ``inputs`` with what to do instead)."""
     names = [stage.name for stage in stages]
     known = set(names)
     errors = []
@@ -70,21 +91,72 @@ def dependency_errors(stages: Sequence[Stage]) -> list[Problem]:
         seen: set[str] = set()
         for option in ("needs", "needs_any"):
             for k, dep in enumerate(getattr(stage, option)):
-                where = f"{option}[{k}]"
+                mapped = dep == stage.map  # the need a map implies is reported at map=
+                where = "map" if mapped else f"{option}[{k}]"
                 if dep in seen:
                     errors.append(
                         Problem(stage.name, where, f"stage {stage.name!r} lists dependency {dep!r} twice")
                     )
                 seen.add(dep)
                 if dep == stage.name:
-                    errors.append(Problem(stage.name, where, f"stage {stage.name!r} depends on itself"))
+                    verb = "is mapped over" if mapped else "depends on"
+                    errors.append(Problem(stage.name, where, f"stage {stage.name!r} {verb} itself"))
+                elif dep not in known and mapped and dep in inputs:
+                    message = (
+                        f"stage {stage.name!r} is mapped over {dep!r}, a workflow input, not a stage: add a "
+                        f"stage that returns the items (async def items({dep}): return {dep}) and map over it"
+                    )
+                    errors.append(Problem(stage.name, where, message, dep))
                 elif dep not in known:
-                    message = f"stage {stage.name!r} needs unknown stage {dep!r}{suggest(dep, names)}"
+                    verb = "is mapped over" if mapped else "needs"
+                    message = f"stage {stage.name!r} {verb} unknown stage {dep!r}{suggest(dep, names)}"
                     errors.append(Problem(stage.name, where, message, dep))
         for target in sorted((stage.route_targets or frozenset()) - known):
             message = f"stage {stage.name!r} routes to unknown stage {target!r}{suggest(target, names)}"
             errors.append(Problem(stage.name, "route", message, target))
     return errors
+
+
+def mapping_errors(stages: Sequence[Stage]) -> list[Problem]:
+    """Mapped stages that cannot work: a map over a ``needs_any`` branch, a route, a loop."""
+    by_name = {stage.name: stage for stage in stages}
+    errors = []
+    for stage in stages:
+        if stage.map is None:
+            continue
+        if stage.map in stage.needs_any:
+            message = (
+                f"stage {stage.name!r} is mapped over {stage.map!r}, which it lists in needs_any: "
+                "a map needs its items (map= alone implies the need)"
+            )
+            errors.append(Problem(stage.name, "map", message))
+        if stage.route is not None:
+            message = (
+                f"stage {stage.name!r} is mapped, so it cannot route (its items would each choose); "
+                "route from a stage that gathers it"
+            )
+            errors.append(Problem(stage.name, "route", message))
+        loops = [s.name for s in stages if s.max_visits > 1 and s.name in _self_and_ancestors(stage, by_name)]
+        if loops:
+            message = (
+                f"stage {stage.name!r} is mapped and part of the loop of {', '.join(map(repr, loops))} "
+                "(max_visits > 1): a mapped stage cannot be visited again"
+            )
+            errors.append(Problem(stage.name, "map", message))
+    return errors
+
+
+def _self_and_ancestors(stage: Stage, by_name: Mapping[str, Stage]) -> set[str]:
+    """``stage`` and every stage it depends on, directly or not (unknown names and cycles,
+    reported elsewhere, are walked past)."""
+    seen = {stage.name}
+    stack = list(stage.dependencies)
+    while stack:
+        name = stack.pop()
+        if name not in seen and name in by_name:
+            seen.add(name)
+            stack.extend(by_name[name].dependencies)
+    return seen
 
 
 def build_plan(stages: Sequence[Stage]) -> Plan | list[str]:
@@ -100,7 +172,16 @@ def build_plan(stages: Sequence[Stage]) -> Plan | list[str]:
     order = _topological_order(needs, needs_any, dependents)
     if order is None:
         return _find_cycle(needs, needs_any, [s.name for s in stages])
-    return Plan(tuple(stages), index, needs, needs_any, dependents, order)
+    mapped_over = tuple(-1 if s.map is None else index[s.map] for s in stages)
+    chained_lists: list[list[int]] = [[] for _ in stages]
+    for i, m in enumerate(mapped_over):
+        if m >= 0 and mapped_over[m] >= 0:  # a map over a mapped stage runs per item of it
+            chained_lists[m].append(i)
+    chained = tuple(tuple(c) for c in chained_lists)
+    releases = dependents
+    if any(chained):
+        releases = tuple(tuple(j for j in dependents[i] if j not in chained[i]) for i in range(len(stages)))
+    return Plan(tuple(stages), index, needs, needs_any, dependents, order, mapped_over, chained, releases)
 
 
 def _topological_order(

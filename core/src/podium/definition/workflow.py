@@ -9,7 +9,7 @@ from typing import Any, TypeVar, Unpack, overload
 import attrs
 
 from podium.definition.options import NOTSET, RouteSpec, StageOptions, resolve_options, stage_names
-from podium.definition.plan import Plan, Problem, build_plan, dependency_errors
+from podium.definition.plan import Plan, Problem, build_plan, dependency_errors, mapping_errors
 from podium.foundation.errors import DefinitionError, DefinitionErrors, suggest
 from podium.values.model import Budget, CachePolicy, Retry
 
@@ -18,7 +18,7 @@ CONTEXT_PARAMETERS = frozenset({"ctx", "context"})
 
 #: Fields of :class:`Stage` that no option sets: they are read from the function and the
 #: workflow. Every other field is an option of :class:`~podium.StageOptions`.
-DERIVED_FIELDS = ("fn", "index", "context_parameter", "parameters", "is_async")
+DERIVED_FIELDS = ("fn", "index", "context_parameter", "parameters", "var_keyword", "is_async")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,6 +36,8 @@ class Stage:
     description: str = ""
     needs: tuple[str, ...] = ()
     needs_any: tuple[str, ...] = ()
+    map: str | None = None
+    partial: bool = False
     timeout: float | None = None
     retry: Retry | None = None
     cache: CachePolicy | None = None
@@ -56,6 +58,8 @@ class Stage:
     context_parameter: str | None = None
     #: Parameters filled from workflow inputs or upstream results, with their defaults.
     parameters: dict[str, Any] = attrs.field(factory=dict)
+    #: Name of the ``**parameter`` receiving the upstream values no named parameter takes.
+    var_keyword: str | None = None
     #: Whether ``fn`` is a coroutine function (else it runs on the ``thread`` executor).
     is_async: bool = True
 
@@ -78,21 +82,27 @@ class Stage:
         return None
 
     def __repr__(self) -> str:
-        return f"<Stage {self.name!r} needs={list(self.dependencies)}>"
+        mapped = f" map={self.map!r}" if self.map is not None else ""
+        return f"<Stage {self.name!r} needs={list(self.dependencies)}{mapped}>"
 
 
-def _inspect_parameters(stage_name: str, fn: Callable[..., Any]) -> tuple[str | None, dict[str, Any]]:
+def _inspect_parameters(
+    stage_name: str, fn: Callable[..., Any]
+) -> tuple[str | None, dict[str, Any], str | None]:
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError) as exc:
         raise DefinitionError(f"stage {stage_name!r}: cannot read the signature of {fn!r}") from exc
-    context_parameter = None
+    context_parameter = var_keyword = None
     parameters: dict[str, Any] = {}
     for parameter in signature.parameters.values():
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+        if parameter.kind is parameter.VAR_KEYWORD:
+            var_keyword = parameter.name  # receives every upstream value not named
+            continue
+        if parameter.kind is parameter.VAR_POSITIONAL:
             raise DefinitionError(
-                f"stage {stage_name!r}: parameter *{parameter.name} is not supported; "
-                "name each input or dependency explicitly"
+                f"stage {stage_name!r}: parameter *{parameter.name} is not supported; stage "
+                f"arguments are passed by name (**{parameter.name} receives the upstream values)"
             )
         if parameter.kind is parameter.POSITIONAL_ONLY:
             raise DefinitionError(
@@ -109,7 +119,7 @@ def _inspect_parameters(stage_name: str, fn: Callable[..., Any]) -> tuple[str | 
             context_parameter = parameter.name
             continue
         parameters[parameter.name] = NOTSET if parameter.default is parameter.empty else parameter.default
-    return context_parameter, parameters
+    return context_parameter, parameters, var_keyword
 
 
 def has_default(value: Any) -> bool:
@@ -168,6 +178,9 @@ class Workflow:
         self.input_defaults: dict[str, Any] = dict(inputs) if isinstance(inputs, Mapping) else {}
         self.description = description
         self.executor = executor
+        #: Where the workflow was loaded from (a ``podium run`` TARGET), if it was: the run
+        #: store records it, so ``podium resume`` can load the workflow again.
+        self.source: str | None = None
         self.stages: dict[str, Stage] = {}
         self._plan: Plan | None = None
         # Input name sets already checked against this plan (a run re-checks nothing).
@@ -208,13 +221,14 @@ class Workflow:
         name = fields["name"]
         if name in self.stages:
             raise DefinitionError(f"workflow {self.name!r}: duplicate stage name {name!r}")
-        context_parameter, parameters = _inspect_parameters(name, fn)
+        context_parameter, parameters, var_keyword = _inspect_parameters(name, fn)
         stage = Stage(
             fn=fn,
             **fields,
             index=len(self.stages),
             context_parameter=context_parameter,
             parameters=parameters,
+            var_keyword=var_keyword,
             is_async=inspect.iscoroutinefunction(fn),
         )
         self.stages[name] = stage
@@ -247,11 +261,16 @@ class Workflow:
 
     def problems(self) -> list[Problem]:
         """Every definition error a plan can be checked for without being built, at once:
-        dependencies and routes that name no stage, parameters that match nothing."""
+        dependencies and routes that name no stage, maps that cannot work, parameters that
+        match nothing."""
         stages = list(self.stages.values())
         if not stages:
             return [Problem("", "", "it has no stages")]
-        return dependency_errors(stages) + self._parameter_errors(None)
+        return (
+            dependency_errors(stages, self.inputs or ())
+            + mapping_errors(stages)
+            + self._parameter_errors(None)
+        )
 
     def _build_plan(self) -> Plan:
         source = f"workflow {self.name!r}"
@@ -266,7 +285,12 @@ class Workflow:
     def _parameter_errors(self, inputs: set[str] | None) -> list[Problem]:
         errors = []
         for stage in self.stages.values():
+            if stage.map is not None and stage.map not in self.stages:
+                continue  # what it maps over is unknown: that one error says it all
             deps = set(stage.dependencies)
+            root = self._collection_of(stage)
+            if root is not None:
+                deps.add(root)  # a per-item step receives its item by the collection's name
             for parameter, default in stage.parameters.items():
                 if parameter in deps or has_default(default):
                     continue
@@ -285,3 +309,12 @@ class Workflow:
                     continue
                 errors.append(Problem(stage.name, "run", message))
         return errors
+
+    def _collection_of(self, stage: Stage) -> str | None:
+        """The stage whose value holds the items a mapped stage runs for (through a chain of
+        maps), or ``None`` when ``stage`` is not mapped."""
+        seen = set()
+        while stage.map is not None and stage.map in self.stages and stage.name not in seen:
+            seen.add(stage.name)
+            stage = self.stages[stage.map]
+        return stage.name if seen else None

@@ -21,13 +21,16 @@ from podium.definition.agents import AgentPolicy
 from podium.definition.config import Config
 from podium.definition.plan import Plan
 from podium.definition.workflow import Workflow
+from podium.engine import resume as resuming
 from podium.engine.agents import assemble
+from podium.engine.monitoring import Monitor
 from podium.engine.runs import RunQueue
 from podium.foundation.errors import (
     INSTALL_HINTS,
     DefinitionErrors,
     PluginError,
     PodiumError,
+    ResumeError,
     StrategyNotFound,
     install_hint,
 )
@@ -46,6 +49,7 @@ from podium.values.executors import Executor
 from podium.values.model import RunResult
 from podium.values.pricing import Pricing
 from podium.values.providers import AgentSpec
+from podium.values.records import DEFAULT_STORE_URL
 from podium.values.templates import PromptTemplate, TemplateRegistry
 
 _log = logging.getLogger("podium.engine")
@@ -91,9 +95,12 @@ class Engine:
     :param queue_size: Runs that may wait (default: ``[scheduler] queue_size``, else no limit).
     :param templates: :class:`podium.PromptTemplate` objects for ``ctx.template(name)``,
         besides the ``[templates.<name>]`` tables of the configuration.
+    :param store: A run store URL overriding the configured ``store``
+        (``"sqlite:///runs.sqlite3"``), ``None`` to keep the configured one, or ``False``
+        for none. An engine records runs only when a store is given or configured.
 
     The result cache (stage and agent-call caching) is :attr:`result_cache`, opened when
-    the engine starts.
+    the engine starts; the run store is ``engine.monitor.store``.
     """
 
     def __init__(
@@ -108,6 +115,7 @@ class Engine:
         max_concurrent: int | None = None,
         queue_size: int | None = None,
         templates: Iterable[PromptTemplate] = (),
+        store: str | Literal[False] | None = None,
     ) -> None:
         self.config = config if config is not None else Config.load()
         settings = self.config.settings
@@ -136,8 +144,11 @@ class Engine:
         self.runs = RunQueue(
             max_concurrent if max_concurrent is not None else settings.scheduler.max_concurrent,
             queue_size if queue_size is not None else settings.scheduler.queue_size,
+            execute=self._execute,
         )
-        self.alerts = AlertRouter(lambda alert: self.hook.podium_alert_raised(alert=alert))
+        self.alerts = AlertRouter(
+            lambda alert: self.hook.podium_alert_raised(alert=alert), cooldown_s=settings.alerts.cooldown
+        )
         self.pricing = Pricing(settings.pricing)
         self._cache_url: str | None = (
             None if cache_url is False else (cache_url if isinstance(cache_url, str) else settings.cache_url)
@@ -150,6 +161,8 @@ class Engine:
         self._started = False
         self._stopped = False
         self._submitted: set[RunHandle] = set()
+        #: The run store, live KPIs and alert rules (a plugin registered when the engine starts).
+        self.monitor = Monitor(self, _store_url(settings.store) if store is None else store or None)
 
     def __repr__(self) -> str:
         state = "started" if self._started and not self._stopped else "stopped" if self._stopped else "new"
@@ -183,6 +196,7 @@ class Engine:
                 backend, url=self._cache_url, timeout=self.config.settings.cache_timeout
             )
         self._started = True
+        await self.monitor.start()
         await _await_all(self.hook.podium_engine_started(engine=self), "podium_engine_started")
 
     async def stop(self, *, drain: bool = False) -> None:
@@ -200,8 +214,10 @@ class Engine:
             handle.cancel("the engine is shutting down")
         if running:
             await asyncio.gather(*(handle.result() for handle in running), return_exceptions=True)
+        await self.monitor.drain()  # runs' final records and alert rules, before alerts drain
         await self.alerts.drain()
         await _await_all(self.hook.podium_engine_stopping(engine=self), "podium_engine_stopping")
+        await self.monitor.close()
         await self.result_cache.close()
         if self.limiter is not None:
             await self.limiter.backend.close()
@@ -294,10 +310,30 @@ class Engine:
         run = await self._new_run(workflow, inputs, run_id)
         return await self.runs.run(run, priority)
 
+    async def _execute(self, run: RunState) -> RunResult:
+        result = await run.execute()
+        recording = self.monitor.finished(run)  # a stored run's end is recorded when this returns
+        if recording is not None:
+            await recording
+        return result
+
     async def _new_run(
         self, workflow: Workflow, inputs: Mapping[str, Any] | None, run_id: str | None
     ) -> RunState:
         """A validated run, not started: everything that can be wrong is checked here."""
+        run = await self._build_run(workflow, inputs, run_id)
+        recording = self.monitor.run_created(run)
+        if recording is not None:
+            await recording
+        return run
+
+    async def _build_run(
+        self,
+        workflow: Workflow,
+        inputs: Mapping[str, Any] | None,
+        run_id: str | None,
+        resumed_from: str | None = None,
+    ) -> RunState:
         if not self._started:
             await self.start()
         if self._stopped:
@@ -305,6 +341,7 @@ class Engine:
         self.runs.check_open()
         values = {**workflow.input_defaults, **(inputs or {})}
         plan, strategy = self.prepare(workflow, values)
+        recorder = self.monitor.recorder(workflow, plan, strategy, resumed_from=resumed_from)
         return RunState(
             workflow,
             plan,
@@ -321,6 +358,7 @@ class Engine:
             executors=self.executors,
             engine=self,
             run_id=run_id,
+            recorder=recorder,
         )
 
     async def submit(
@@ -341,12 +379,94 @@ class Engine:
         the queue is full (``queue_size``) this waits for room, or with ``wait=False``
         raises :class:`podium.QueueFull`.
         """
-        run = await self._new_run(workflow, inputs, run_id)
+        return await self._submit(await self._new_run(workflow, inputs, run_id), priority, wait)
+
+    async def _submit(self, run: RunState, priority: int, wait: bool) -> RunHandle:
         place = await self.runs.admit(priority, wait=wait)
         handle = RunHandle(run, self.runs.launch(run, place))
         self._submitted.add(handle)
         handle.task.add_done_callback(lambda _: self._submitted.discard(handle))
         return handle
+
+    # ------------------------------------------------------------------ monitoring
+
+    async def resume(
+        self,
+        run_id: str,
+        workflow: Workflow | None = None,
+        *,
+        force: bool = False,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> RunResult:
+        """Continue a stored run that failed, was cancelled or was killed; returns the new run's result.
+
+        The new run (``result.run_id``; the store records which run it resumed) starts
+        with the old run's committed results, which spend nothing again (they are
+        ``cached``, reason ``restored from run ...``); the rest runs. ``workflow``
+        defaults to the one loaded from the target the run recorded (``podium run``
+        records it). Raises :class:`podium.ResumeError` when the run is unknown, still
+        running, already resumed, or its workflow changed since (the message lists the
+        changes); ``force=True`` then reuses only the stages that did not change.
+        ``inputs`` replace inputs the store could not keep.
+        """
+        return await self.runs.run(await self._resumed_run(run_id, workflow, force=force, inputs=inputs))
+
+    async def submit_resume(
+        self,
+        run_id: str,
+        workflow: Workflow | None = None,
+        *,
+        force: bool = False,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> RunHandle:
+        """:meth:`resume` in a task, as :meth:`submit` starts a run: the errors raise here,
+        and the handle cancels the resumed run and still gives its result."""
+        return await self._submit(
+            await self._resumed_run(run_id, workflow, force=force, inputs=inputs), 0, True
+        )
+
+    async def _resumed_run(
+        self, run_id: str, workflow: Workflow | None, *, force: bool, inputs: Mapping[str, Any] | None
+    ) -> RunState:
+        store_url = self.monitor.store_url
+        if store_url is None:
+            raise ResumeError(
+                "resuming needs a run store: configure store = 'sqlite:///...' or pass Engine(store=...)"
+            )
+        if not self._started:
+            await self.start()
+        store = self.monitor.store
+        if store is None:
+            raise ResumeError(f"the run store {redact_url(store_url)} could not be opened (see the warning)")
+        record = await resuming.find_run(store, run_id)
+        await resuming.check_resumable(store, record, force)
+        if workflow is None:
+            workflow, modules = resuming.workflow_of(record)
+            strangers = [m for m in modules if not self.pm.is_registered(m)]
+            if strangers:
+                raise ResumeError(
+                    f"run {record.run_id}'s workflow file {record.target} implements hooks this engine "
+                    "has not registered: pass the workflow, or create the engine with those plugins"
+                )
+        if workflow.name != record.workflow:
+            raise ResumeError(
+                f"run {record.run_id} is of workflow {record.workflow!r}, not {workflow.name!r}"
+            )
+        allow_pickle = store.serializer == "pickle"
+        values = resuming.stored_inputs(record, inputs or {}, allow_pickle)
+        plan, strategy = self.prepare(workflow, {**workflow.input_defaults, **values})
+        allowed = await resuming.reusable_stages(store, record, workflow, plan, strategy.name, force)
+        run = await self._build_run(workflow, values, None, resumed_from=record.run_id)
+        await resuming.seed_resumed(run, store, record, allowed)
+        recording = self.monitor.run_created(run)
+        if recording is not None:
+            await recording
+        return run
+
+    def kpis(self, *, since: float | None = None, workflow: str | None = None) -> dict[str, Any]:
+        """Live KPIs over the runs this engine ended (started since ``since``, epoch seconds):
+        the figures ``podium stats`` computes from the store (see docs/monitoring.md)."""
+        return self.monitor.kpis(since, workflow)
 
     def raise_alert(
         self,
@@ -369,6 +489,13 @@ class Engine:
             threshold=threshold,
         )
         return self.alerts.raise_alert(alert)
+
+
+def _store_url(setting: str | bool | None) -> str | None:
+    """The run store an engine records to for the top-level ``store`` setting."""
+    if setting is True:
+        return DEFAULT_STORE_URL
+    return setting or None
 
 
 async def _await_all(outcomes: Sequence[Awaitable[None] | None], hook_name: str) -> None:

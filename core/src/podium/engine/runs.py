@@ -15,6 +15,7 @@ import asyncio
 import heapq
 import itertools
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -58,12 +59,19 @@ class _Entry:
 class RunQueue:
     """Slots for runs (``max_concurrent``; ``None``: unlimited) and the queue in front of them."""
 
-    def __init__(self, max_concurrent: int | None = None, queue_size: int | None = None) -> None:
+    def __init__(
+        self,
+        max_concurrent: int | None = None,
+        queue_size: int | None = None,
+        execute: Callable[[RunState], Awaitable[RunResult]] | None = None,
+    ) -> None:
         for name, value in (("max_concurrent", max_concurrent), ("queue_size", queue_size)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
                 raise PodiumError(f"Engine({name}=...): must be a positive integer, got {value!r}")
         self.max_concurrent = max_concurrent
         self.queue_size = queue_size
+        #: How a run that has its slot is run (the engine's: it also waits for the run's record).
+        self._execute = execute or (lambda run: run.execute())
         #: Runs holding a slot now, and the most at once so far.
         self.running = 0
         self.peak = 0
@@ -154,7 +162,7 @@ class RunQueue:
         """Run ``run`` in the caller's task once it has a slot (queueing when needed)."""
         run.queue_wait_s = await self.wait_for_slot(await self.admit(priority))
         try:
-            return await run.execute()
+            return await self._execute(run)
         finally:
             self.release()
 
@@ -166,7 +174,7 @@ class RunQueue:
         async def queued() -> RunResult:
             run.queue_wait_s = await self.wait_for_slot(held.pop())
             try:
-                return await run.execute()
+                return await self._execute(run)
             finally:
                 self.release()
 

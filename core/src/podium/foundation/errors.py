@@ -18,6 +18,7 @@ INSTALL_HINTS = {
     "strategy parallel": "podium[parallel]",
     "strategy conditional": "podium[conditional]",
     "docs": "podium[context7]",
+    "metrics": "podium[otel]",
     "executor dask": "podium[dask]",
     "provider anthropic": "podium[anthropic]",
     "provider openai": "podium[openai]",
@@ -91,8 +92,33 @@ class CacheBackendError(PodiumError):
     """A cache command (stats, clear) could not be carried out on the cache backend."""
 
 
+class RunStoreError(PodiumError):
+    """The run store cannot be opened, read or written; the message says which and why."""
+
+
+class ResumeError(PodiumError):
+    """A stored run cannot be resumed: unknown, still running, already resumed, or its
+    workflow's definition changed (the message lists what changed)."""
+
+
 class RoutingError(PodiumError):
     """A route named a stage it may not go to."""
+
+
+class MapError(PodiumError):
+    """A mapped stage's items could not be read from the value it maps over (not a list or
+    mapping, a set, a string); the mapped stage fails with it when the value is known."""
+
+
+class GatherError(PodiumError):
+    """Items of a mapped stage without ``partial=True`` did not succeed, so the stage failed.
+
+    ``failures`` holds the result of each item that did not succeed, by item key.
+    """
+
+    def __init__(self, message: str, failures: dict[Any, Any]) -> None:
+        super().__init__(message)
+        self.failures = failures
 
 
 class NoDocsProvider(PodiumError):

@@ -71,4 +71,7 @@ def url_port(url: str) -> int | None:
 
 
 def is_secret_key(key: str) -> bool:
-    return bool(_SECRET_KEY.search(key.rsplit(".", 1)[-1]))
+    """Whether a dotted configuration key holds a secret: by its name, or a webhook's URL
+    (whoever has a chat tool's webhook URL can post to it)."""
+    last = key.rsplit(".", 1)[-1]
+    return bool(_SECRET_KEY.search(last)) or (last == "url" and "webhook" in key.lower())

@@ -26,19 +26,26 @@ class Context:
     Declare a parameter named ``ctx`` (or annotated ``podium.Context``) to receive it.
     """
 
-    __slots__ = ("_log", "attempt", "run", "saved", "stage", "usage", "visit")
+    __slots__ = ("_item", "_log", "attempt", "item_key", "run", "saved", "stage", "usage", "visit")
 
-    def __init__(self, run: RunState, stage: Stage, visit: int = 1) -> None:
+    def __init__(
+        self, run: RunState, stage: Stage, visit: int = 1, item_key: Any = None, item: int = -1
+    ) -> None:
         self.run = run
         self.stage = stage
         self.visit = visit
+        #: For an item of a mapped stage: its index in the list the items came from, or its
+        #: key in the mapping; ``None`` for a stage that is not mapped.
+        self.item_key = item_key
+        self._item = item  # the item's position among the stage's items, -1 for none
         self.attempt = 1
         self.usage: Usage = ZERO_USAGE
         self.saved: Usage = ZERO_USAGE
         self._log: logging.LoggerAdapter[logging.Logger] | None = None
 
     def __repr__(self) -> str:
-        return f"<Context run={self.run.id} stage={self.stage.name!r} attempt={self.attempt}>"
+        item = f" item={self.item_key!r}" if self.item_key is not None else ""
+        return f"<Context run={self.run.id} stage={self.stage.name!r}{item} attempt={self.attempt}>"
 
     @property
     def engine(self) -> Engine:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from podium.foundation.errors import CacheKeyError, PluginError, RoutingError, StageTimeout
 from podium.running.context import Context
+from podium.running.mapping import item_label
 from podium.values.model import StageResult, StageStatus, Usage
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ async def run_stage(
 
     ``started_at`` and ``t0`` (``time.perf_counter``) were taken when the visit started.
     """
-    kwargs = run.arguments(stage)
+    kwargs = run.arguments(stage, ctx)
     if path.cached:
         return await _run_cached(run, stage, ctx, kwargs, started_at, t0, path)
     run.events.emit("podium_stage_started", run=run, stage=stage, ctx=ctx)
@@ -54,6 +55,27 @@ async def run_stage(
     return result
 
 
+async def run_stored_stage(
+    run: RunState, stage: Stage, ctx: Context, path: StagePath, started_at: datetime, t0: float
+) -> StageResult:
+    """:func:`run_stage`, then the visit committed to the run store before the task ends.
+
+    Dependents start when the task ends, so a process killed after that loses nothing
+    of this stage. A stage that finished keeps its result even when the run is being
+    cancelled meanwhile: the commit is waited for, and the result returned.
+    """
+    result = await run_stage(run, stage, ctx, path, started_at, t0)
+    recorder = run.recorder
+    assert recorder is not None
+    commit = asyncio.ensure_future(recorder.commit(run, result))
+    while not commit.done():
+        try:
+            await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            continue  # the stage is finished: let its commit end, then report it
+    return result
+
+
 async def _run_cached(
     run: RunState,
     stage: Stage,
@@ -68,7 +90,8 @@ async def _run_cached(
     assert policy is not None
     events = run.events
     try:
-        key = run.cache_key(stage, kwargs)
+        item_key = None if ctx._item < 0 else run.item_cache_key(stage, ctx._item)
+        key = run.cache_key(stage, kwargs, item_key)
     except (CacheKeyError, PluginError) as error:
         return _fail(run, stage, ctx, error, started_at, t0)
 
@@ -106,6 +129,7 @@ async def _run_cached(
         saved=ctx.saved,
         visit=ctx.visit,
         reason="coalesced with an identical call in flight" if outcome.source == "coalesced" else None,
+        item_key=ctx.item_key,
     )
     return await _succeed(run, stage, ctx, result, path)
 
@@ -126,11 +150,12 @@ def succeeded(
     saved: Usage,
     visit: int,
     fallback: bool = False,
+    item_key: Any = None,
 ) -> StageResult:
     """A success result, timed from ``t0`` (``time.perf_counter``) to now; built once per stage."""
     # Positional: attrs' keyword call costs three times as much, and this runs per stage.
     # (name, status, value, error, reason, attempts, started_at, finished_at, duration_s,
-    #  usage, saved, route, visit, fallback)
+    #  usage, saved, route, visit, fallback, item_key)
     return StageResult(
         name,
         StageStatus.SUCCEEDED,
@@ -146,6 +171,7 @@ def succeeded(
         None,
         visit,
         fallback,
+        item_key,
     )
 
 
@@ -153,7 +179,16 @@ def _succeeded(
     stage: Stage, ctx: Context, value: Any, started_at: datetime, t0: float, fallback: bool = False
 ) -> StageResult:
     return succeeded(
-        stage.name, value, ctx.attempt, started_at, t0, ctx.usage, ctx.saved, ctx.visit, fallback
+        stage.name,
+        value,
+        ctx.attempt,
+        started_at,
+        t0,
+        ctx.usage,
+        ctx.saved,
+        ctx.visit,
+        fallback,
+        ctx.item_key,
     )
 
 
@@ -174,7 +209,11 @@ async def _recover(
     except Exception as handler_error:
         return _fail(run, stage, ctx, handler_error, started_at, t0)
     _log.warning(
-        "stage %r failed (%s); using its fallback", stage.name, error, extra=run.log_extra(stage.name)
+        "stage %r%s failed (%s); using its fallback",
+        stage.name,
+        _item_of(ctx),
+        error,
+        extra=run.log_extra(stage.name),
     )
     result = _succeeded(stage, ctx, value, started_at, t0, fallback=True)
     result.error = error  # what the fallback replaced stays on the result
@@ -245,6 +284,11 @@ async def _fallback_value(stage: Stage, error: Exception) -> Any:
     return value
 
 
+def _item_of(ctx: Context) -> str:
+    """`` item ['a.py']`` for an item's context (log messages name it), else nothing."""
+    return "" if ctx.item_key is None else f" item {item_label(ctx.item_key)}"
+
+
 def _fail(
     run: RunState, stage: Stage, ctx: Context, error: BaseException, started_at: datetime, t0: float
 ) -> StageResult:
@@ -259,10 +303,12 @@ def _fail(
         usage=ctx.usage,
         saved=ctx.saved,
         visit=ctx.visit,
+        item_key=ctx.item_key,
     )
     _log.warning(
-        "stage %r failed after %d attempt(s): %r",
+        "stage %r%s failed after %d attempt(s): %r",
         stage.name,
+        _item_of(ctx),
         ctx.attempt,
         error,
         extra=run.log_extra(stage.name),

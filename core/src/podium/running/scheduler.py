@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import heapq
 import logging
 import secrets
+import sys
 import time
 from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
@@ -22,10 +24,12 @@ from podium.definition.workflow import has_default
 from podium.foundation.errors import CacheKeyError, PluginError
 from podium.running.context import Context
 from podium.running.events import Events, HookFacts
-from podium.running.execution import bare_failure, run_stage, succeeded
+from podium.running.execution import bare_failure, run_stage, run_stored_stage, succeeded
+from podium.running.items import ItemTracker, item_arguments, start_item, start_items
+from podium.running.mapping import Fan
 from podium.running.stage_path import stage_paths
 from podium.running.strategy import Strategy
-from podium.running.tracking import PENDING, READY, RUNNING, SUCCEEDED, StageTracker
+from podium.running.tracking import MAPPING, PENDING, READY, RUNNING, SUCCEEDED
 from podium.values.alerts import Alert, AlertRouter
 from podium.values.keys import stage_key
 from podium.values.model import ZERO_USAGE, RunResult, RunStatus, StageResult, StageStatus, Usage
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
     from podium.engine.engine import Engine
     from podium.running.agents import AgentRegistry
     from podium.running.estimates import DurationEstimator
+    from podium.running.recorder import RunRecorder
     from podium.running.result_cache import ResultCache
     from podium.values.executors import Executor
     from podium.values.pricing import Pricing
@@ -44,10 +49,12 @@ if TYPE_CHECKING:
 _log = logging.getLogger("podium.run")
 
 _FAILED = StageStatus.FAILED
+# What a ``**parameter`` gets of a dependency that did not run for its stage: nothing.
+_UNLESS_RAN: Any = object()
 _OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
 
 
-class RunState(StageTracker):
+class RunState(ItemTracker):
     """One run of a workflow while it runs: what plugins see through the lifecycle hooks.
 
     Public attributes: ``id``, ``workflow``, ``inputs``, ``strategy``, ``plan``,
@@ -57,8 +64,8 @@ class RunState(StageTracker):
     (the :class:`RunResult`, once the run has ended), and the collaborators it was handed:
     ``hook`` (the plugin manager's hook caller), ``config``, ``result_cache``,
     ``pricing``, ``agents``, ``alerts``, ``executors``, ``router`` (the strategy's
-    router, or ``None``), and ``engine`` (the engine that started it, for plugins that
-    keep state per engine).
+    router, or ``None``), ``recorder`` (its link to the run store, or ``None``), and
+    ``engine`` (the engine that started it, for plugins that keep state per engine).
     """
 
     _loop: asyncio.AbstractEventLoop
@@ -81,16 +88,19 @@ class RunState(StageTracker):
         executors: Mapping[str, Executor],
         engine: Engine,
         run_id: str | None = None,
+        recorder: RunRecorder | None = None,
     ) -> None:
         n = len(plan.stages)
         limit = strategy.concurrency(workflow)
-        self._limit = limit if limit is not None else n + 1
-        # Priorities only matter when more stages can be ready than may run, and estimates
-        # only for a strategy that has priorities of its own.
+        # No cap: more than can ever run (the items of mapped stages count too).
+        self._limit = limit if limit is not None else (sys.maxsize if plan.has_maps else n + 1)
+        # Priorities only matter when more stages (or items of mapped stages) can be ready
+        # than may run, and estimates only for a strategy that has priorities of its own.
         priority = None
+        binds = self._limit < n or (limit is not None and plan.has_maps)
         #: Whether this run's strategy orders stages by expected durations (then the run
         #: also teaches the estimator its durations; other runs skip that bookkeeping).
-        self.uses_estimates = self._limit < n and type(strategy).priorities is not Strategy.priorities
+        self.uses_estimates = binds and type(strategy).priorities is not Strategy.priorities
         if self.uses_estimates:
             priority = strategy.priorities(plan, estimator.estimates(workflow, plan))
         super().__init__(plan, priority)
@@ -113,6 +123,9 @@ class RunState(StageTracker):
         self.events = Events(hook, facts.active)
         self._builtin_cache_key = not facts.hooked_cache_key
         self.router = strategy.router(self)
+        self.recorder = recorder
+        #: Results an earlier run computed, settled before this one started (:meth:`seed`).
+        self.seeded: list[StageResult] = []
         #: How each stage runs, by index (decided in podium.running.stage_path).
         self.paths = stage_paths(
             plan,
@@ -123,9 +136,11 @@ class RunState(StageTracker):
             inline_cache=result_cache.inline,
             workflow_executor=workflow.executor,
             engine_executor=config.settings.executor,
+            stored=recorder is not None,
         )
         self._t0 = time.perf_counter()
-        self._running: dict[int, asyncio.Task[Any]] = {}
+        # Running tasks by stage index (an item of a mapped stage: by its task).
+        self._running: dict[int | asyncio.Task[Any], asyncio.Task[Any]] = {}
         # Tasks of visits made stale by a loop back: cancelled, awaited before the run ends.
         self._superseded: dict[asyncio.Task[Any], str] = {}
         self._halt_reason: str | None = None
@@ -150,6 +165,12 @@ class RunState(StageTracker):
         """How many visits ``stage`` has had so far: each time it was run, skipped or cancelled."""
         return self._visits[self.plan.index[stage]]
 
+    def item_count(self, stage: str) -> int | None:
+        """How many items mapped stage ``stage`` has in this run, once they are known (its
+        own dependencies settled); ``None`` before, and for a stage that is not mapped."""
+        fan = self._fans[self.plan.index[stage]] if self._fans is not None else None
+        return len(fan.items) if fan is not None and fan.opened else None
+
     def rounds(self, stage: str) -> int:
         """How many rounds ``stage`` has been part of: 1 plus the routes that looped back to it."""
         return 1 + self._loop_backs[self.plan.index[stage]]
@@ -171,6 +192,26 @@ class RunState(StageTracker):
         self._halt(reason)
         if self._done is not None:
             self._pump()
+
+    def seed(self, results: list[StageResult]) -> None:
+        """Settle stages with results an earlier run computed, before this run starts.
+
+        ``results`` come in dependency order, each a stage's latest visit (its ``visit``
+        number carries over). Each releases its dependents (or, by its route, skips
+        them) as if it had just run; their ``saved`` counts as this run's, and
+        ``podium_stage_ended`` announces them once the run starts. This is what
+        resuming a run uses.
+        """
+        for result in results:
+            i = self.plan.index[result.name]
+            self._visits[i] = result.visit
+            self._settle(i, result)
+            self.add_saved(result.saved)
+        # A stage its seeded dependencies made ready may be seeded itself: it must not start.
+        state, by_rank = self._state, self._by_rank
+        self._ready[:] = [rank for rank in self._ready if state[by_rank[rank]] == READY]
+        heapq.heapify(self._ready)
+        self.seeded.extend(results)
 
     def add_usage(self, usage: Usage) -> None:
         self.usage = self.usage + usage
@@ -215,8 +256,9 @@ class RunState(StageTracker):
             "then the calls in flight finished)"
         )
 
-    def cache_key(self, stage: Stage, kwargs: Mapping[str, Any]) -> str:
-        """The cache key of ``stage`` called with ``kwargs`` (the built-in one, or a plugin's).
+    def cache_key(self, stage: Stage, kwargs: Mapping[str, Any], item_key: Any = None) -> str:
+        """The cache key of ``stage`` called with ``kwargs`` (the built-in one, or a plugin's);
+        ``item_key`` is that of an item from a mapping (see ``podium_cache_key``).
 
         Raises :class:`CacheKeyError` when the inputs cannot be keyed, :class:`PluginError`
         when no plugin computed a key.
@@ -225,8 +267,10 @@ class RunState(StageTracker):
         assert policy is not None
         try:
             if self._builtin_cache_key:  # the usual case: no hook call per stage
-                return stage_key(self.workflow.name, stage.name, stage.version, policy, kwargs)
-            key: str | None = self.hook.podium_cache_key(stage=stage, kwargs=kwargs, policy=policy, run=self)
+                return stage_key(self.workflow.name, stage.name, stage.version, policy, kwargs, item_key)
+            key: str | None = self.hook.podium_cache_key(
+                stage=stage, kwargs=kwargs, policy=policy, run=self, item_key=item_key
+            )
         except CacheKeyError:
             raise
         except Exception as error:
@@ -235,17 +279,29 @@ class RunState(StageTracker):
             raise PluginError(f"no plugin computed the cache key of stage {stage.name!r}")
         return key
 
-    def arguments(self, stage: Stage) -> dict[str, Any]:
-        """The keyword arguments of a stage body: upstream values and workflow inputs by name."""
+    def arguments(self, stage: Stage, ctx: Context | None = None) -> dict[str, Any]:
+        """The keyword arguments of a stage body: upstream values and workflow inputs by name.
+
+        A ``**parameter`` receives the values of the dependencies no named parameter takes;
+        for an item of a mapped stage (``ctx`` says which), the item is among the arguments.
+        """
+        if ctx is not None and ctx._item >= 0:
+            assert self._fans is not None
+            fan = self._fans[self.plan.index[stage.name]]
+            assert fan is not None
+            return item_arguments(self, stage, fan, ctx._item)
         kwargs: dict[str, Any] = {}
-        if not stage.parameters:
+        parameters = stage.parameters
+        if stage.var_keyword is not None:  # and the dependencies no named parameter takes
+            parameters = {**dict.fromkeys(stage.dependencies, _UNLESS_RAN), **parameters}
+        if not parameters:
             return kwargs
         results = self.results
         inputs = self.inputs
         dependencies: tuple[str, ...] | frozenset[str] = stage.dependencies
         if len(dependencies) > 8:  # a wide join: one set beats a scan per parameter
             dependencies = frozenset(dependencies)
-        for name, default in stage.parameters.items():
+        for name, default in parameters.items():
             if name in dependencies:
                 result = results.get(name)
                 if (
@@ -254,7 +310,7 @@ class RunState(StageTracker):
                     and (result.route is None or stage.name in result.route)
                 ):
                     kwargs[name] = result.value
-                else:  # a needs_any branch that did not run, or whose route went elsewhere
+                elif default is not _UNLESS_RAN:  # a needs_any branch that did not run, or routed away
                     kwargs[name] = default if has_default(default) else None
             elif name in inputs:
                 kwargs[name] = inputs[name]
@@ -282,6 +338,9 @@ class RunState(StageTracker):
         self.events.emit("podium_workflow_started", run=self)
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("run started", extra=self.log_extra())
+        for seeded in self.seeded:
+            stage = self.plan.stages[self.plan.index[seeded.name]]
+            self.events.emit("podium_stage_ended", run=self, stage=stage, result=seeded)
         for i in self.plan.order:
             if self._waiting[i] == 0 and self._state[i] == PENDING:
                 self._make_ready(i)
@@ -337,6 +396,11 @@ class RunState(StageTracker):
                 done.set_result(None)
 
     def _launch(self, i: int) -> None:
+        if self._fans is not None and self.plan.mapped_over[i] >= 0:
+            fan = self._next_items(i)
+            if fan is not None:
+                start_items(self, i, fan)
+            return
         stage = self.plan.stages[i]
         self._state[i] = RUNNING
         visit = self._visits[i] = self._visits[i] + 1
@@ -358,7 +422,7 @@ class RunState(StageTracker):
         bare = body is not None
         if body is None:
             ctx = Context(self, stage, visit)
-            body = run_stage(self, stage, ctx, path, started_at, t0)
+            body = (run_stored_stage if path.stored else run_stage)(self, stage, ctx, path, started_at, t0)
         task = self._loop.create_task(body, name=f"podium:{stage.name}")
         self._running[i] = task
         task.add_done_callback(functools.partial(self._on_done, i, (ctx, started_at, t0, bare, visit)))
@@ -395,7 +459,7 @@ class RunState(StageTracker):
                 self.results[result.name] = result
                 self.history.append(result)
                 self._state[i] = SUCCEEDED
-                if self.plan.dependents[i]:
+                if self._releases[i]:
                     self._propagate(i, result)
                 if self._ready or not self._running:
                     self._pump()
@@ -473,6 +537,24 @@ class RunState(StageTracker):
     def _emit_skipped(self, stage: Stage, result: StageResult) -> None:
         self.events.emit("podium_stage_ended", run=self, stage=stage, result=result)
 
+    _announce = _emit_skipped
+
+    def _item_ready(self, j: int, k: int, fan: Fan) -> None:
+        # Nothing waits and a slot is free: start it now (what the ready heap would do next).
+        if (
+            not self._ready
+            and len(self._running) < self._limit
+            and self._halt_reason is None
+            and (self.workflow.budget is None or self.check_budget() is None)
+        ):
+            start_item(self, j, k, fan)
+            return
+        super()._item_ready(j, k, fan)
+
+    def _failed(self, stage: Stage) -> None:
+        if self.workflow.fail_fast and self._halt_reason is None:
+            self._halt(f"fail_fast: stage {stage.name!r} failed")
+
     def _supersede(self, i: int, reason: str) -> None:
         task = self._running.pop(i)
         self._superseded[task] = reason
@@ -509,7 +591,8 @@ class RunState(StageTracker):
             f"budget exceeded: {self._budget_breach}" if self._budget_breach else "not reached"
         )
         state = self._state
-        if PENDING in state or READY in state:
+        if PENDING in state or READY in state or MAPPING in state:
+            self._skip_undecided_items(reason)
             for i in self.plan.order:
                 if state[i] in (PENDING, READY):
                     self._skip_and_propagate(i, reason)

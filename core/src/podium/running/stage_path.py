@@ -11,6 +11,9 @@ Three paths, from the cheapest:
   stage's executor (:func:`executor_of`), which may run it elsewhere (a thread, a
   remote worker) while scheduling, caching, budgets and events stay here.
 
+Either of the last two is **stored** when the run is recorded in a run store: the visit
+is committed before the stage's task ends, so before its dependents start.
+
 A new stage option that needs something around the body belongs in :func:`stage_path`
 and nowhere else: every path is chosen here.
 """
@@ -82,6 +85,9 @@ class StagePath:
     inline_hits: bool = False
     #: The name of the executor the body runs on (:func:`executor_of`).
     executor: str = "inline"
+    #: The visit is committed to the run store before the task ends (so before any
+    #: dependent starts): ``run_stored_stage`` runs the stage.
+    stored: bool = False
 
 
 def stage_path(
@@ -93,6 +99,7 @@ def stage_path(
     routed: bool,
     inline_cache: bool = False,
     executor: str = "inline",
+    stored: bool = False,
 ) -> StagePath:
     """Choose how ``stage`` runs.
 
@@ -102,6 +109,8 @@ def stage_path(
     :param routed: The run's router decides this stage's route.
     :param inline_cache: The result cache is in this process (hits need no awaiting).
     :param executor: The executor its body runs on (:func:`executor_of`).
+    :param stored: The run is recorded in a run store (every visit goes through a task,
+        which commits it).
     """
     policy = stage.cache
     cached = cached and policy is not None
@@ -112,11 +121,17 @@ def stage_path(
         and stage.retry is None
         and stage.timeout is None
     )
-    bare = direct and not (observed or cached or routed or stage.has_fallback)
+    bare = direct and not (observed or cached or routed or stored or stage.has_fallback)
     inline_hits = (
-        cached and inline_cache and not routed and policy is not None and policy.read and not policy.refresh
+        cached
+        and inline_cache
+        and not routed
+        and not stored
+        and policy is not None
+        and policy.read
+        and not policy.refresh
     )
-    return StagePath(bare, direct, cached, routed, inline_hits, executor)
+    return StagePath(bare, direct, cached, routed, inline_hits, executor, stored)
 
 
 # Per plan, hook facts, routed stages and default executors, the paths: runs of one
@@ -136,10 +151,17 @@ def stage_paths(
     inline_cache: bool = False,
     workflow_executor: str | None = None,
     engine_executor: str | None = None,
+    stored: bool = False,
 ) -> Sequence[StagePath]:
     """:func:`stage_path` for every stage of ``plan`` (``routes`` says which ones route;
     the default executors are those of :func:`executor_of`)."""
-    options = {"hooked": hooked, "observed": observed, "cached": cached, "inline_cache": inline_cache}
+    options = {
+        "hooked": hooked,
+        "observed": observed,
+        "cached": cached,
+        "inline_cache": inline_cache,
+        "stored": stored,
+    }
     routed = tuple(routes(stage) for stage in plan.stages) if routes is not None else ()
     key = (
         hooked,
@@ -149,6 +171,7 @@ def stage_paths(
         routed if any(routed) else (),
         workflow_executor,
         engine_executor,
+        stored,
     )
     per_plan = _cache.setdefault(plan, {})
     paths = per_plan.get(key)

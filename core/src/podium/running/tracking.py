@@ -2,8 +2,10 @@
 
 :class:`StageTracker` knows, per stage index, its state, how many dependencies it still
 waits for and how often it ran; it decides what a settled stage releases or skips (with
-the reason a user reads), and how a route back to an earlier stage resets the graph.
-:class:`podium.RunState` builds on it and adds the tasks, the event loop and hooks.
+the reason a user reads), and how a route back to an earlier stage resets the graph; a
+stage mapped over a mapped stage is released by its items, not by its gather.
+:class:`podium.running.items.ItemTracker` adds the items of mapped stages, and
+:class:`podium.RunState` the tasks, the event loop and hooks.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from podium.running.mapping import Fan
 from podium.values.model import StageResult, StageStatus
 
 if TYPE_CHECKING:
     from podium.definition.plan import Plan
     from podium.definition.workflow import Stage
 
-# Stage states inside a run.
-PENDING, READY, RUNNING, SUCCEEDED, FAILED, SKIPPED = range(6)
+# Stage states inside a run; a mapped stage is MAPPING while its items are decided.
+PENDING, READY, RUNNING, SUCCEEDED, FAILED, SKIPPED, MAPPING = range(7)
 SETTLED = (SUCCEEDED, FAILED, SKIPPED)
 
 _OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
@@ -55,6 +58,15 @@ class StageTracker:
                 rank[i] = position
             self._rank = rank
         self._ready: list[int] = []
+        # Which dependents a settled stage decides (the stages mapped over a mapped stage
+        # follow its items instead), and the items of mapped stages: only plans with maps
+        # pay for any of it.
+        self._releases = plan.releases
+        self._fans: list[Fan | None] | None = None
+        self._chained: tuple[tuple[int, ...], ...] | None = None
+        if plan.has_maps:
+            self._fans = [None] * n
+            self._chained = plan.chained
 
     def priority(self, i: int) -> int:
         """How much the strategy wants stage ``i`` started before the others: higher first
@@ -68,6 +80,19 @@ class StageTracker:
 
     def _supersede(self, i: int, reason: str) -> None:
         """Stage ``i`` is running a visit that a loop back made stale: stop it."""
+
+    def _announce(self, stage: Stage, result: StageResult) -> None:
+        """Announce a result the tracker decided (the run fires ``podium_stage_ended``)."""
+
+    def _failed(self, stage: Stage) -> None:
+        """A stage (or an item that fails it) failed outside a stage task (fail_fast stops the run)."""
+
+    def log_extra(self, stage: str | None = None) -> dict[str, Any]:
+        """The ``extra`` of a log record about this run's ``stage`` (the run adds its id)."""
+        return {"stage": stage}
+
+    def _skip_ready_items(self, i: int, reason: str) -> None:
+        """Skip the items of mapped stage ``i`` waiting to start (see :mod:`podium.running.items`)."""
 
     # ------------------------------------------------------------------ transitions
 
@@ -101,7 +126,7 @@ class StageTracker:
             if loop_targets:
                 self._loop_back(i, loop_targets)
                 return
-        if self.plan.dependents[i]:
+        if self._releases[i]:
             self._propagate(i, result)
 
     def _propagate(self, i: int, result: StageResult) -> None:
@@ -115,20 +140,21 @@ class StageTracker:
         waiting = self._waiting
         needs = self._needs
         needs_any = plan.needs_any
+        releases = self._releases
         ready = self._ready
         rank = self._rank
         queue: deque[int] | None = None  # allocated only when a skip spreads
         while True:
             ok = result.status in _OK
             route = result.route
-            for j in plan.dependents[i]:
+            for j in releases[i]:
                 if state[j] != PENDING:
                     continue
                 waiting[j] -= 1
                 if i in needs[j]:
                     reason = None
                     if not ok:
-                        reason = _reason_from(result)
+                        reason = reason_from(result)
                     elif route is not None and plan.stages[j].name not in route:
                         reason = _route_reason(result)
                     if reason is not None:
@@ -153,6 +179,8 @@ class StageTracker:
                 return
             i = queue.popleft()
             result = self.results[plan.stages[i].name]
+            if self._chained is not None and self._chained[i]:
+                queue.extend(self._skip_chained(i, result))
 
     def _no_branch_reason(self, j: int) -> str | None:
         """Why ``j`` cannot run because none of its ``needs_any`` branches ran, or ``None``."""
@@ -178,8 +206,19 @@ class StageTracker:
         self._emit_skipped(stage, result)
 
     def _skip_and_propagate(self, i: int, reason: str) -> None:
+        """Skip ready stage ``i`` (a mapped stage's ready items) and what depends on it."""
+        if self._state[i] == MAPPING:
+            self._skip_ready_items(i, reason)
+            return
         self._skip(i, reason)
-        self._propagate(i, self.results[self.plan.stages[i].name])
+        self._propagate_decided(i, self.results[self.plan.stages[i].name])
+
+    def _propagate_decided(self, i: int, result: StageResult) -> None:
+        """Propagate the outcome of a stage decided as a whole (never ran its items)."""
+        if self._chained is not None and self._chained[i]:
+            for j in self._skip_chained(i, result):
+                self._propagate_decided(j, self.results[self.plan.stages[j].name])
+        self._propagate(i, result)
 
     # ------------------------------------------------------------------ loops
 
@@ -239,19 +278,29 @@ class StageTracker:
                 continue
             result = self.results[plan.stages[k].name]
             if result.status not in _OK:
-                return _reason_from(result)
+                return reason_from(result)
             if result.route is not None and plan.stages[j].name not in result.route:
                 return _route_reason(result)
         return None
 
+    def _skip_chained(self, i: int, result: StageResult) -> list[int]:
+        """Mapped stage ``i`` was decided as a whole: the stages mapped over it are skipped."""
+        skipped = []
+        for j in self.plan.chained[i]:
+            if self._state[j] == PENDING:
+                self._skip(j, reason_from(result))
+                skipped.append(j)
+        return skipped
 
-def _reason_from(result: StageResult) -> str:
-    """The skip reason a dependent of a stage that did not succeed inherits."""
+
+def reason_from(result: StageResult, where: str = "") -> str:
+    """The skip reason a dependent of a stage (``where``: one of its items) that did not
+    succeed inherits."""
     if result.status is StageStatus.SKIPPED and result.reason:
         return result.reason
     if result.status is StageStatus.CANCELLED:
-        return f"dependency {result.name!r} was cancelled"
-    return f"dependency {result.name!r} failed"
+        return f"dependency {result.name!r} was cancelled{where}"
+    return f"dependency {result.name!r} failed{where}"
 
 
 def _route_reason(result: StageResult) -> str:

@@ -5,6 +5,11 @@ The specs (:class:`StageSpec`, :class:`WorkflowSpec`) are drawn by
 :class:`podium.Workflow` whose stage bodies report to a :class:`Recorder`, directly or,
 for bodies that run on another executor, through a :class:`Watcher` around each attempt.
 Used by :mod:`podium.strategy_checks`; needs no hypothesis.
+
+With maps, a *collection* stage returns 0-3 items (a list, a mapping keyed ``k0``,
+``k1``, ..., or ``7``, which has no items), and a stage mapped over a collection or over a
+mapped stage runs per item; every item's value ends in ``#<its position>``, so a body
+knows which item it is from its arguments alone (also on another executor).
 """
 
 from __future__ import annotations
@@ -18,10 +23,18 @@ import podium
 from podium.testing import StageFailure
 from podium.values.model import StageStatus
 
+#: What a collection stage that "has no items" returns: not a list or mapping.
+NO_ITEMS = 7
+
 
 @dataclass(frozen=True)
 class StageSpec:
-    """One generated stage: its edges, whether it fails, how often it yields, its route."""
+    """One generated stage: its edges, whether it fails, how often it yields, its route.
+
+    With maps: ``items`` makes it a collection of that many items (``keyed``: a mapping;
+    ``-1``: a value without items); ``map`` maps it over an earlier collection or mapped
+    stage, ``fails_items`` are the positions of its items that fail, ``partial`` its policy.
+    """
 
     name: str
     needs: tuple[str, ...]
@@ -29,6 +42,11 @@ class StageSpec:
     fails: bool
     yields: int
     route: tuple[str, ...] | None = None
+    items: int | None = None
+    keyed: bool = False
+    map: str | None = None
+    fails_items: tuple[int, ...] = ()
+    partial: bool = False
 
     @property
     def dependencies(self) -> tuple[str, ...]:
@@ -58,6 +76,25 @@ class WorkflowSpec:
 def value_of(name: str, args: dict[str, Any]) -> str:
     """The value a generated stage returns: its name applied to its arguments."""
     return f"{name}(" + ",".join(f"{k}={args[k]}" for k in sorted(args)) + ")"
+
+
+def collection_value(stage: StageSpec, base: str) -> Any:
+    """The value of collection stage ``stage`` whose plain value would be ``base``."""
+    assert stage.items is not None
+    if stage.items < 0:
+        return NO_ITEMS
+    values = [f"{base}#{t}" for t in range(stage.items)]
+    return {f"k{t}": value for t, value in enumerate(values)} if stage.keyed else values
+
+
+def item_position(value: Any) -> int:
+    """The position of the item a mapped stage receives (every item value ends in ``#<t>``)."""
+    return int(str(value).rsplit("#", 1)[1])
+
+
+def item_label(name: str, key: Any) -> str:
+    """``name``, or ``name[key]`` for an item: what a :class:`Recorder` counts starts by."""
+    return name if key is None else f"{name}[{key!r}]"
 
 
 class Observer:
@@ -92,50 +129,66 @@ class Recorder:
     spec: WorkflowSpec
     running: int = 0
     peak: int = 0
+    #: Starts and ends by stage name, or ``name[key]`` for an item of a mapped stage.
     starts: dict[str, int] = field(default_factory=dict)
     ended: set[str] = field(default_factory=set)
+    succeeded: set[str] = field(default_factory=set)
     violations: list[str] = field(default_factory=list)
 
-    async def body(self, ctx: podium.Context, name: str, args: dict[str, Any]) -> str:
-        self.started(name, ctx.run.results)
+    async def body(self, ctx: podium.Context, name: str, args: dict[str, Any]) -> Any:
+        self.started(name, ctx.run.results, ctx.item_key)
+        ok = False
         try:
-            return await pure_body(name, self.spec.by_name()[name], args)
+            value = await pure_body(name, self.spec.by_name()[name], args)
+            ok = True
+            return value
         finally:
-            self.ended_(name)
+            self.ended_(name, ctx.item_key, ok)
 
-    def started(self, name: str, results: Mapping[str, podium.StageResult]) -> None:
-        """A stage body starts: check what had settled, count what runs at once."""
-        stage = self.spec.by_name()[name]
-        self.starts[name] = self.starts.get(name, 0) + 1
+    def started(self, name: str, results: Mapping[str, podium.StageResult], key: Any = None) -> None:
+        """A stage body (or item ``key`` of one) starts: check what had settled, count what runs at once."""
+        by_name = self.spec.by_name()
+        stage = by_name[name]
+        label = item_label(name, key)
+        self.starts[label] = self.starts.get(label, 0) + 1
         for k in stage.needs:
-            if k not in self.ended or k not in results or not results[k].ok:
-                self.violations.append(f"{name} started before its need {k} succeeded")
+            if k == stage.map and by_name[k].map is not None:  # follows k's items: its item first
+                if item_label(k, key) not in self.succeeded:
+                    self.violations.append(f"{label} started before item {key!r} of {k} succeeded")
+            elif (k not in self.ended and by_name[k].map is None) or k not in results or not results[k].ok:
+                self.violations.append(f"{label} started before its need {k} succeeded")
         for k in stage.needs_any:
             if k not in results:
-                self.violations.append(f"{name} started before its needs_any {k} settled")
+                self.violations.append(f"{label} started before its needs_any {k} settled")
         self.running += 1
         self.peak = max(self.peak, self.running)
 
-    def ended_(self, name: str) -> None:
-        """A stage body ended, whatever its outcome."""
+    def ended_(self, name: str, key: Any = None, ok: bool = False) -> None:
+        """A stage body (or item ``key`` of one) ended; ``ok`` if it returned a value."""
         self.running -= 1
-        self.ended.add(name)
+        label = item_label(name, key)
+        self.ended.add(label)
+        if ok:
+            self.succeeded.add(label)
 
 
-async def pure_body(name: str, stage: StageSpec, args: dict[str, Any]) -> str:
+async def pure_body(name: str, stage: StageSpec, args: dict[str, Any]) -> Any:
     """What a generated stage does: yield ``stage.yields`` times, then fail or return its value."""
     for _ in range(stage.yields):
         await asyncio.sleep(0)
-    if stage.fails:
-        raise StageFailure(f"{name} fails by design")
-    return value_of(name, args)
+    return sync_body(name, stage, args)
 
 
-def sync_body(name: str, stage: StageSpec, args: dict[str, Any]) -> str:
+def sync_body(name: str, stage: StageSpec, args: dict[str, Any]) -> Any:
     """:func:`pure_body` for a plain function (no yields)."""
-    if stage.fails:
-        raise StageFailure(f"{name} fails by design")
-    return value_of(name, args)
+    position = None if stage.map is None else item_position(args[stage.map])
+    fails = stage.fails if position is None else position in stage.fails_items
+    if fails:
+        raise StageFailure(f"{item_label(name, position)} fails by design")
+    value = value_of(name, args)
+    if stage.items is not None:
+        return collection_value(stage, value)
+    return value if position is None else f"{value}#{position}"
 
 
 class Watcher:
@@ -152,11 +205,14 @@ class Watcher:
         recorder = self.recorder
 
         async def watched() -> Any:
-            recorder.started(stage.name, ctx.run.results)
+            recorder.started(stage.name, ctx.run.results, ctx.item_key)
+            ok = False
             try:
-                return await awaitable
+                value = await awaitable
+                ok = True
+                return value
             finally:
-                recorder.ended_(stage.name)
+                recorder.ended_(stage.name, ctx.item_key, ok)
 
         return watched()
 
@@ -197,6 +253,8 @@ def build(
             needs_any=stage.needs_any,
             route=route,
             max_visits=max_visits,
+            map=stage.map,
+            partial=stage.partial or None,
         )
     return wf
 

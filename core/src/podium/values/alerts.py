@@ -18,7 +18,11 @@ Severity = Literal["info", "warning", "critical"]
 
 @attrs.frozen
 class Alert:
-    """Something an operator should know: a threshold crossed, a budget spent."""
+    """Something an operator should know: a threshold crossed, a budget spent.
+
+    ``subject`` is what the alert is about beyond its workflow (an agent's name, say);
+    alerts are de-duplicated by name, workflow and subject.
+    """
 
     name: str
     message: str
@@ -28,6 +32,12 @@ class Alert:
     value: float | None = None
     threshold: float | None = None
     raised_at: datetime = attrs.field(factory=lambda: datetime.now(UTC))
+    subject: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str | None, str | None]:
+        """What makes two alerts the same one, for de-duplication."""
+        return (self.name, self.workflow, self.subject)
 
 
 @runtime_checkable
@@ -52,21 +62,21 @@ class LogAlertSink:
 
 
 class AlertRouter:
-    """De-duplicates alerts (same name and workflow within ``window_s``) and fans them out."""
+    """De-duplicates alerts (the same :attr:`Alert.key` within ``cooldown_s``) and fans them out."""
 
-    def __init__(self, emit: Callable[[Alert], Any], window_s: float = 300.0) -> None:
+    def __init__(self, emit: Callable[[Alert], Any], cooldown_s: float = 300.0) -> None:
         self.sinks: list[AlertSink] = []
         self._emit = emit
-        self._window_s = window_s
-        self._last: dict[tuple[str, str | None], float] = {}
+        self.cooldown_s = cooldown_s
+        self._last: dict[tuple[str, str | None, str | None], float] = {}
         self._pending: set[asyncio.Task[None]] = set()
 
     def raise_alert(self, alert: Alert) -> bool:
-        """Send ``alert`` unless an identical one was sent within the window; True if sent."""
-        key = (alert.name, alert.workflow)
+        """Send ``alert`` unless the same one was sent within the cooldown; True if sent."""
+        key = alert.key
         now = time.monotonic()
         last = self._last.get(key)
-        if last is not None and now - last < self._window_s:
+        if last is not None and now - last < self.cooldown_s:
             return False
         self._last[key] = now
         self._emit(alert)

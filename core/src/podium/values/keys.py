@@ -25,6 +25,7 @@ import attrs
 
 from podium.foundation.errors import CacheKeyError
 from podium.foundation.redaction import Secret
+from podium.values.gathered import failure_text, gathered_failures
 
 if TYPE_CHECKING:
     from podium.values.model import CachePolicy
@@ -50,8 +51,9 @@ def canonical(value: Any, where: str = "value") -> Any:
     """A JSON-serializable form of ``value`` that is equal for equal values across processes.
 
     Handles JSON-like values, bytes (hashed), sets (sorted), tuples, enums, dates,
-    decimals, UUIDs, paths, attrs and dataclass instances, and objects with
-    ``model_dump`` (pydantic). Mappings and containers are tagged, so a dict can never
+    decimals, UUIDs, paths, attrs and dataclass instances, objects with ``model_dump``
+    (pydantic), and gathered values (as their plain list or dict, plus the failures of a
+    partial gather). Mappings and containers are tagged, so a dict can never
     collide with, say, the form of a set. Anything else — and any :class:`podium.Secret`,
     which must never reach a key — raises :class:`CacheKeyError` naming ``where``.
     """
@@ -79,6 +81,15 @@ def _canonical(value: Any, where: str, active: set[int]) -> Any:
 
 
 def _container(value: Any, where: str, active: set[int]) -> Any:
+    failures = gathered_failures(value)
+    if failures:  # a partial gather: which items failed, and how, is part of what it is
+        plain = list(value) if isinstance(value, list) else dict(value)
+        return {
+            "gathered": _canonical(plain, where, active),
+            "failures": _canonical(
+                {k: failure_text(r) for k, r in failures.items()}, f"{where} failures", active
+            ),
+        }
     if isinstance(value, (list, tuple)):
         return [_canonical(v, f"{where}[{n}]", active) for n, v in enumerate(value)]
     if isinstance(value, Mapping):
@@ -158,13 +169,19 @@ def cache_key(kind: str, namespace: str, *material: Any) -> str:
 
 
 def stage_key(
-    workflow: str, stage: str, version: str | None, policy: CachePolicy, kwargs: Mapping[str, Any]
+    workflow: str,
+    stage: str,
+    version: str | None,
+    policy: CachePolicy,
+    kwargs: Mapping[str, Any],
+    item_key: Any = None,
 ) -> str:
     """The built-in stage key: workflow, stage, version, namespace and canonical inputs.
 
-    ``version`` is the stage's (``policy.version`` wins over it). Raises
-    :class:`CacheKeyError` naming the stage and parameter when an input cannot be keyed,
-    or when ``CachePolicy.key`` fails.
+    ``version`` is the stage's (``policy.version`` wins over it). ``item_key`` is the key
+    of an item that came from a mapping (it is part of what the item is); ``None``
+    otherwise. Raises :class:`CacheKeyError` naming the stage and parameter when an input
+    cannot be keyed, or when ``CachePolicy.key`` fails.
     """
     if policy.key is not None:
         try:
@@ -179,6 +196,8 @@ def stage_key(
         material = {
             name: canonical(value, f"stage {stage!r} parameter {name!r}") for name, value in kwargs.items()
         }
+    if item_key is not None:
+        material = {"item": canonical(item_key, f"stage {stage!r} item key"), "inputs": material}
     prefix, head = _stage_key_head(policy.namespace, workflow, stage, policy.version or version)
     # The digest is that of ``cache_key``'s JSON list; its fixed head is hashed once per stage.
     text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "]"

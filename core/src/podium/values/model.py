@@ -202,6 +202,12 @@ class StageResult:
     stage is decided — run, skipped or cancelled — is a visit, so a stage that a loop brings
     back has several (every one is in :attr:`RunResult.history`). ``error`` is the
     exception of a failed stage, or, with ``fallback`` set, the one its fallback replaced.
+
+    A mapped stage (``map=``) has one visit per item, whose ``item_key`` is the item's
+    index in the list (or its key in the mapping) the items came from, and one
+    *gathered* result: ``items`` holds the item visits in item order, ``value`` their
+    gathered values (a :class:`podium.Gathered` or :class:`podium.GatheredDict`),
+    ``usage`` their sum, and ``visit`` the number of the last of them.
     """
 
     name: str
@@ -218,6 +224,8 @@ class StageResult:
     route: tuple[str, ...] | None = None
     visit: int = 1
     fallback: bool = False
+    item_key: Any = None
+    items: tuple[StageResult, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -236,9 +244,10 @@ class StageResult:
 class RunResult(Mapping[str, StageResult]):
     """The outcome of a workflow run; a mapping of stage name to :class:`StageResult`.
 
-    ``result[name]`` is the stage's *latest* visit; :attr:`history` holds every visit in
-    the order they settled (:meth:`visits` those of one stage), so the usage of the
-    visits adds up to the run's. Every finished stage's result is here whatever the
+    ``result[name]`` is the stage's *latest* visit (for a mapped stage, its gathered
+    result); :attr:`history` holds every visit in the order they settled (:meth:`visits`
+    those of one stage, the items of a mapped stage), so the usage of the visits adds up
+    to the run's. Every finished stage's result is here whatever the
     run's status: a failure, a budget breach, a timeout or a cancellation never loses
     work already done. ``reason`` says why a run that did not succeed ended.
     """

@@ -4,6 +4,11 @@ Counters are *observable*: a stage adds to a plain dict (a fraction of a microse
 the SDK reads the totals only when a reader collects, instead of aggregating every
 increment as it happens. Histograms have no such form and are recorded as they come.
 
+A counter's series is published from 0 as soon as its labels are known (a workflow's
+first run, an agent's first call), not on its first increment: Prometheus computes
+``increase()`` and ``rate()`` from two samples of a series, so one born at 1 would hide
+the event that created it.
+
 Prometheus names (as the ``prometheus`` exporter serves them) are in ``docs/otel.md``:
 dots become underscores, a unit such as ``s`` adds ``_seconds``, counters end in ``_total``.
 """
@@ -42,6 +47,14 @@ class Cumulative:
     def add(self, amount: float, key: Key) -> None:
         totals = self._totals
         totals[key] = totals.get(key, 0) + amount
+
+    def prime(self, key: Key) -> None:
+        """Publish the series ``key`` at 0 before anything is counted in it.
+
+        A series first seen already at 1 hides that first increment from Prometheus's
+        ``increase()`` and ``rate()``, which need two samples of the series.
+        """
+        self._totals.setdefault(key, 0)
 
     def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
         # Readers call this from their own thread: copying the dict is atomic under the GIL.
@@ -121,6 +134,12 @@ class Instruments:
             "podium.agent.calls",
             unit="{call}",
             description="Agent calls, with error.type when they failed",
+        )
+        self.agent_failures = Cumulative(
+            meter,
+            "podium.agent.failures",
+            unit="{failure}",
+            description="Agent calls that failed, from 0 for every agent called (failure rate's numerator)",
         )
         self.tokens = Cumulative(
             meter,

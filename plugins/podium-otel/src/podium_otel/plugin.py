@@ -171,7 +171,7 @@ class RunObserver:
     def podium_stage_started(self, run: RunState, stage: Stage, ctx: Context) -> None:
         trace_ = self._runs.get(run)
         if trace_ is not None:
-            trace_.enter_stage(stage, ctx.visit)
+            trace_.enter_stage(stage, ctx.visit, ctx.item_key)
 
     @hookimpl
     def podium_stage_ended(self, run: RunState, stage: Stage, result: StageResult) -> None:
@@ -228,7 +228,7 @@ class RunObserver:
             instruments.cache_saved_tokens.add(saved.total_tokens, attributes)
         if saved.cost_usd:
             instruments.cache_saved_cost.add(saved.cost_usd, attributes)
-        if kind == "stage" and stage is not None:
+        if kind == "stage" and stage is not None and stage.map is None:  # an item's span: by its status
             trace_.open_stage(stage, run.visits(stage.name)).set_attribute(n.STAGE_CACHE_HIT, True)
 
     @hookimpl
@@ -237,7 +237,7 @@ class RunObserver:
         if trace_ is None:
             return
         trace_.telemetry.instruments.cache_misses.add(1, (n.WORKFLOW, trace_.workflow, n.CACHE_KIND, kind))
-        if kind == "stage" and stage is not None:
+        if kind == "stage" and stage is not None and stage.map is None:
             trace_.open_stage(stage, run.visits(stage.name)).set_attribute(n.STAGE_CACHE_HIT, False)
 
     # ------------------------------------------------------------------ agents and docs
@@ -262,7 +262,10 @@ class RunObserver:
         if awaitable is None:
             return None
         trace_ = self._runs.get(ctx.run)
-        if trace_ is None or not trace_.recording:
+        if trace_ is None:
+            return awaitable
+        trace_.docs_starting()
+        if not trace_.recording:
             return awaitable
         return trace_.traced_docs(ctx.stage, awaitable, libraries, query, tokens)
 

@@ -3,7 +3,8 @@
 Stage spans are parented explicitly to their run's workflow span, never through the
 ambient context: stage tasks are launched from scheduler callbacks whose context is not
 the run's. Inside a stage the stage span is made current, so the body, its agent calls,
-its doc fetches and any span the user starts (in a thread too) become its children.
+its doc fetches and any span the user starts (in a thread too) become its children. A
+mapped stage's span holds an ``item`` span per item, made current inside the item.
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from podium import AgentCall, DocBundle, Prompt, RunResult, Stage, StageResult, StageStatus
+from podium import (
+    KERNEL_ALERTS,
+    AgentCall,
+    DocBundle,
+    Prompt,
+    RunResult,
+    RunStatus,
+    Stage,
+    StageResult,
+    StageStatus,
+)
 from podium_otel import names as n
 from podium_otel.instruments import Instruments
 
@@ -45,6 +56,8 @@ class Telemetry:
             queue_depth=lambda: engine.runs.queued,
         )
         self._attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
+        # What has its series published from 0 already: workflows, agents, doc fetches by workflow.
+        self._primed: set[tuple[Any, ...]] = set()
 
     def attributes(self, *pairs: Any) -> dict[str, Any]:
         """A metric attribute dict for ``key, value, key, value, ...``, built once and reused."""
@@ -60,6 +73,62 @@ class Telemetry:
     def record_alert(self, name: str, severity: str, workflow: str | None) -> None:
         key = (n.ALERT, name, n.ALERT_SEVERITY, severity, n.WORKFLOW, workflow or "")
         self.instruments.alerts.add(1, key)
+
+    def prime_workflow(self, run: RunState) -> None:
+        """Publish from 0 the series a workflow's runs count in, once, as its first run starts:
+        runs by status, the kernel's alerts, stage outcomes, retries and stage cache lookups."""
+        workflow = run.workflow.name
+        if ("workflow", workflow) in self._primed:
+            return
+        self._primed.add(("workflow", workflow))
+        instruments = self.instruments
+        for status in RunStatus:
+            instruments.workflow_runs.prime((n.WORKFLOW, workflow, n.RUN_STATUS, status.value))
+        for name, severity in KERNEL_ALERTS.items():
+            instruments.alerts.prime((n.ALERT, name, n.ALERT_SEVERITY, severity, n.WORKFLOW, workflow))
+        for stage in run.plan.stages:
+            for outcome in (StageStatus.SUCCEEDED, StageStatus.FAILED):
+                instruments.stage_runs.prime(
+                    (n.WORKFLOW, workflow, n.STAGE, stage.name, n.STAGE_STATUS, outcome.value)
+                )
+            if stage.retry is not None:
+                instruments.stage_retries.prime((n.WORKFLOW, workflow, n.STAGE, stage.name))
+        if any(stage.cache is not None for stage in run.plan.stages):
+            self.prime_cache(workflow, "stage")
+
+    def prime_cache(self, workflow: str, kind: str) -> None:
+        if ("cache", workflow, kind) not in self._primed:
+            self._primed.add(("cache", workflow, kind))
+            key = (n.WORKFLOW, workflow, n.CACHE_KIND, kind)
+            instruments = self.instruments
+            for counter in (
+                instruments.cache_hits,
+                instruments.cache_misses,
+                instruments.cache_saved_tokens,
+                instruments.cache_saved_cost,
+            ):
+                counter.prime(key)
+
+    def prime_agent(self, workflow: str, call: AgentCall) -> None:
+        """Publish from 0 an agent's call, failure, token and cost series, as it is first called."""
+        key = ("agent", workflow, call.agent, call.provider, call.model)
+        if key in self._primed:
+            return
+        self._primed.add(key)
+        instruments = self.instruments
+        labels = (n.GEN_AI_PROVIDER, call.provider, n.GEN_AI_REQUEST_MODEL, call.model)
+        instruments.agent_calls.prime((n.WORKFLOW, workflow, n.AGENT, call.agent, *labels))
+        instruments.agent_failures.prime((n.WORKFLOW, workflow, n.AGENT, call.agent, *labels))
+        for kind in ("input", "output"):
+            instruments.tokens.prime((n.WORKFLOW, workflow, *labels, n.TOKEN_TYPE, kind))
+        instruments.cost.prime((n.WORKFLOW, workflow, *labels))
+
+    def prime_docs(self, workflow: str) -> None:
+        if ("docs", workflow) not in self._primed:
+            self._primed.add(("docs", workflow))
+            for outcome in ("made", "avoided"):
+                self.instruments.docs_requests.prime((n.WORKFLOW, workflow, n.DOCS_OUTCOME, outcome))
+            self.instruments.docs_tokens.prime((n.WORKFLOW, workflow))
 
 
 def _ns(moment: datetime | None) -> int | None:
@@ -87,10 +156,13 @@ def _describe_stage(span: Span, result: StageResult) -> None:
         attributes[n.STAGE_SKIP_REASON] = result.reason or ""
     elif status is StageStatus.CANCELLED:
         attributes[n.STAGE_REASON] = result.reason or ""
-    else:
+    elif result.items is None:
         attributes[n.STAGE_ATTEMPTS] = result.attempts
         if status is StageStatus.CACHED:
             attributes[n.STAGE_CACHE_HIT] = True
+    if result.items is not None:
+        attributes[n.STAGE_ITEMS] = len(result.items)
+        attributes[n.STAGE_FAILED_ITEMS] = sum(1 for item in result.items if not item.ok)
     if result.fallback:
         attributes[n.STAGE_FALLBACK] = True
     usage = result.usage
@@ -108,7 +180,17 @@ def _describe_stage(span: Span, result: StageResult) -> None:
 class RunTrace:
     """The open spans of one run: its workflow span, stage spans and agent-call spans."""
 
-    __slots__ = ("calls", "context", "recording", "run_id", "span", "stages", "telemetry", "workflow")
+    __slots__ = (
+        "calls",
+        "context",
+        "items",
+        "recording",
+        "run_id",
+        "span",
+        "stages",
+        "telemetry",
+        "workflow",
+    )
 
     def __init__(self, telemetry: Telemetry, run: RunState) -> None:
         self.telemetry = telemetry
@@ -123,51 +205,81 @@ class RunTrace:
         # under the default parent-based sampler: skip making them, keep the metrics.
         self.recording = self.span.is_recording()
         self.stages: dict[str, Span] = {}
+        self.items: dict[tuple[str, Any], Span] = {}
         self.calls: dict[int, tuple[Span, object]] = {}
+        telemetry.prime_workflow(run)
         telemetry.instruments.workflow_active.add(1, (n.WORKFLOW, self.workflow))
 
     # ------------------------------------------------------------------ stages
 
     def _new_stage_span(self, stage: Stage, visit: int, start_time: int | None = None) -> Span:
         attributes: dict[str, Any] = {n.WORKFLOW: self.workflow, n.RUN_ID: self.run_id, n.STAGE: stage.name}
-        if visit > 1:
+        if visit > 1 and stage.map is None:
             attributes[n.STAGE_VISIT] = visit
         return self.telemetry.tracer.start_span(
             "stage " + stage.name, context=self.context, attributes=attributes, start_time=start_time
         )
 
-    def open_stage(self, stage: Stage, visit: int) -> Span:
-        """The stage's open span, started now if it has none yet."""
+    def _new_item_span(self, stage: Stage, key: Any, visit: int, start_time: int | None = None) -> Span:
+        attributes: dict[str, Any] = {
+            n.WORKFLOW: self.workflow,
+            n.RUN_ID: self.run_id,
+            n.STAGE: stage.name,
+            n.STAGE_ITEM: key if isinstance(key, str | int) and not isinstance(key, bool) else repr(key),
+            n.STAGE_VISIT: visit,
+        }
+        parent = trace.set_span_in_context(self.open_stage(stage, visit, start_time))
+        return self.telemetry.tracer.start_span(
+            "item " + stage.name, context=parent, attributes=attributes, start_time=start_time
+        )
+
+    def open_stage(self, stage: Stage, visit: int, start_time: int | None = None) -> Span:
+        """The stage's open span, started now (or at ``start_time``) if it has none yet."""
         if not self.recording:
             return trace.INVALID_SPAN
         span = self.stages.get(stage.name)
         if span is None:
-            span = self.stages[stage.name] = self._new_stage_span(stage, visit)
+            span = self.stages[stage.name] = self._new_stage_span(stage, visit, start_time)
         return span
 
-    def enter_stage(self, stage: Stage, visit: int) -> None:
-        """Make the stage span current in the stage's own task (reaches its body and threads)."""
+    def enter_stage(self, stage: Stage, visit: int, item_key: Any = None) -> None:
+        """Make the stage span (an item's span, for an item) current in the stage's own task
+        (it reaches the body and its threads)."""
         # The task's context is its own copy and dies with it: nothing to detach.
         if not self.recording:
             otel_context.attach(self.context)  # user spans in the body stay in this trace
             return
-        otel_context.attach(trace.set_span_in_context(self.open_stage(stage, visit)))
+        if item_key is None:
+            span = self.open_stage(stage, visit)
+        else:
+            span = self.items[stage.name, item_key] = self._new_item_span(stage, item_key, visit)
+        otel_context.attach(trace.set_span_in_context(span))
 
     def close_stage(self, stage: Stage, result: StageResult) -> None:
-        """End the stage's span with its outcome (creating it for stages that never started)."""
+        """End the stage's span (an item's span, for an item) with its outcome, creating it
+        for stages and items that never started."""
         status = result.status
         if self.recording:
-            span = self.stages.pop(stage.name, None)
+            item = result.item_key is not None
+            if item:
+                span = self.items.pop((stage.name, result.item_key), None)
+            else:
+                span = self.stages.pop(stage.name, None)
             end: int | None = None
             if span is None:
-                # A skipped stage never ran: its span starts and ends when it was skipped.
+                # A skipped stage (or item) never ran: its span starts and ends when it was skipped.
                 skipped = status is StageStatus.SKIPPED
                 start = time.time_ns() if skipped else _ns(result.started_at)
                 end = start if skipped else None
-                span = self._new_stage_span(stage, result.visit, start)
+                if item:
+                    span = self._new_item_span(stage, result.item_key, result.visit, start)
+                else:
+                    span = self._new_stage_span(stage, result.visit, start)
             if span.is_recording():
                 _describe_stage(span, result)
             span.end(end_time=end)
+        if result.items is not None:
+            return  # a mapped stage's runs are its items, measured one by one
         telemetry = self.telemetry
         key = (n.WORKFLOW, self.workflow, n.STAGE, stage.name, n.STAGE_STATUS, status.value)
         instruments = telemetry.instruments
@@ -176,8 +288,9 @@ class RunTrace:
             instruments.stage_duration.record(result.duration_s, telemetry.attributes(*key))
 
     def retried(self, stage: Stage, attempt: int, error: BaseException, delay: float) -> None:
-        span = self.stages.get(stage.name)
-        if span is not None:
+        # An item's retry is announced inside the item, whose span is the current one.
+        span = self.stages.get(stage.name) if stage.map is None else trace.get_current_span()
+        if span is not None and span.is_recording():
             span.add_event(
                 "retry",
                 {
@@ -207,6 +320,7 @@ class RunTrace:
         return trace.set_span_in_context(span) if span is not None else self.context
 
     def start_call(self, stage: Stage | None, call: AgentCall) -> None:
+        self.telemetry.prime_agent(self.workflow, call)  # before the call can fail
         if not self.recording:
             return
         attributes: dict[str, Any] = {
@@ -294,6 +408,7 @@ class RunTrace:
             instruments.agent_calls.add(
                 1, (n.WORKFLOW, workflow, n.AGENT, call.agent, *base[2:], n.ERROR_TYPE, error_type)
             )
+            instruments.agent_failures.add(1, (n.WORKFLOW, workflow, n.AGENT, call.agent, *base[2:]))
             return
         usage = call.usage
         for kind, count in (
@@ -308,6 +423,11 @@ class RunTrace:
                 instruments.tokens.add(count, (n.WORKFLOW, workflow, *base[2:], n.TOKEN_TYPE, kind))
         if usage.cost_usd:
             instruments.cost.add(usage.cost_usd, (n.WORKFLOW, workflow, *base[2:]))
+
+    def docs_starting(self) -> None:
+        """Before the first fetch of a workflow's documentation: its series from 0."""
+        self.telemetry.prime_docs(self.workflow)
+        self.telemetry.prime_cache(self.workflow, "docs")
 
     async def traced_docs(
         self,
@@ -368,8 +488,10 @@ class RunTrace:
 
     def finish(self, result: RunResult) -> None:
         """End every span still open (a stage killed by a BaseException), then the run's."""
-        for name in list(self.stages):
-            span = self.stages.pop(name)
+        open_spans = [*((key[0], span) for key, span in self.items.items()), *self.stages.items()]
+        self.items.clear()
+        self.stages.clear()
+        for name, span in open_spans:
             stage_result = result.stages.get(name)
             if stage_result is not None and stage_result.status is StageStatus.FAILED:
                 _fail(span, stage_result.error, {})

@@ -17,8 +17,10 @@ from podium.values.model import CachePolicy
 
 
 @hookimpl(trylast=True)
-def podium_cache_key(stage: Stage, kwargs: Mapping[str, Any], policy: CachePolicy, run: RunState) -> str:
-    return stage_key(run.workflow.name, stage.name, stage.version, policy, kwargs)
+def podium_cache_key(
+    stage: Stage, kwargs: Mapping[str, Any], policy: CachePolicy, run: RunState, item_key: Any
+) -> str:
+    return stage_key(run.workflow.name, stage.name, stage.version, policy, kwargs, item_key)
 
 
 @hookimpl(trylast=True)
