@@ -13,7 +13,7 @@ import pytest
 
 import podium
 from podium.testing import HookRecorder, HTTPReply, MinuteQuota
-from podium_anthropic.testing import FakeAnthropic, anthropic_error, estimate_tokens
+from podium_anthropic.testing import FakeAnthropic, anthropic_error, estimate_tokens, stream_error
 
 from .conftest import API_KEY, MODEL
 
@@ -256,8 +256,9 @@ async def test_the_agent_call_cache_answers_a_repeated_prompt_without_a_second_r
     assert again.usage.requests == 0 and again.saved.cost_usd == pytest.approx(first.cost_usd)
 
 
-async def test_a_template_prefix_is_cached_by_the_api_and_its_reads_priced_as_cache_reads(
-    fake: FakeAnthropic, podium_engine: Engines
+@pytest.mark.parametrize("written_as", ["template", "prompt"])
+async def test_a_cached_system_prefix_is_read_from_the_apis_cache_and_priced_as_cache_reads(
+    fake: FakeAnthropic, podium_engine: Engines, written_as: str
 ) -> None:
     prefix = "You review code: style, tests, naming. " * 30
     config = configured(fake, {"writer": writer()})
@@ -266,18 +267,22 @@ async def test_a_template_prefix_is_cached_by_the_api_and_its_reads_priced_as_ca
     )
     wf = podium.Workflow("templated", strategy="sequential")
 
+    def prompt(ctx: podium.Context, patch: str) -> podium.Prompt:
+        if written_as == "template":
+            return ctx.template("review").render(patch=patch)
+        return podium.Prompt(f"Review:\n{patch}", system=prefix, cache_system=True)
+
     @wf.stage
     async def check(ctx: podium.Context) -> list[podium.Usage]:
-        template = ctx.template("review")
-        return [(await ctx.agent("writer").complete(template.render(patch=p))).usage for p in ("a", "b")]
+        return [(await ctx.agent("writer").complete(prompt(ctx, p))).usage for p in ("a", "b")]
 
     async with podium_engine(config=config) as engine:
         result = await engine.run(wf)
 
     cached = estimate_tokens(prefix)
-    assert fake.requests[0].body["system"] == [
-        {"type": "text", "text": prefix, "cache_control": {"type": "ephemeral"}}
-    ]
+    assert [seen.body["system"] for seen in fake.requests] == [
+        [{"type": "text", "text": prefix, "cache_control": {"type": "ephemeral"}}]
+    ] * 2
     first, second = result["check"].value
     assert (first.cache_write_tokens, first.cache_read_tokens) == (cached, 0)
     assert (second.cache_write_tokens, second.cache_read_tokens) == (0, cached)
@@ -286,3 +291,35 @@ async def test_a_template_prefix_is_cached_by_the_api_and_its_reads_priced_as_ca
     # claude-sonnet-4-6: input $3, output $15, cache read $0.30, cache write $3.75 per million
     expected = (usage.input_tokens * 3 + usage.output_tokens * 15 + cached * 0.30 + cached * 3.75) / 1e6
     assert usage.cost_usd == pytest.approx(expected)
+
+
+async def test_an_overload_inside_a_streamed_answer_is_retried_by_the_agent_layer(
+    fake: FakeAnthropic, podium_engine: Engines, podium_hook_recorder: HookRecorder
+) -> None:
+    # max_tokens this large is streamed; the API's error event comes after its 200.
+    fake.script(stream_error("overloaded_error", "Overloaded"))
+    agents = {"writer": writer(max_tokens=64_000, retry=QUICK_RETRY)}
+    async with podium_engine(config=configured(fake, agents)) as engine:
+        result = await engine.run(calling("Write the design document."))
+
+    assert result["review"].value == ["Reviewed: looks right."]
+    assert [seen.body.get("stream") for seen in fake.requests] == [True, True]
+    assert calls(podium_hook_recorder)[0].attempts == 2
+    assert result["review"].usage.requests == 1
+
+
+async def test_a_spent_monthly_limit_fails_the_stage_with_one_request_and_no_retry(
+    fake: FakeAnthropic, podium_engine: Engines
+) -> None:
+    fake.script(
+        anthropic_error(
+            429, "rate_limit_error", "Monthly spend limit reached", error_code="enforced_spend_limit_reached"
+        )
+    )
+    async with podium_engine(config=configured(fake, {"writer": writer(retry=QUICK_RETRY)})) as engine:
+        result = await engine.run(calling("Review this patch."))
+
+    error = result["review"].error
+    assert isinstance(error, podium.ProviderError) and error.kind is podium.ProviderErrorKind.QUOTA_EXHAUSTED
+    assert "Monthly spend limit reached" in str(error) and str(error).startswith("agent 'writer': ")
+    assert fake.count("/v1/messages") == 1  # retrying cannot help until the next month

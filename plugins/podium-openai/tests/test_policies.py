@@ -13,7 +13,7 @@ import pytest
 
 import podium
 from podium.testing import HookRecorder, HTTPReply, MinuteQuota
-from podium_openai.testing import FakeOpenAI, estimate_tokens, openai_error
+from podium_openai.testing import FakeOpenAI, estimate_tokens, openai_error, stream_error
 
 from .conftest import API_KEY, MODEL
 
@@ -247,3 +247,32 @@ async def test_cached_prompt_tokens_of_a_repeated_prefix_are_priced_as_cache_rea
     assert usage.cache_read_tokens == estimate_tokens(prefix)  # the second call's prefix
     expected = (usage.input_tokens * 0.25 + usage.output_tokens * 2.0 + usage.cache_read_tokens * 0.025) / 1e6
     assert usage.cost_usd == pytest.approx(expected)
+
+
+async def test_an_error_inside_a_streamed_answer_is_retried_by_the_agent_layer(
+    fake: FakeOpenAI, podium_engine: Engines, podium_hook_recorder: HookRecorder
+) -> None:
+    fake.script(stream_error("server_error", "The model crashed"))
+    agents = {"writer": writer(stream=True, retry=QUICK_RETRY)}
+    async with podium_engine(config=configured(fake, agents)) as engine:
+        result = await engine.run(calling("Write the design document."))
+
+    assert result["review"].value == [REPLY]
+    assert [seen.body.get("stream") for seen in fake.requests] == [True, True]
+    assert calls(podium_hook_recorder)[0].attempts == 2
+    assert result["review"].usage.requests == 1
+
+
+async def test_an_exhausted_quota_fails_the_stage_with_one_request_and_no_retry(
+    fake: FakeOpenAI, podium_engine: Engines
+) -> None:
+    fake.script(
+        openai_error(429, "insufficient_quota", "You exceeded your current quota", code="insufficient_quota")
+    )
+    async with podium_engine(config=configured(fake, {"writer": writer(retry=QUICK_RETRY)})) as engine:
+        result = await engine.run(calling("Review this patch."))
+
+    error = result["review"].error
+    assert isinstance(error, podium.ProviderError) and error.kind is podium.ProviderErrorKind.QUOTA_EXHAUSTED
+    assert "You exceeded your current quota" in str(error) and str(error).startswith("agent 'writer': ")
+    assert fake.count("/v1/chat/completions") == 1  # another request gets the same answer
