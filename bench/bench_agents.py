@@ -167,6 +167,15 @@ def admission(seed: int = 1) -> dict[str, Any]:
         "ideal_s": round(ideal, 1),
         "podium_429s": podium_run["rate_limited"],
         "naive_429s": naive_run["rate_limited"],
+        **_against_the_naive_client(podium_run, naive_run, ideal, started),
+    }
+
+
+def _against_the_naive_client(
+    podium_run: dict[str, Any], naive_run: dict[str, Any], ideal: float, started: float
+) -> dict[str, Any]:
+    """The figures A1 and A4 both report: wall time over the ideal, tokens sent in vain."""
+    return {
         "podium_wall_over_ideal": round(podium_run["wall_s"] / ideal, 3),
         "naive_wall_over_ideal": round(naive_run["wall_s"] / (naive_run["spent"] / TPM * 60), 3),
         "podium_tokens_in_rejected_calls": podium_run["wasted"],
@@ -193,11 +202,7 @@ def reported_admission(seed: int = 1) -> dict[str, Any]:
         "podium_429s_in_the_first_burst": in_first_burst,
         "podium_429s_after_it": len(refused) - in_first_burst,
         "naive_429s": naive_run["rate_limited"],
-        "podium_wall_over_ideal": round(podium_run["wall_s"] / ideal, 3),
-        "naive_wall_over_ideal": round(naive_run["wall_s"] / (naive_run["spent"] / TPM * 60), 3),
-        "podium_tokens_in_rejected_calls": podium_run["wasted"],
-        "naive_tokens_in_rejected_calls": naive_run["wasted"],
-        "real_seconds": round(time.perf_counter() - started, 2),
+        **_against_the_naive_client(podium_run, naive_run, ideal, started),
     }
 
 

@@ -282,6 +282,18 @@ async def test_agent_call_cache_keys_leave_secrets_and_transport_options_out() -
     assert plain == noisy != other
 
 
+async def run_retried_stage(agent: podium.Agent, config: podium.Config | None = None) -> podium.RunResult:
+    """A stage with a stage-level ``Retry`` of 3 attempts, calling ``agent`` as "reviewer" once."""
+    wf = podium.Workflow("retried", strategy="sequential")
+
+    @wf.stage(retry=podium.Retry(attempts=3, delay=0))
+    async def call(ctx: podium.Context) -> str:
+        return (await ctx.agent("reviewer").complete("hi")).text
+
+    async with podium.Engine(config=config or podium.Config(), agents={"reviewer": agent}) as engine:
+        return await engine.run(wf)
+
+
 @pytest.mark.parametrize(
     ("overloaded", "requests"),
     [
@@ -294,14 +306,7 @@ async def test_a_stage_retry_never_resends_what_the_agents_retry_already_resent(
     no_sleep: list[float], overloaded: list[int], requests: int
 ) -> None:
     agent = podium.SimulatedAgent("ok", overloaded_on=overloaded)
-    wf = podium.Workflow("retried", strategy="sequential")
-
-    @wf.stage(retry=podium.Retry(attempts=3, delay=0))
-    async def call(ctx: podium.Context) -> str:
-        return (await ctx.agent("reviewer").complete("hi")).text
-
-    async with podium.Engine(config=podium.Config(), agents={"reviewer": agent}) as engine:
-        result = await engine.run(wf)
+    result = await run_retried_stage(agent)
     assert agent.calls == requests
     assert result["call"].attempts == 1
 
@@ -318,14 +323,7 @@ async def test_a_stage_retry_never_resends_a_permanent_provider_error(no_sleep: 
             )
 
     agent = Refusing()
-    wf = podium.Workflow("retried", strategy="sequential")
-
-    @wf.stage(retry=podium.Retry(attempts=3, delay=0))
-    async def call(ctx: podium.Context) -> str:
-        return (await ctx.agent("reviewer").complete("hi")).text
-
-    async with podium.Engine(config=podium.Config(), agents={"reviewer": agent}) as engine:
-        result = await engine.run(wf)
+    result = await run_retried_stage(agent)
     assert agent.calls == 1 and result["call"].attempts == 1
     assert str(result["call"].error) == "agent 'reviewer': invalid x-api-key"
 
@@ -334,13 +332,5 @@ async def test_a_stage_retry_still_retries_a_provider_error_of_an_agent_without_
     no_sleep: list[float],
 ) -> None:
     agent = podium.SimulatedAgent("ok", overloaded_on=[1])
-    wf = podium.Workflow("retried", strategy="sequential")
-
-    @wf.stage(retry=podium.Retry(attempts=3, delay=0))
-    async def call(ctx: podium.Context) -> str:
-        return (await ctx.agent("reviewer").complete("hi")).text
-
-    config = podium.Config({"agents": {"reviewer": {"retry": False}}})
-    async with podium.Engine(config=config, agents={"reviewer": agent}) as engine:
-        result = await engine.run(wf)
+    result = await run_retried_stage(agent, podium.Config({"agents": {"reviewer": {"retry": False}}}))
     assert result["call"].value == "ok" and result["call"].attempts == 2
