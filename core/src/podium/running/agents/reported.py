@@ -63,9 +63,10 @@ class ReportedQuota:
         #: Each request in flight: its prompt and output tokens, and how many answers had
         #: arrived when it was sent.
         self._in_flight: dict[int, tuple[int, int, int]] = {}
-        #: What the requests in flight draw from each unit (every unit, checked or not:
-        #: they occupy the provider's quota whoever checks it).
-        self._flying = dict.fromkeys(UNITS, 0)
+        #: What the requests in flight draw (:meth:`in_flight`).
+        self._flying_requests = 0
+        self._flying_input = 0
+        self._flying_output = 0
         self._sent = 0
         self._answers = 0
         self._queue: asyncio.Lock | None = None
@@ -100,11 +101,9 @@ class ReportedQuota:
     def _take(self, prompt_tokens: int, output_tokens: int) -> int:
         self._sent += 1
         self._in_flight[self._sent] = (prompt_tokens, output_tokens, self._answers)
-        flying = self._flying
-        flying["requests"] += 1
-        flying["tokens"] += prompt_tokens + output_tokens
-        flying["input_tokens"] += prompt_tokens
-        flying["output_tokens"] += output_tokens
+        self._flying_requests += 1
+        self._flying_input += prompt_tokens
+        self._flying_output += output_tokens
         return self._sent
 
     def ended(self, sent: int, limits: Any) -> None:
@@ -113,11 +112,9 @@ class ReportedQuota:
         if entry is None:
             return
         prompt_tokens, output_tokens, answers_at_send = entry
-        flying = self._flying
-        flying["requests"] -= 1
-        flying["tokens"] -= prompt_tokens + output_tokens
-        flying["input_tokens"] -= prompt_tokens
-        flying["output_tokens"] -= output_tokens
+        self._flying_requests -= 1
+        self._flying_input -= prompt_tokens
+        self._flying_output -= output_tokens
         if isinstance(limits, RateLimits):
             self._answers += 1
             now = self.now()
@@ -141,6 +138,16 @@ class ReportedQuota:
         if report.limit is not None:
             self._limits[unit] = report.limit
 
+    def in_flight(self) -> dict[str, int]:
+        """What the requests in flight draw from each unit (every unit, checked or not:
+        they occupy the provider's quota whoever checks it)."""
+        return {
+            "requests": self._flying_requests,
+            "tokens": self._flying_input + self._flying_output,
+            "input_tokens": self._flying_input,
+            "output_tokens": self._flying_output,
+        }
+
     def wait(self, prompt_tokens: int, output_tokens: int, units: Collection[str] = UNITS) -> float:
         """Seconds until a request of these estimates fits in ``units`` (0: now; ``inf``:
         until a request in flight ends)."""
@@ -152,6 +159,7 @@ class ReportedQuota:
             "input_tokens": prompt_tokens,
             "output_tokens": output_tokens,
         }
+        flying = self.in_flight()
         for unit, reports in self._reports.items():
             amount = amounts[unit]
             if amount <= 0 or unit not in units:
@@ -159,7 +167,7 @@ class ReportedQuota:
             limit = self._limits.get(unit)
             if limit is not None:
                 amount = min(amount, limit)  # larger than the whole quota: wait for all of it
-            need = amount + self._flying[unit]
+            need = amount + flying[unit]
             # Each report leaving less than that must reset first; then the next ones decide.
             blocking = [k.reset_at for k in reports if k.reset_at > now and k.remaining < need]
             if blocking:
@@ -184,6 +192,7 @@ class ReportedQuota:
     def describe(self) -> dict[str, dict[str, Any]]:
         """What the provider last left for each unit (the lowest report in force), for ``podium agents``."""
         now = self.now()
+        flying = self.in_flight()
         described = {}
         for unit, reports in self._reports.items():
             live = [k for k in reports if k.reset_at > now]
@@ -192,7 +201,7 @@ class ReportedQuota:
                 "limit": self._limits.get(unit),
                 "remaining": lowest.remaining if lowest else self._limits.get(unit),
                 "reset_in_s": round(lowest.reset_at - now, 3) if lowest else 0.0,
-                "in_flight": self._flying[unit],
+                "in_flight": flying[unit],
             }
         return described
 
