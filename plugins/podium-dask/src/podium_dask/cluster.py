@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from podium_dask.errors import ClusterUnreachable
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
     from distributed import Client, LocalCluster
 
 _log = logging.getLogger("podium.plugins.dask")
+_SEP = os.sep
+# Dask's last writes on close finish within a loop turn or two; a second is generous.
+_LAST_MESSAGES_WAIT = 1.0
 
 
 class Cluster:
@@ -122,6 +126,25 @@ class Cluster:
         ):
             if closing is not None:
                 await closing
+        await _last_messages_sent()
+
+
+async def _last_messages_sent() -> None:
+    """Wait (briefly) for the comm writes Dask scheduled while closing.
+
+    Closing an in-process cluster leaves its last messages as tasks on the caller's loop;
+    left there, the loop's owner sees tasks still pending (``asyncio.run`` destroys them
+    with a warning). Only Dask's own tasks are waited for, never the caller's.
+    """
+    current = asyncio.current_task()
+    dask_tasks = [task for task in asyncio.all_tasks() if task is not current and _runs_dask_code(task)]
+    if dask_tasks:
+        await asyncio.wait(dask_tasks, timeout=_LAST_MESSAGES_WAIT)
+
+
+def _runs_dask_code(task: asyncio.Task[Any]) -> bool:
+    code = getattr(task.get_coro(), "cr_code", None)
+    return code is not None and f"{_SEP}distributed{_SEP}" in code.co_filename
 
 
 def scheduler_address(client: Client) -> str:
