@@ -2,8 +2,10 @@
 
 A stage starts the moment its last dependency settles (not level by level), as long as
 the strategy's concurrency allows; among ready stages the strategy's priority decides.
-Completion is handled in task done-callbacks, so launching a dependent costs no extra
-trip through the event loop.
+Each stage's task settles its own result as its body ends (no done-callback), so
+launching a dependent costs no extra trip through the event loop. How arguments are
+filled lives in :mod:`podium.running.arguments`, how a run's end is told in
+:mod:`podium.running.ending`.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from datetime import UTC, datetime
 from heapq import heappop
 from typing import TYPE_CHECKING, Any
 
-from podium.definition.workflow import has_default
 from podium.foundation.errors import CacheKeyError, PluginError
+from podium.running.arguments import argument_specs, stage_arguments
 from podium.running.context import Context
+from podium.running.ending import run_outcome
 from podium.running.events import Events, HookFacts
 from podium.running.execution import bare_failure, run_stage, run_stored_stage, succeeded
 from podium.running.items import ItemTracker, item_arguments, start_item, start_items
@@ -48,10 +51,12 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("podium.run")
 
+#: What a stage's task was started with: its context (if any), start (wall and
+#: ``perf_counter``), whether its body is the task's (bare), and its visit number.
+_Launch = tuple["Context | None", datetime, float, bool, int]
+
 _FAILED = StageStatus.FAILED
-# What a ``**parameter`` gets of a dependency that did not run for its stage: nothing.
-_UNLESS_RAN: Any = object()
-_OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
+_SUCCEEDED = StageStatus.SUCCEEDED
 
 
 class RunState(ItemTracker):
@@ -138,11 +143,14 @@ class RunState(ItemTracker):
             engine_executor=config.settings.executor,
             stored=recorder is not None,
         )
+        self._argument_specs = argument_specs(plan)
         self._t0 = time.perf_counter()
         # Running tasks by stage index (an item of a mapped stage: by its task).
         self._running: dict[int | asyncio.Task[Any], asyncio.Task[Any]] = {}
         # Tasks of visits made stale by a loop back: cancelled, awaited before the run ends.
         self._superseded: dict[asyncio.Task[Any], str] = {}
+        # The bodies of stage tasks created but not started yet, by stage index.
+        self._unstarted: dict[int, Coroutine[Any, Any, Any]] = {}
         self._halt_reason: str | None = None
         self._budget_breach: str | None = None
         self._status: RunStatus | None = None
@@ -242,20 +250,6 @@ class RunState(ItemTracker):
             )
         return reason
 
-    def _overshoot(self) -> str:
-        """How far past its budget the run went, from the first breach to the end."""
-        budget = self.workflow.budget
-        assert budget is not None
-        usage, elapsed = self.usage, self.elapsed_s
-        final = budget.breach(usage, usage.cost_usd, elapsed) or self._budget_breach
-        spent = f"{budget.spent(usage, usage.cost_usd, elapsed):.1f}x the budget"
-        if final == self._budget_breach:
-            return f"budget exceeded: {final} ({spent})"
-        return (
-            f"budget exceeded: {final} at the end ({spent}; first exceeded at {self._budget_breach}, "
-            "then the calls in flight finished)"
-        )
-
     def cache_key(self, stage: Stage, kwargs: Mapping[str, Any], item_key: Any = None) -> str:
         """The cache key of ``stage`` called with ``kwargs`` (the built-in one, or a plugin's);
         ``item_key`` is that of an item from a mapping (see ``podium_cache_key``).
@@ -290,33 +284,8 @@ class RunState(ItemTracker):
             fan = self._fans[self.plan.index[stage.name]]
             assert fan is not None
             return item_arguments(self, stage, fan, ctx._item)
-        kwargs: dict[str, Any] = {}
-        parameters = stage.parameters
-        if stage.var_keyword is not None:  # and the dependencies no named parameter takes
-            parameters = {**dict.fromkeys(stage.dependencies, _UNLESS_RAN), **parameters}
-        if not parameters:
-            return kwargs
-        results = self.results
-        inputs = self.inputs
-        dependencies: tuple[str, ...] | frozenset[str] = stage.dependencies
-        if len(dependencies) > 8:  # a wide join: one set beats a scan per parameter
-            dependencies = frozenset(dependencies)
-        for name, default in parameters.items():
-            if name in dependencies:
-                result = results.get(name)
-                if (
-                    result is not None
-                    and result.status in _OK
-                    and (result.route is None or stage.name in result.route)
-                ):
-                    kwargs[name] = result.value
-                elif default is not _UNLESS_RAN:  # a needs_any branch that did not run, or routed away
-                    kwargs[name] = default if has_default(default) else None
-            elif name in inputs:
-                kwargs[name] = inputs[name]
-            elif has_default(default):
-                kwargs[name] = default
-        return kwargs
+        i = self.plan.index[stage.name]
+        return stage_arguments(self._argument_specs[i], stage.name, self.results, self.inputs)
 
     def log_extra(self, stage: str | None = None) -> dict[str, Any]:
         """The ``extra`` of a log record about this run (and one of its stages)."""
@@ -383,19 +352,23 @@ class RunState(ItemTracker):
         budgeted = self.workflow.budget is not None
         limit = self._limit
         by_rank = self._by_rank
-        while ready and len(running) < limit:
-            if budgeted and self.check_budget() is not None:
-                reason = f"budget exceeded: {self._budget_breach}"
-                while ready:
-                    self._skip_and_propagate(self._pop_ready(), reason)
-                break
-            self._launch(by_rank[heappop(ready)])
+        if ready and len(running) < limit:
+            # The stages started in one turn of the loop share their start time: none of
+            # their bodies runs before the turn ends, and a fan-out reads the clock once.
+            started_at, t0 = datetime.now(UTC), time.perf_counter()
+            while ready and len(running) < limit:
+                if budgeted and self.check_budget() is not None:
+                    reason = f"budget exceeded: {self._budget_breach}"
+                    while ready:
+                        self._skip_and_propagate(self._pop_ready(), reason)
+                    break
+                self._launch(by_rank[heappop(ready)], started_at, t0)
         if not running and not ready and not self._superseded:
             done = self._done
             if done is not None and not done.done():
                 done.set_result(None)
 
-    def _launch(self, i: int) -> None:
+    def _launch(self, i: int, started_at: datetime, t0: float) -> None:
         if self._fans is not None and self.plan.mapped_over[i] >= 0:
             fan = self._next_items(i)
             if fan is not None:
@@ -409,10 +382,8 @@ class RunState(ItemTracker):
             return
         ctx: Context | None = None
         body: Coroutine[Any, Any, Any] | None = None
-        started_at = datetime.now(UTC)
-        t0 = time.perf_counter()
         if path.bare:
-            kwargs = self.arguments(stage)
+            kwargs = stage_arguments(self._argument_specs[i], stage.name, self.results, self.inputs)
             if stage.context_parameter is not None:
                 ctx = kwargs[stage.context_parameter] = Context(self, stage, visit)
             try:
@@ -423,54 +394,90 @@ class RunState(ItemTracker):
         if body is None:
             ctx = Context(self, stage, visit)
             body = (run_stored_stage if path.stored else run_stage)(self, stage, ctx, path, started_at, t0)
-        task = self._loop.create_task(body, name=f"podium:{stage.name}")
-        self._running[i] = task
-        task.add_done_callback(functools.partial(self._on_done, i, (ctx, started_at, t0, bare, visit)))
+        self._unstarted[i] = body
+        self._running[i] = self._loop.create_task(
+            self._drive(i, body, (ctx, started_at, t0, bare, visit)), name=f"podium:{stage.name}"
+        )
 
-    def _on_done(
-        self, i: int, launch: tuple[Context | None, datetime, float, bool, int], task: asyncio.Task[Any]
+    async def _drive(self, i: int, body: Coroutine[Any, Any, Any], launch: _Launch) -> None:
+        """A stage's task: its body (or :func:`run_stage`), then its settling, in the task.
+
+        Settling at the end of the task, instead of in a done-callback, saves a trip
+        through the event loop per stage.
+        """
+        del self._unstarted[i]
+        try:
+            outcome = await body
+        except asyncio.CancelledError:
+            self._ended(asyncio.current_task(), i, launch, cancelled=True)
+            raise
+        except BaseException as error:  # KeyboardInterrupt and the like are recorded, then go on
+            self._ended(asyncio.current_task(), i, launch, error=error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        if launch[3] and not self._superseded:
+            # The hot path, inlined: a bare body's success settles plainly, and the loop
+            # needs pumping only when stages wait or nothing runs any more.
+            ctx, started_at, t0, _, visit = launch
+            name = self.plan.stages[i].name
+            usage, saved = (ZERO_USAGE, ZERO_USAGE) if ctx is None else (ctx.usage, ctx.saved)
+            # Positional, as in podium.running.execution.succeeded: attrs' keywords cost more.
+            result = StageResult(
+                name, _SUCCEEDED, outcome, None, None, 1, started_at, datetime.now(UTC),
+                time.perf_counter() - t0, usage, saved, None, visit, False, None,
+            )  # fmt: skip
+            del self._running[i]
+            self.results[name] = result
+            self.history.append(result)
+            state = self._state
+            state[i] = SUCCEEDED
+            releases = self._releases[i]
+            if releases:
+                j = releases[0]
+                waiting = self._waiting
+                if len(releases) == 1 and state[j] == PENDING and waiting[j] > 1:
+                    waiting[j] -= 1  # a join still waiting for others: nothing else to decide
+                else:
+                    self._propagate(i, result)
+            if self._ready or not self._running:
+                self._pump()
+            return
+        self._ended(asyncio.current_task(), i, launch, outcome=outcome)
+
+    def _ended(
+        self,
+        task: asyncio.Task[Any] | None,
+        i: int,
+        launch: _Launch,
+        *,
+        outcome: Any = None,
+        error: BaseException | None = None,
+        cancelled: bool = False,
     ) -> None:
+        """Record how a stage's task ended (for a bare body, anything but a plain success)."""
         stage = self.plan.stages[i]
-        superseded = self._superseded.pop(task, None) if self._superseded else None
+        superseded = self._superseded.pop(task, None) if self._superseded and task is not None else None
         if superseded is None:
             if self._running.get(i) is not task:
-                return
+                return  # already recorded
             del self._running[i]
         ctx, started_at, t0, bare, visit = launch
-        if task.cancelled():
+        if cancelled:
             reason = superseded if superseded is not None else self._halt_reason or "cancelled"
             result = self._interrupted(stage, StageStatus.CANCELLED, launch, reason=reason)
             self.events.emit("podium_stage_ended", run=self, stage=stage, result=result)
+        elif error is not None:
+            if bare and isinstance(error, Exception):
+                result = bare_failure(self, stage, visit, ctx, started_at, t0, error)
+            else:  # a BaseException escaping a stage body, e.g. KeyboardInterrupt
+                result = self._interrupted(stage, StageStatus.FAILED, launch, error=error)
         elif bare:
-            error = task.exception()
-            if error is None:  # the common case, inlined: it is the hot path
-                result = succeeded(
-                    stage.name,
-                    task.result(),
-                    1,
-                    started_at,
-                    t0,
-                    ZERO_USAGE if ctx is None else ctx.usage,
-                    ZERO_USAGE if ctx is None else ctx.saved,
-                    visit,
-                )
-                # The hot path, inlined: a success without a route settles plainly, and
-                # the loop needs pumping only when stages wait or nothing runs any more.
-                self.results[result.name] = result
-                self.history.append(result)
-                self._state[i] = SUCCEEDED
-                if self._releases[i]:
-                    self._propagate(i, result)
-                if self._ready or not self._running:
-                    self._pump()
-                return
-            result = bare_failure(self, stage, visit, ctx, started_at, t0, error)
+            name = stage.name
+            usage, saved = (ctx.usage, ctx.saved) if ctx is not None else (ZERO_USAGE, ZERO_USAGE)
+            result = succeeded(name, outcome, 1, started_at, t0, usage, saved, visit)
         else:
-            exc = task.exception()
-            if exc is not None:  # BaseException escaping a stage body, e.g. KeyboardInterrupt
-                result = self._interrupted(stage, StageStatus.FAILED, launch, error=exc)
-            else:
-                result = task.result()
+            result = outcome
         if superseded is not None:
             self.history.append(result)  # a stale visit: kept in the history, not as the latest
         else:
@@ -513,7 +520,7 @@ class RunState(ItemTracker):
     def _interrupted(
         stage: Stage,
         status: StageStatus,
-        launch: tuple[Context | None, datetime, float, bool, int],
+        launch: _Launch,
         *,
         reason: str | None = None,
         error: BaseException | None = None,
@@ -558,13 +565,31 @@ class RunState(ItemTracker):
     def _supersede(self, i: int, reason: str) -> None:
         task = self._running.pop(i)
         self._superseded[task] = reason
-        task.cancel()
+        self._cancel(i, task)
 
     def _halt(self, reason: str) -> None:
         """Start nothing more and cancel what runs (fail_fast, timeout, cancellation)."""
         self._halt_reason = reason
-        for task in list(self._running.values()):
-            task.cancel()
+        for key, task in list(self._running.items()):
+            if isinstance(key, int):
+                self._cancel(key, task)
+            else:  # an item of a mapped stage: its own callback records it
+                task.cancel()
+
+    def _cancel(self, i: int, task: asyncio.Task[Any]) -> None:
+        # A task cancelled before its first step never runs its driver (the coroutine is
+        # thrown into before it starts): such a visit is closed and recorded here.
+        body = self._unstarted.pop(i, None)
+        if body is not None:
+            task.add_done_callback(functools.partial(self._cancelled_before_start, i, self._visits[i], body))
+        task.cancel()
+
+    def _cancelled_before_start(
+        self, i: int, visit: int, body: Coroutine[Any, Any, Any], task: asyncio.Task[Any]
+    ) -> None:
+        body.close()
+        now = datetime.now(UTC), time.perf_counter()
+        self._ended(task, i, (None, *now, False, visit), cancelled=True)
 
     async def _stop(self, reason: str, status: RunStatus) -> bool:
         """Halt and wait for every stage task to end; returns whether we were cancelled meanwhile."""
@@ -596,26 +621,16 @@ class RunState(ItemTracker):
             for i in self.plan.order:
                 if state[i] in (PENDING, READY):
                     self._skip_and_propagate(i, reason)
-        status = self._status
-        if status is None:
-            if self._budget_breach is not None:
-                status = RunStatus.BUDGET_EXCEEDED
-            elif any(r.status in (StageStatus.FAILED, StageStatus.CANCELLED) for r in self.results.values()):
-                status = RunStatus.FAILED
-            else:
-                status = RunStatus.SUCCEEDED
-        results = self.results
-        ordered = {s.name: results[s.name] for s in self.plan.stages if s.name in results}
-        ended_because = None
-        if status is RunStatus.BUDGET_EXCEEDED:
-            ended_because = self._overshoot()
-        elif status is RunStatus.FAILED:
-            failed = [
-                r.name for r in results.values() if r.status in (StageStatus.FAILED, StageStatus.CANCELLED)
-            ]
-            ended_because = f"stage(s) {', '.join(map(repr, failed))} did not succeed"
-        elif status is not RunStatus.SUCCEEDED:
-            ended_because = self._halt_reason
+        ordered, status, ended_because = run_outcome(
+            self.plan,
+            self.results,
+            self._status,
+            budget=self.workflow.budget,
+            first_breach=self._budget_breach,
+            halt_reason=self._halt_reason,
+            usage=self.usage,
+            elapsed_s=self.elapsed_s,
+        )
         result = RunResult(
             run_id=self.id,
             workflow=self.workflow.name,

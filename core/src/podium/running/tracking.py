@@ -11,6 +11,7 @@ stage mapped over a mapped stage is released by its items, not by its gather.
 from __future__ import annotations
 
 import heapq
+import weakref
 from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,22 @@ _OK = frozenset({StageStatus.SUCCEEDED, StageStatus.CACHED})
 _SET_THRESHOLD = 8
 
 
+# Per plan: how many dependencies each stage waits for at the start, and its needs in the
+# form membership tests are cheapest in (shared, read-only, by the runs of one definition).
+_starts: weakref.WeakKeyDictionary[Plan, tuple[list[int], list[tuple[int, ...] | frozenset[int]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _start_of(plan: Plan) -> tuple[list[int], list[tuple[int, ...] | frozenset[int]]]:
+    found = _starts.get(plan)
+    if found is None:
+        waiting = [len(plan.needs[i]) + len(plan.needs_any[i]) for i in range(len(plan.stages))]
+        needs = [frozenset(n) if len(n) > _SET_THRESHOLD else n for n in plan.needs]
+        found = _starts[plan] = (waiting, needs)
+    return found
+
+
 class StageTracker:
     """Per-run stage states and the rules that move stages between them."""
 
@@ -40,13 +57,12 @@ class StageTracker:
         self.results: dict[str, StageResult] = {}
         self.history: list[StageResult] = []
         n = len(plan.stages)
+        waiting, needs = _start_of(plan)
         self._state = [PENDING] * n
-        self._waiting = [len(plan.needs[i]) + len(plan.needs_any[i]) for i in range(n)]
+        self._waiting = list(waiting)
         self._visits = [0] * n
         self._loop_backs = [0] * n
-        self._needs: list[tuple[int, ...] | frozenset[int]] = [
-            frozenset(needs) if len(needs) > _SET_THRESHOLD else needs for needs in plan.needs
-        ]
+        self._needs = needs
         # The ready heap holds ranks (unique ints, cheap to compare): rank -> stage index.
         if priority is None:
             self._rank: list[int] | range = range(n)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from podium import Context, Plan, RunState, Stage, Strategy, Workflow, hookimpl
-from podium_conditional.routing import ConditionalRouter, route_errors
+from podium_conditional.routing import ConditionalRouter, routable, route_errors
 from podium_conditional.settings import SECTION, ClassifierRule, ConditionalSettings, Rule
 from podium_conditional.table import choose_by_rules
 from podium_parallel import ParallelStrategy
@@ -31,8 +31,10 @@ class ConditionalStrategy(ParallelStrategy):
     def check(self, workflow: Workflow, plan: Plan) -> list[str]:
         return route_errors(workflow, plan)
 
-    def router(self, run: RunState) -> ConditionalRouter:
-        return ConditionalRouter(run)
+    def router(self, run: RunState) -> ConditionalRouter | None:
+        routed = routable(run)
+        # No stage routes: the run is scheduled as `parallel` would schedule it.
+        return ConditionalRouter(run, routed) if any(routed) else None
 
 
 @hookimpl

@@ -41,6 +41,42 @@ def _find_loop_targets(plan: Plan) -> dict[int, list[str]]:
     return targets
 
 
+def routable(run: RunState) -> Sequence[bool]:
+    """Per stage of ``run``'s plan, whether something may route the run after it.
+
+    Those with a ``route=``, a rule or a classifier in ``[plugins.conditional]`` — or every
+    stage with somewhere to go, when another plugin implements ``podium_route`` (its
+    choices cannot be foreseen). Worked out once per plan, plugins and settings: the runs
+    of one definition share it, so a run without routes pays nothing per stage.
+    """
+    plan = run.plan
+    impls = tuple(run.hook.podium_route.get_hookimpls())
+    settings = run.config.section(SECTION)
+    found = _routable.get(plan)
+    if found is not None and found[0] is settings and found[1] == impls:
+        return found[2]
+    foreseeable = all(impl.function.__module__ in FORESEEABLE for impl in impls)
+    rules = settings if isinstance(settings, ConditionalSettings) else None
+    loops = loop_targets(plan)
+    flags = tuple(
+        bool(plan.dependents[i] or i in loops)  # somewhere to go
+        and (
+            not foreseeable
+            or stage.route is not None
+            or (rules is not None and bool(rules.rules_for(stage.name) or rules.classifier_for(stage.name)))
+        )
+        for i, stage in enumerate(plan.stages)
+    )
+    # The settings are held, not only compared by identity, so a new object cannot take an old id.
+    _routable[plan] = (settings, impls, flags)
+    return flags
+
+
+_routable: weakref.WeakKeyDictionary[Plan, tuple[object, tuple[Any, ...], tuple[bool, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def route_errors(workflow: Workflow, plan: Plan) -> list[str]:
     """Mapping routes whose targets are neither dependents nor allowed loop targets."""
     errors = []
@@ -70,29 +106,16 @@ FORESEEABLE = frozenset(
 class ConditionalRouter:
     """Routes one run: asks the ``podium_route`` hook, then holds the answer to the rules.
 
-    Only stages something may route pay for routing: those with a ``route=``, a rule or a
-    classifier in ``[plugins.conditional]`` — or every stage with somewhere to go, when
-    another plugin implements ``podium_route`` (its choices cannot be foreseen).
+    Only the stages :func:`routable` names pay for routing.
     """
 
-    def __init__(self, run: RunState) -> None:
+    def __init__(self, run: RunState, routed: Sequence[bool]) -> None:
         self._run = run
+        self._routed = routed
         self._loops = loop_targets(run.plan)
-        impls = run.hook.podium_route.get_hookimpls()
-        self._foreseeable = all(impl.function.__module__ in FORESEEABLE for impl in impls)
-        settings = run.config.section(SECTION)
-        self._settings = settings if isinstance(settings, ConditionalSettings) else None
 
     def routes(self, stage: Stage) -> bool:
-        i = self._run.plan.index[stage.name]
-        if not (self._run.plan.dependents[i] or i in self._loops):
-            return False  # nowhere to go
-        if not self._foreseeable or stage.route is not None:
-            return True
-        settings = self._settings
-        return settings is not None and bool(
-            settings.rules_for(stage.name) or settings.classifier_for(stage.name)
-        )
+        return self._routed[self._run.plan.index[stage.name]]
 
     async def choose(self, stage: Stage, value: Any, ctx: Context) -> tuple[str, ...] | None:
         run = self._run
