@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from podium.cli.main import main
-from podium_anthropic.testing import FakeAnthropic
+from podium_anthropic.testing import FakeAnthropic, anthropic_error
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 KEY = "sk-ant-example-5ecret"
@@ -69,6 +69,42 @@ def test_a_second_profile_run_is_served_from_its_own_cache(claude: FakeAnthropic
     assert code == 0
     assert claude.count("/v1/messages") == 5 + 1  # only the uncached review is asked again
     assert again["saved"]["total_tokens"] > 0
+
+
+def test_the_profile_reaches_the_api_at_the_base_url_of_podium_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No internet: [plugins.anthropic] base_url points at the fake, a dummy key in the environment.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    with FakeAnthropic(api_key=KEY, reply=answer) as fake:
+        (tmp_path / "podium.toml").write_text(f'[plugins.anthropic]\nbase_url = "{fake.url}"\n')
+        code, payload, _ = run(str(EXAMPLES / "feature_pipeline.py"), "--agents", "anthropic")
+
+    assert code == 0 and fake.count("/v1/messages") == 5
+    assert {s["name"]: s for s in payload["stages"]}["review"]["route"] == ["ship"]
+
+
+def test_the_profiles_agents_go_through_the_agent_policies(claude: FakeAnthropic) -> None:
+    # An overloaded API: the agent layer retries each call (honouring retry-after), the run succeeds.
+    claude.script(anthropic_error(529, "overloaded_error", "Overloaded", headers={"retry-after": "0"}))
+    code, payload, _ = run(str(EXAMPLES / "feature_pipeline.py"), "--agents", "anthropic")
+    assert code == 0 and payload["status"] == "succeeded"
+    assert claude.statuses.count(529) == 1 and claude.count("/v1/messages") == 6
+
+
+def test_a_wrong_key_fails_the_run_at_its_first_stage_with_the_apis_message_and_one_request(
+    claude: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong = "sk-ant-wrong-5ecret-0000"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", wrong)
+    result = CliRunner().invoke(main, ["run", str(EXAMPLES / "feature_pipeline.py"), "--agents", "anthropic"])
+
+    assert result.exit_code == 1
+    assert claude.count("/v1/messages") == 1  # neither the stage's retry nor the agent's resends a 401
+    assert "agent 'planner': 401 authentication_error: invalid x-api-key" in result.stdout
+    assert wrong not in result.stdout + result.stderr
 
 
 def test_without_a_key_the_profile_run_says_where_to_put_one(

@@ -74,12 +74,23 @@ async def test_transient_provider_errors_are_retried_and_counted_as_attempts(no_
 
 
 async def test_the_providers_retry_after_is_what_the_retry_waits(no_sleep: list[float]) -> None:
-    agent = podium.SimulatedAgent("ok", rpm=1)
+    class RateLimitedOnce(podium.SimulatedAgent):
+        async def complete(self, prompt: Any, **options: Any) -> podium.AgentReply:
+            if not self.calls:
+                self.calls += 1
+                raise podium.ProviderError(
+                    "slow down",
+                    provider="simulated",
+                    kind=podium.ProviderErrorKind.RATE_LIMITED,
+                    retry_after=7.5,
+                )
+            return await super().complete(prompt, **options)
+
+    agent = RateLimitedOnce("ok")
     async with podium.Engine(config=podium.Config(), agents={"reviewer": agent}) as engine:
-        result = await engine.run(calling("one", "two"))
-    # The second call is refused with the provider's retry-after, then waits exactly that.
-    assert result["call"].status is podium.StageStatus.FAILED or no_sleep
-    assert no_sleep and 59 < no_sleep[0] <= 60
+        result = await engine.run(calling("one"))
+    assert result["call"].value == ["ok"] and agent.calls == 2
+    assert no_sleep == [7.5]
 
 
 async def test_bad_requests_are_never_retried(no_sleep: list[float]) -> None:
@@ -93,7 +104,7 @@ async def test_bad_requests_are_never_retried(no_sleep: list[float]) -> None:
     agent = Rejecting()
     async with podium.Engine(config=podium.Config(), agents={"reviewer": agent}) as engine:
         result = await engine.run(calling("hi"))
-    assert result["call"].value == ["ProviderError: prompt too long"]
+    assert result["call"].value == ["ProviderError: agent 'reviewer': prompt too long"]
     assert agent.calls == 1 and no_sleep == []
 
 
@@ -269,3 +280,57 @@ async def test_agent_call_cache_keys_leave_secrets_and_transport_options_out() -
         noisy = writer.cache_key("hi", {"temperature": 0, "api_key": podium.Secret("sk"), "timeout": 5})
         other = writer.cache_key("hi", {"temperature": 1})
     assert plain == noisy != other
+
+
+async def run_retried_stage(agent: podium.Agent, config: podium.Config | None = None) -> podium.RunResult:
+    """A stage with a stage-level ``Retry`` of 3 attempts, calling ``agent`` as "reviewer" once."""
+    wf = podium.Workflow("retried", strategy="sequential")
+
+    @wf.stage(retry=podium.Retry(attempts=3, delay=0))
+    async def call(ctx: podium.Context) -> str:
+        return (await ctx.agent("reviewer").complete("hi")).text
+
+    async with podium.Engine(config=config or podium.Config(), agents={"reviewer": agent}) as engine:
+        return await engine.run(wf)
+
+
+@pytest.mark.parametrize(
+    ("overloaded", "requests"),
+    [
+        ([1, 2, 3, 4, 5, 6], 3),  # the agent's 3 attempts, once
+        ([1], 2),  # the agent's retry succeeds
+    ],
+    ids=["transient-exhausted", "transient-recovered"],
+)
+async def test_a_stage_retry_never_resends_what_the_agents_retry_already_resent(
+    no_sleep: list[float], overloaded: list[int], requests: int
+) -> None:
+    agent = podium.SimulatedAgent("ok", overloaded_on=overloaded)
+    result = await run_retried_stage(agent)
+    assert agent.calls == requests
+    assert result["call"].attempts == 1
+
+
+async def test_a_stage_retry_never_resends_a_permanent_provider_error(no_sleep: list[float]) -> None:
+    class Refusing(podium.SimulatedAgent):
+        async def complete(self, prompt: Any, **options: Any) -> podium.AgentReply:
+            self.calls += 1
+            raise podium.ProviderError(
+                "invalid x-api-key",
+                provider="simulated",
+                kind=podium.ProviderErrorKind.AUTHENTICATION,
+                status=401,
+            )
+
+    agent = Refusing()
+    result = await run_retried_stage(agent)
+    assert agent.calls == 1 and result["call"].attempts == 1
+    assert str(result["call"].error) == "agent 'reviewer': invalid x-api-key"
+
+
+async def test_a_stage_retry_still_retries_a_provider_error_of_an_agent_without_retries(
+    no_sleep: list[float],
+) -> None:
+    agent = podium.SimulatedAgent("ok", overloaded_on=[1])
+    result = await run_retried_stage(agent, podium.Config({"agents": {"reviewer": {"retry": False}}}))
+    assert result["call"].value == "ok" and result["call"].attempts == 2

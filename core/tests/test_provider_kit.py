@@ -148,6 +148,11 @@ async def test_a_closer_closes_the_clients_of_the_engine_that_stops() -> None:
     assert client.closed
 
 
+def test_a_shown_url_keeps_where_the_request_went_but_no_credentials_or_query() -> None:
+    shown = kit.shown_url("https://user:s3cret@llm.example.com:8443/v1/chat/completions?api-key=k#top")
+    assert shown == "https://llm.example.com:8443/v1/chat/completions"
+
+
 def test_excerpt_is_one_short_line() -> None:
     assert kit.excerpt("<html>\n  <h1>502</h1>\n</html>") == "<html> <h1>502</h1> </html>"
     assert kit.excerpt("x" * 300).endswith("...") and len(kit.excerpt("x" * 300)) == 203

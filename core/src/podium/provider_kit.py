@@ -27,7 +27,7 @@ import os
 import weakref
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 import cattrs
@@ -49,6 +49,7 @@ __all__ = [
     "positive",
     "resolve_key",
     "resolve_url",
+    "shown_url",
     "structure_options",
 ]
 
@@ -91,6 +92,13 @@ def http_url(instance: Any, attribute: attrs.Attribute[Any], value: str | None) 
     """An attrs validator: empty, ``None``, or an http(s) URL."""
     if value and urlsplit(value).scheme not in ("http", "https"):
         raise ValueError(f"{attribute.name} must be an http(s) URL, got {value!r}")
+
+
+def shown_url(url: object) -> str:
+    """A request's URL as an error may show it: without the user, password or query that
+    may hold a secret (``https://api.example.com/v1/chat/completions``)."""
+    parts = urlsplit(str(url))
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 def structure_options(

@@ -131,6 +131,7 @@ async def test_an_unreachable_api_is_a_transient_connection_error() -> None:
         with pytest.raises(podium.ProviderError) as info:
             await agent_of(engine).complete("Hi")
     assert (info.value.kind, info.value.transient) == (Kind.CONNECTION, True)
+    assert str(info.value).startswith(f"could not reach http://127.0.0.1:{port}/v1/messages: ")
 
 
 async def test_a_failed_call_fails_only_its_stage(engine: podium.Engine, fake: FakeAnthropic) -> None:

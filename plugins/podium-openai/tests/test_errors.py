@@ -110,6 +110,7 @@ async def test_an_unreachable_server_is_a_transient_connection_error() -> None:
         with pytest.raises(podium.ProviderError) as info:
             await agent_of(engine).complete("Hi")
     assert (info.value.kind, info.value.transient) == (Kind.CONNECTION, True)
+    assert str(info.value).startswith(f"could not reach http://127.0.0.1:{port}/v1/chat/completions: ")
 
 
 async def test_the_quota_drains_in_the_headers_before_the_429_that_asks_to_wait(

@@ -215,6 +215,10 @@ class ProviderError(PodiumError):
     :param retry_after: Seconds the provider asked to wait before the next attempt.
     :param limits: The provider's rate-limit state from the response (a :class:`podium.RateLimits`).
     :param request_id: The provider's id of the request, for support tickets.
+
+    When the agent layer gives up on a call it names the agent and the attempts it made
+    (``agent``, ``attempts``), and the message begins with the agent:
+    ``agent 'reviewer': no answer within 30 s (3 attempts)``.
     """
 
     def __init__(
@@ -235,6 +239,20 @@ class ProviderError(PodiumError):
         self.retry_after = retry_after
         self.limits = limits
         self.request_id = request_id
+        self.agent: str | None = None
+        self.attempts = 0
+
+    def gave_up(self, agent: str, attempts: int) -> None:
+        """Record that agent ``agent`` stopped after ``attempts`` attempts with this error."""
+        self.agent = agent
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        if self.agent is None:
+            return message
+        tries = f" ({self.attempts} attempts)" if self.attempts > 1 else ""
+        return f"agent {self.agent!r}: {message}{tries}"
 
     @property
     def transient(self) -> bool:

@@ -25,12 +25,14 @@ __all__ = ["FakeHTTPServer", "HTTPReply", "MinuteQuota", "QuotaState", "SeenRequ
 
 @attrs.frozen
 class SeenRequest:
-    """One request the fake received: header names lower-cased, the body decoded from JSON."""
+    """One request the fake received: header names lower-cased, the body decoded from JSON,
+    and when it arrived (``time.monotonic()``), to check the waits between attempts."""
 
     method: str
     path: str
     headers: Mapping[str, str]
     body: Any
+    at: float = attrs.field(factory=time.monotonic)
 
 
 @attrs.frozen
@@ -54,20 +56,31 @@ class HTTPReply:
 @attrs.frozen
 class QuotaState:
     """What a quota said about one request: admitted or not, what the minute has used
-    (counting it when admitted), and seconds until the oldest use leaves the window."""
+    (counting it when admitted), ``reset_s``: seconds until the quota is fully replenished
+    (the newest use leaves the window: what providers' ``-reset`` headers report), and
+    ``retry_after_s``: seconds until this request would fit (0 when admitted)."""
 
     admitted: bool
     requests: int
     tokens: int
     reset_s: float
+    retry_after_s: float = 0.0
 
 
 class MinuteQuota:
     """A provider's per-minute request and token quota over a sliding minute, as a fake
-    enforces it (429 past it) and reports it (rate-limit headers). Thread-safe."""
+    enforces it (429 past it) and reports it (rate-limit headers). Thread-safe.
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    :param window_s: The length of its "minute": tests that must see the quota refill
+        shorten it (``MinuteQuota(window_s=2)``), and wait seconds instead of a minute.
+
+    ``refused`` counts the requests it refused (the 429s it made the fake send).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time, *, window_s: float = 60.0) -> None:
         self.clock = clock
+        self.window_s = window_s
+        self.refused = 0
         self._spent: deque[tuple[float, int]] = deque()
         self._tokens = 0
         self._lock = threading.Lock()
@@ -76,25 +89,46 @@ class MinuteQuota:
         """Count a request of ``tokens`` if both limits allow it."""
         with self._lock:
             now = self.clock()
-            while self._spent and self._spent[0][0] <= now - 60:
-                self._tokens -= self._spent.popleft()[1]
-            reset = (self._spent[0][0] + 60 - now) if self._spent else 60.0
-            admitted = len(self._spent) < requests_per_minute and self._tokens + tokens <= tokens_per_minute
+            window = self.window_s
+            spent = self._spent
+            while spent and spent[0][0] <= now - window:
+                self._tokens -= spent.popleft()[1]
+            admitted = len(spent) < requests_per_minute and self._tokens + tokens <= tokens_per_minute
+            wait = 0.0
             if admitted:
-                self._spent.append((now, tokens))
+                spent.append((now, tokens))
                 self._tokens += tokens
-            return QuotaState(admitted, len(self._spent), self._tokens, reset)
+            else:
+                self.refused += 1
+                wait = self._fits_in(now, tokens, requests_per_minute, tokens_per_minute)
+            reset = (spent[-1][0] + window - now) if spent else 0.0
+            return QuotaState(admitted, len(spent), self._tokens, reset, wait)
+
+    def _fits_in(self, now: float, tokens: int, requests_per_minute: int, tokens_per_minute: int) -> float:
+        # Seconds until enough earlier uses leave the window for one more request of ``tokens``.
+        wait = 0.0
+        requests_over = len(self._spent) - requests_per_minute + 1
+        tokens_over = self._tokens + tokens - tokens_per_minute
+        for at, amount in self._spent:
+            if requests_over <= 0 and tokens_over <= 0:
+                break
+            wait = at + self.window_s - now
+            requests_over -= 1
+            tokens_over -= amount
+        return wait if tokens <= tokens_per_minute else self.window_s
 
 
 class FakeHTTPServer:
     """A threaded HTTP server on 127.0.0.1 answering with :meth:`answer` or scripted replies.
 
     Use it as a context manager; :attr:`url` is its root. Scripted replies are used first,
-    in order, each for one request; then :meth:`answer` decides.
+    in order, each for one request; then :meth:`answer` decides. :attr:`requests` holds
+    every request received and :attr:`statuses` the statuses answered, in the order they were decided.
     """
 
     def __init__(self) -> None:
         self.requests: list[SeenRequest] = []
+        self.statuses: list[int] = []
         self._scripted: deque[HTTPReply] = deque()
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -146,7 +180,10 @@ class FakeHTTPServer:
         with self._lock:
             self.requests.append(seen)
             scripted = self._scripted.popleft() if self._scripted else None
-        return scripted if scripted is not None else self.answer(seen)
+        reply = scripted if scripted is not None else self.answer(seen)
+        with self._lock:
+            self.statuses.append(reply.status)
+        return reply
 
 
 def _handler(fake: FakeHTTPServer) -> type[BaseHTTPRequestHandler]:

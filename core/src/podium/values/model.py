@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from podium.foundation.errors import NOT_RETRIED, DefinitionError
+from podium.foundation.errors import NOT_RETRIED, DefinitionError, ProviderError
 from podium.values.keys import check_namespace
 
 
@@ -25,6 +25,10 @@ def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float | Non
 
 
 def _retry_on_default(error: BaseException) -> bool:
+    if isinstance(error, ProviderError):
+        # Running the body again sends the same request: a permanent error gets the same
+        # answer, and a transient one the agent's own retry has already sent again.
+        return error.transient and error.attempts <= 1
     return isinstance(error, Exception) and not isinstance(error, NOT_RETRIED)
 
 
@@ -37,7 +41,9 @@ class Retry:
     ``retry_on`` decides which exceptions are worth another attempt (a tuple of exception
     types or a predicate); timeouts of one attempt count as ``TimeoutError``. The default
     retries any ``Exception`` except those another attempt cannot fix: configuration and
-    definition errors, a missing agent, a plugin error, and :class:`podium.BudgetExceeded`.
+    definition errors, a missing agent, a plugin error, :class:`podium.BudgetExceeded`, and
+    a :class:`podium.ProviderError` that is permanent (a 4xx) or that the agent's own retry
+    already sent again (so that the two retry layers never multiply requests).
     """
 
     attempts: int = attrs.field(default=3, validator=_positive)

@@ -101,7 +101,9 @@ def provider_error(error: anthropic.APIError, key: Secret, timeout: float) -> Pr
         return ProviderError(f"no answer within {timeout:g} s", provider=PROVIDER, kind=K.TIMEOUT)
     if isinstance(error, anthropic.APIConnectionError):
         return ProviderError(
-            f"could not reach the API: {key.mask(error.message)}", provider=PROVIDER, kind=K.CONNECTION
+            f"could not reach {kit.shown_url(error.request.url)}: {key.mask(error.message)}",
+            provider=PROVIDER,
+            kind=K.CONNECTION,
         )
     if not isinstance(error, anthropic.APIStatusError):
         return ProviderError(key.mask(str(error)), provider=PROVIDER, kind=K.OTHER)

@@ -255,7 +255,7 @@ class FakeAnthropic(FakeHTTPServer):
                 429,
                 "rate_limit_error",
                 "This request would exceed your organization's rate limit. Please try again later.",
-                headers={**headers, "retry-after": str(max(1, math.ceil(state.reset_s)))},
+                headers={**headers, "retry-after": str(max(1, math.ceil(state.retry_after_s)))},
             )
         return headers
 

@@ -101,7 +101,9 @@ def provider_error(error: openai.APIError, key: Secret, timeout: float) -> Provi
         return ProviderError(f"no answer within {timeout:g} s", provider=PROVIDER, kind=K.TIMEOUT)
     if isinstance(error, openai.APIConnectionError):
         return ProviderError(
-            f"could not reach the server: {key.mask(error.message)}", provider=PROVIDER, kind=K.CONNECTION
+            f"could not reach {kit.shown_url(error.request.url)}: {key.mask(error.message)}",
+            provider=PROVIDER,
+            kind=K.CONNECTION,
         )
     body = error.body if isinstance(error.body, Mapping) else {}
     code, error_type = body.get("code"), body.get("type")

@@ -188,7 +188,7 @@ class FakeOpenAI(FakeHTTPServer):
                 "requests",
                 "Rate limit reached for requests per min. Please try again later.",
                 code="rate_limit_exceeded",
-                headers={**headers, "retry-after": str(max(1, math.ceil(state.reset_s)))},
+                headers={**headers, "retry-after": str(max(1, math.ceil(state.retry_after_s)))},
             )
         return headers
 

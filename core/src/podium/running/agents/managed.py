@@ -26,7 +26,9 @@ from podium.running.agents.breaker import BreakerState, CircuitBreaker
 from podium.running.agents.limiter import Limiter, Meter
 from podium.running.agents.pool import Pool
 from podium.running.agents.protocol import Agent, AgentCall, AgentReply
+from podium.running.agents.reported import UNITS, ReportedQuota
 from podium.running.agents.simulated import estimate_tokens
+from podium.running.agents.windows import MINUTE
 from podium.values.keys import agent_key
 from podium.values.model import Usage
 from podium.values.providers import Prompt, RateLimits
@@ -54,6 +56,17 @@ def _failure_counts(error: BaseException) -> bool:
     return isinstance(error, Exception) and not isinstance(error, PodiumError)
 
 
+def _unmetered_units(meters: tuple[Meter, ...]) -> frozenset[str]:
+    """The reported units that no declared per-minute meter keeps."""
+    minute = [m for m in meters if m.window_s >= MINUTE]
+    metered = {
+        unit
+        for unit, tokens in (("requests", False), ("tokens", True))
+        if any(m.tokens is tokens for m in minute)
+    }
+    return frozenset(UNITS) - metered
+
+
 def _keyed(options: Mapping[str, Any]) -> dict[str, Any]:
     """The options that can change an answer: no transport settings, never a secret."""
     return {
@@ -76,6 +89,7 @@ class ManagedAgent:
         meters: tuple[Meter, ...] = (),
         key_options: Mapping[str, Any] | None = None,
         agents: Mapping[str, ManagedAgent] | None = None,
+        reported: ReportedQuota | None = None,
     ) -> None:
         self.name = name
         self.agent = agent
@@ -83,6 +97,11 @@ class ManagedAgent:
         self.limiter = limiter
         #: The agent's own meters and those of its provider key.
         self.meters = meters
+        #: What the provider last reported of its rate limits (shared by the key's agents of a model).
+        self.reported = reported if reported is not None else ReportedQuota(f"agent:{name}")
+        #: The reported units a request is checked against: those the agent's own
+        #: per-minute meters do not already keep (declared limits govern where given).
+        self._reported_units = _unmetered_units(meters)
         self.pool = Pool(policy.pool) if policy.pool else None
         self.breaker = CircuitBreaker(policy.breaker) if policy.breaker else None
         #: When the breaker last opened (UTC), for messages and ``podium agents``.
@@ -202,23 +221,18 @@ class ManagedAgent:
     async def _attempts(
         self, prompt: str | Prompt, options: Mapping[str, Any], call: AgentCall, run: RunState
     ) -> AgentReply:
-        """The retry loop: each attempt admitted by the limiter, sent, settled."""
+        """The retry loop: each attempt admitted, sent, settled (:meth:`_attempt`)."""
         retry = self.policy.retry
         attempts = retry.attempts if retry is not None else 1
         estimate = self._estimate(prompt, options)
         attempt = 0
         while True:
             attempt += 1
-            ticket = await self.limiter.acquire(self.meters, estimate)
-            call.attempts += 1
             try:
-                reply = await self.agent.complete(prompt, **options)
+                return await self._attempt(prompt, options, call, estimate)
             except ProviderError as error:
-                await self.limiter.settle(ticket, 0, estimate)  # a refused request spent no tokens
-                await self._heed(
-                    error.limits, error.retry_after if error.kind is ProviderErrorKind.RATE_LIMITED else None
-                )
                 if retry is None or not error.transient or attempt >= attempts:
+                    error.gave_up(self.name, attempt)
                     raise
                 delay = self._delay(attempt, error.retry_after)
                 _log.info(
@@ -231,16 +245,45 @@ class ManagedAgent:
                     extra=run.log_extra(),
                 )
                 await asyncio.sleep(delay)
-                continue
-            except BaseException:
-                await self.limiter.settle(ticket, 0, estimate)
+
+    async def _attempt(
+        self, prompt: str | Prompt, options: Mapping[str, Any], call: AgentCall, estimate: tuple[int, int]
+    ) -> AgentReply:
+        """One request: admitted by what the provider last reported and by the meters, then
+        sent; the meters settled with the tokens really spent, the report kept."""
+        prompt_tokens, output_tokens = estimate
+        tokens = prompt_tokens + output_tokens
+        reported, units = self.reported, self._reported_units
+        sent = reported.enter(prompt_tokens, output_tokens, units)
+        if sent is None:
+            sent = await reported.admit(prompt_tokens, output_tokens, units)
+        limits: Any = None
+        try:
+            ticket = await self.limiter.acquire(self.meters, tokens)
+            call.attempts += 1
+            try:
+                reply = await self.agent.complete(prompt, **options)
+            except ProviderError as error:
+                limits = error.limits
+                await self.limiter.settle(ticket, 0, tokens)  # a refused request spent no tokens
+                await self._heed(
+                    error.limits, error.retry_after if error.kind is ProviderErrorKind.RATE_LIMITED else None
+                )
                 raise
-            spent = reply.usage.input_tokens + reply.usage.output_tokens + reply.usage.cache_write_tokens
-            await self.limiter.settle(ticket, spent, estimate)
-            self._learn(reply.usage.output_tokens)
-            if reply.limits is not None:
-                await self._heed(reply.limits, None)
+            except BaseException:
+                await self.limiter.settle(ticket, 0, tokens)
+                raise
+            limits = reply.limits
+            usage = reply.usage
+            await self.limiter.settle(
+                ticket, usage.input_tokens + usage.output_tokens + usage.cache_write_tokens, tokens
+            )
+            self._learn(usage.output_tokens)
+            if limits is not None and self.meters:
+                await self._heed(limits, None)
             return reply
+        finally:
+            reported.ended(sent, limits)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -262,8 +305,8 @@ class ManagedAgent:
         if wait > 0:
             await self.limiter.block(self.meters, wait)
 
-    def _estimate(self, prompt: str | Prompt, options: Mapping[str, Any]) -> int:
-        """Tokens a call reserves: its prompt's estimate plus ``max_tokens`` or the average reply."""
+    def _estimate(self, prompt: str | Prompt, options: Mapping[str, Any]) -> tuple[int, int]:
+        """Tokens a call reserves: its prompt's estimate, and ``max_tokens`` or the average reply."""
         if isinstance(prompt, str):
             tokens = estimate_tokens(prompt)
         else:
@@ -271,7 +314,7 @@ class ManagedAgent:
             tokens += sum(estimate_tokens(m.content) for m in prompt.history)
         max_tokens = options.get("max_tokens", self._max_tokens)
         output = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else round(self._output_average)
-        return tokens + output
+        return tokens, output
 
     def _learn(self, output_tokens: int) -> None:
         average = self._output_average
@@ -347,6 +390,7 @@ class ManagedAgent:
             "limits": limits,
             "limit_key": policy.limit_key or self.provider,
             "meters": {m.name: {"limit": m.limit, "used": used.get(m.name, 0)} for m in self.meters},
+            "reported": self.reported.describe(),
             "pool": None
             if self.pool is None
             else {"size": self.pool.size, "in_use": self.pool.in_use, "waiting": self.pool.waiting},

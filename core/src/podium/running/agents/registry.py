@@ -17,6 +17,7 @@ from podium.foundation.errors import AgentNotFound, BudgetExceeded, suggest
 from podium.running.agents.limiter import Limiter, MemoryLimits, Meter, meters_of
 from podium.running.agents.managed import ManagedAgent
 from podium.running.agents.protocol import Agent, AgentCall, AgentReply
+from podium.running.agents.reported import ReportedQuota
 from podium.values.providers import Prompt
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ class AgentRegistry:
         self._managed: dict[str, ManagedAgent] = {}
         self._limiter: Limiter | None = None
         self._key_meters: dict[str, tuple[Meter, ...]] = {}
+        self._reported: dict[str, ReportedQuota] = {}
 
     def register(self, name: str, agent: Agent) -> None:
         if not isinstance(agent, Agent):
@@ -127,6 +129,7 @@ class AgentRegistry:
         self._limiter = limiter
         self._key_meters = dict(key_meters)
         self._managed = {}
+        self._reported = {}
         for name, agent in self._agents.items():
             self._wrap(name, agent, policies.get(name, AgentPolicy()), options.get(name))
 
@@ -141,6 +144,12 @@ class AgentRegistry:
         if self._limiter is None:
             self._limiter = Limiter(MemoryLimits())
         key = policy.limit_key or agent.provider
+        # A provider reports the quota of an account and model: the key's agents of one
+        # model share what it said.
+        scope = f"{key}/{agent.model}"
+        reported = self._reported.get(scope)
+        if reported is None:
+            reported = self._reported[scope] = ReportedQuota(scope)
         self._managed[name] = ManagedAgent(
             name,
             agent,
@@ -149,6 +158,7 @@ class AgentRegistry:
             meters=meters_of(f"agent:{name}", policy.limits) + self._key_meters.get(key, ()),
             key_options=options,
             agents=self._managed,
+            reported=reported,
         )
 
     def managed(self, name: str) -> ManagedAgent:

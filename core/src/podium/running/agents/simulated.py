@@ -76,7 +76,7 @@ class SimulatedQuota:
         def quota(window: SlidingWindow | None) -> Quota | None:
             if window is None:
                 return None
-            return Quota(window.limit, max(0, window.limit - window.used(now)), window.window_s)
+            return Quota(window.limit, max(0, window.limit - window.used(now)), window.empty_in(now))
 
         return RateLimits(requests=quota(self.requests), tokens=quota(self.tokens))
 

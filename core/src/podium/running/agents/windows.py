@@ -96,5 +96,10 @@ class SlidingWindow:
         self._expire(now)
         return self.total
 
+    def empty_in(self, now: float) -> float:
+        """Seconds until everything admitted so far has left the window (fully replenished)."""
+        self._expire(now)
+        return self._admitted[-1].at + self.window_s - now if self._admitted else 0.0
+
 
 __all__ = ["MINUTE", "SECOND", "Admitted", "SlidingWindow"]
