@@ -29,8 +29,18 @@ ROOT = Path(__file__).parent
 PLUGINS = sorted(
     p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file() and p.name != "_template"
 )
-# mypy: a test checks that user code type-checks against the stage options.
-DEV = ["pytest>=8.3", "pytest-asyncio>=0.24", "pytest-cov>=5", "hypothesis>=6.100", "mypy>=1.11"]
+# mypy: a test checks that user code type-checks against the stage options. selenium drives
+# Debian's chromium (no browser download) for the report and dashboard tests; httpx asks
+# the dashboard for pages.
+DEV = [
+    "pytest>=8.3",
+    "pytest-asyncio>=0.24",
+    "pytest-cov>=5",
+    "hypothesis>=6.100",
+    "mypy>=1.11",
+    "selenium>=4.20",
+    "httpx>=0.27",
+]
 
 
 def _test_requirements(plugin: str) -> list[str]:
@@ -59,7 +69,7 @@ def _editable(requirements: list[str]) -> list[str]:
 
 def _everything() -> list[str]:
     """Install arguments for core and every plugin with their test requirements, each once."""
-    requirements = ["core[redis,memcached]"]
+    requirements = ["core[redis,memcached,ui]"]
     for plugin in PLUGINS:
         requirements += [f"plugins/{plugin}", *_test_requirements(plugin)]
     args: list[str] = []
@@ -91,8 +101,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def core(session: nox.Session) -> None:
-    """Core's own tests, with podium-sequential (the strategy they run on)."""
-    session.install(*DEV, "-e", "core[redis,memcached]", "-e", "plugins/podium-sequential")
+    """Core's own tests, with the strategies they run on: podium-sequential, and podium-parallel
+    and podium-conditional for the run reports (critical paths, routes and loops)."""
+    strategies = ["podium-sequential", "podium-parallel", "podium-conditional"]
+    session.install(*DEV, "-e", "core[redis,memcached,ui]", *_editable(strategies))
     _pytest(session, "core/tests")
 
 

@@ -61,8 +61,11 @@ def test_core_has_an_extra_for_each_plugin_naming_its_distribution(plugin: str) 
     assert EXTRAS[plugin.removeprefix("podium-")] == [f"{plugin}>={minor}"]
 
 
-def test_the_all_extra_installs_every_plugin() -> None:
-    assert sorted(_distribution(r) for r in EXTRAS["all"]) == sorted(PLUGINS)
+def test_the_all_extra_installs_every_plugin_and_the_dashboard() -> None:
+    plugins = [_distribution(r) for r in EXTRAS["all"] if _distribution(r) in PLUGINS]
+    others = [r for r in EXTRAS["all"] if _distribution(r) not in PLUGINS]
+    assert sorted(plugins) == sorted(PLUGINS)
+    assert sorted(others) == sorted(EXTRAS["ui"])
 
 
 @pytest.mark.parametrize("need", sorted(INSTALL_HINTS))
@@ -70,7 +73,8 @@ def test_every_install_hint_is_an_extra_of_core_pulling_a_sibling_plugin(need: s
     extra = re.fullmatch(r"podium\[(\w+)\]", INSTALL_HINTS[need])
     assert extra, INSTALL_HINTS[need]
     assert [_distribution(r) for r in EXTRAS[extra.group(1)]] != []
-    assert all(_distribution(r) in PLUGINS for r in EXTRAS[extra.group(1)])
+    # `all` also brings the dashboard's libraries.
+    assert all(_distribution(r) in PLUGINS or r in EXTRAS["ui"] for r in EXTRAS[extra.group(1)])
 
 
 def test_core_names_its_plugins_only_in_the_hint_table() -> None:

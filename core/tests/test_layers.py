@@ -31,6 +31,9 @@ FOLDERS = {
     "stores": "engine",
     "cli": "faces",
     "testing": "faces",
+    # Run reports and the dashboard: faces like the command line.
+    "report": "faces",
+    "ui": "faces",
 }
 #: Who may import the backends and stores folders at run time.
 BACKEND_USERS = ("podium.backends", "podium.engine.defaults", "podium.cli")

@@ -150,6 +150,52 @@ async def test_alerts_are_kept_and_listed_newest_first(store: SQLiteRunStore) ->
     assert alerts[0].subject == "writer"
 
 
+def a_change(agent: str, state: str, changed_at: float, **changes: object) -> podium.BreakerChange:
+    fields: dict[str, object] = {
+        "agent": agent,
+        "state": state,
+        "previous": "closed" if state == "open" else "open",
+        "reason": f"{agent} went {state}",
+        "changed_at": changed_at,
+        "provider": "simulated",
+        "model": "claude-haiku-4-5",
+        "run_id": "r1",
+        "workflow": "feature",
+        "host": "builder",
+        "pid": 4242,
+    }
+    fields.update(changes)
+    return podium.BreakerChange(**fields)  # type: ignore[arg-type]
+
+
+async def test_each_agents_latest_breaker_change_is_its_state(store: SQLiteRunStore) -> None:
+    now = time.time()
+    await store.record_breaker_change(a_change("reviewer", "open", now - 60))
+    await store.record_breaker_change(
+        a_change("writer", "open", now - 30, run_id=None, workflow=None, pid=None)
+    )
+    await store.record_breaker_change(a_change("reviewer", "half_open", now - 10))
+    await store.record_breaker_change(a_change("reviewer", "closed", now))
+    assert await store.breaker_states() == [
+        a_change("reviewer", "closed", now),
+        a_change("writer", "open", now - 30, run_id=None, workflow=None, pid=None),
+    ]
+
+
+async def test_prune_keeps_each_agents_latest_breaker_change(store: SQLiteRunStore) -> None:
+    old = time.time() - 40 * 86400
+    await store.record_breaker_change(a_change("reviewer", "open", old))
+    await store.record_breaker_change(a_change("reviewer", "closed", old + 1))
+    await store.record_breaker_change(a_change("writer", "open", old))
+    await store.prune(time.time() - 30 * 86400)
+    assert [(c.agent, c.state) for c in await store.breaker_states()] == [
+        ("reviewer", "closed"),
+        ("writer", "open"),
+    ]
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT count(*) FROM breaker_changes").fetchone()[0] == 2
+
+
 async def test_prune_deletes_old_ended_runs_with_their_visits_and_keeps_running_ones(
     store: SQLiteRunStore,
 ) -> None:
@@ -203,6 +249,8 @@ async def test_a_store_of_the_first_schema_is_migrated_and_keeps_its_runs(tmp_pa
         )  # version 2's tables
         await store.record_alert(podium.Alert(name="x", message="m"))
         assert len(await store.agent_calls(podium.RunFilter())) == 1
+        await store.record_breaker_change(a_change("writer", "open", time.time()))  # version 3's table
+        assert [c.agent for c in await store.breaker_states()] == ["writer"]
     finally:
         await store.close()
     with sqlite3.connect(path) as conn:

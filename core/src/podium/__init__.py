@@ -5,6 +5,8 @@ The public API is exactly ``podium.__all__`` and these public submodules:
 - ``podium.testing``: the pytest plugin (fixtures, a hook-call recorder) for plugin authors.
 - ``podium.strategy_checks``: property checks every strategy plugin should pass.
 - ``podium.provider_kit``: what agent provider plugins share (options, keys, clients).
+- ``podium.report``: run reports (a run's timeline, graph, usage and KPIs as one HTML page).
+- ``podium.ui``: the local dashboard (needs ``pip install 'podium[ui]'``).
 
 Everything else, the layer folders (``podium.foundation``, ``podium.values``, ...) and
 the modules in them, is internal and may change in any release: import from ``podium``.
@@ -82,7 +84,14 @@ from podium.values.model import (
     Usage,
 )
 from podium.values.providers import AgentSpec, Message, Prompt, Quota, RateLimits, parse_retry_after
-from podium.values.records import AgentCallRecord, DocCounters, RunFilter, RunRecord, VisitRecord
+from podium.values.records import (
+    AgentCallRecord,
+    BreakerChange,
+    DocCounters,
+    RunFilter,
+    RunRecord,
+    VisitRecord,
+)
 from podium.values.serialization import StoredValue
 from podium.values.templates import PromptTemplate
 from podium.values.units import Duration
@@ -106,6 +115,7 @@ __all__ = [
     "AgentSpec",
     "Alert",
     "AlertSink",
+    "BreakerChange",
     "BreakerPolicy",
     "Budget",
     "BudgetExceeded",

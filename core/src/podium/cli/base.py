@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
@@ -66,3 +67,29 @@ input_option = click.option(
     metavar="NAME=VALUE",
     help="A workflow input (VALUE parsed as JSON when it parses). Repeatable.",
 )
+
+
+def check_writable(path: str) -> None:
+    """Exit 2 with a message now if ``path`` could not be written later (no such folder, ...)."""
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    problem = None
+    if os.path.isdir(target):
+        problem = "it is a directory"
+    elif not os.path.isdir(folder):
+        problem = f"no such directory {folder}"
+    elif not os.access(folder, os.W_OK) or (os.path.exists(target) and not os.access(target, os.W_OK)):
+        problem = "permission denied"
+    if problem is not None:
+        click.echo(f"error: cannot write {path}: {problem}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def write_file(path: str, text: str) -> None:
+    """Write a command's output file; a path that cannot be written is a usage error (exit 2)."""
+    try:
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(text)
+    except OSError as error:
+        click.echo(f"error: cannot write {path}: {error.strerror or error}", err=True)
+        sys.exit(EXIT_USAGE)

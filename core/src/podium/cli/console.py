@@ -234,7 +234,8 @@ def usage_dict(usage: Usage) -> dict[str, Any]:
     return {**attrs.asdict(usage), "total_tokens": usage.total_tokens}
 
 
-def _visit_dict(s: StageResult) -> dict[str, Any]:
+def visit_dict(s: StageResult) -> dict[str, Any]:
+    """A JSON-serializable description of one stage visit (an entry of ``history``)."""
     return {
         "name": s.name,
         "visit": s.visit,
@@ -269,7 +270,7 @@ def result_dict(result: RunResult) -> dict[str, Any]:
         visits = [v for v in result.history if v.name == name]
         if latest.items is None:
             visits = visits or [latest]
-        entry = _visit_dict(latest)
+        entry = visit_dict(latest)
         entry["visits"] = len(visits)
         entry["usage"] = usage_dict(sum((v.usage for v in visits), Usage()))
         entry["saved"] = usage_dict(sum((v.saved for v in visits), Usage()))
@@ -290,5 +291,5 @@ def result_dict(result: RunResult) -> dict[str, Any]:
         "saved": usage_dict(result.saved),
         "cost_usd": result.cost_usd,
         "stages": stages,
-        "history": [_visit_dict(v) for v in result.history],
+        "history": [visit_dict(v) for v in result.history],
     }

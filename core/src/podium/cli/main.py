@@ -14,6 +14,7 @@ from podium.cli.check import check_command
 from podium.cli.graph import graph
 from podium.cli.info import config_command, plugins
 from podium.cli.monitoring import alerts_command, cost_command, stats_command
+from podium.cli.report import report_command, ui_command
 from podium.cli.run import run, validate
 from podium.cli.runs import resume_command, runs_command
 from podium.cli.store import store_group
@@ -45,5 +46,7 @@ for command in (
     cost_command,
     check_command,
     store_group,
+    report_command,
+    ui_command,
 ):
     main.add_command(command)

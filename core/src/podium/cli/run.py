@@ -12,7 +12,16 @@ import click
 from rich.console import Console
 
 from podium.cli.agent_profiles import load_profile, profile_cache_url, profile_path, register_profile
-from podium.cli.base import EXIT_FAILED, EXIT_OK, errors_exit_2, input_option, load_config, parse_inputs
+from podium.cli.base import (
+    EXIT_FAILED,
+    EXIT_OK,
+    check_writable,
+    errors_exit_2,
+    input_option,
+    load_config,
+    parse_inputs,
+    write_file,
+)
 from podium.cli.cache import cli_cache_url
 from podium.cli.console import ProgressDisplay, result_dict, summary_table
 from podium.cli.interrupts import Interruptions
@@ -23,6 +32,8 @@ from podium.definition.loader import load_target
 from podium.definition.workflow import Workflow
 from podium.engine.engine import Engine
 from podium.foundation.redaction import redact_url
+from podium.report.live import ReportRecorder
+from podium.report.page import render_report
 from podium.running.handle import RunHandle
 from podium.values.model import RunResult, StageStatus
 
@@ -42,6 +53,12 @@ from podium.values.model import RunResult, StageStatus
     metavar="PROFILE",
     help="Run on the agents of a profile: NAME for agents.NAME.toml beside TARGET, or a TOML path.",
 )
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False),
+    help="Also write the run's report to this file (one self-contained HTML page).",
+)
 @click.pass_context
 @errors_exit_2
 def run(
@@ -55,12 +72,15 @@ def run(
     as_json: bool,
     no_progress: bool,
     agent_profile: str | None,
+    report_file: str | None,
 ) -> None:
     """Run the workflow TARGET (file.py[:NAME], module:NAME or file.toml).
 
     NAME is the variable holding the workflow. Ctrl-C (or SIGTERM) cancels the run and
     still shows its result, finished stages included; the exit code is then 130 (143).
     """
+    if report_file is not None:
+        check_writable(report_file)  # before the run, not after it
     config = load_config(ctx, strategy=strategy, cache_url=cache_url)
     profile_file = profile_path(agent_profile, target) if agent_profile else None
     profile = load_profile(profile_file) if profile_file else []
@@ -71,6 +91,9 @@ def run(
         workflow.strategy = strategy
     values = parse_inputs(inputs)
     plugins = with_progress(loaded.plugins, as_json or no_progress)
+    recorder = ReportRecorder() if report_file is not None else None
+    if recorder is not None:
+        plugins.append(recorder)
     # The command line caches in a SQLite file by default, so two runs share results;
     # a run on an agent profile keeps its own, so offline answers never stand in for real ones.
     # It records its runs in another (.podium/runs.sqlite3), to be listed and resumed.
@@ -83,7 +106,10 @@ def run(
         return engine.submit(workflow, values)
 
     store = cli_store_url(config, store_url)
-    sys.exit(asyncio.run(run_on_engine(workflow, start, config, plugins, chosen, store, as_json)))
+    code = asyncio.run(run_on_engine(workflow, start, config, plugins, chosen, store, as_json))
+    if recorder is not None and report_file is not None and recorder.run_ids():
+        write_file(report_file, render_report(recorder.report(recorder.run_ids()[-1])))
+    sys.exit(code)
 
 
 def with_progress(plugins: Sequence[object], quiet: bool) -> list[object]:

@@ -1,12 +1,13 @@
 """The run store contract: what a store from ``podium_run_store`` offers the kernel.
 
 A run store keeps a record per run, per stage visit and per agent call
-(:mod:`podium.values.records`), the alerts raised, and each workflow definition's
-fingerprint. The engine writes through it as runs go (a stage's visit is committed
-before its dependents start, so a killed run can be resumed); ``podium runs``,
-``resume``, ``stats``, ``alerts`` and ``cost`` read it. Podium's own store is SQLite
-(``sqlite:///path``); a plugin adds another (PostgreSQL, say) by answering
-``podium_run_store`` for its URL scheme with an object implementing :class:`RunStore`.
+(:mod:`podium.values.records`), the alerts raised, agents' circuit breaker changes, and
+each workflow definition's fingerprint. The engine writes through it as runs go (a
+stage's visit is committed before its dependents start, so a killed run can be
+resumed); ``podium runs``, ``resume``, ``stats``, ``alerts``, ``cost``, ``report`` and
+``ui`` read it. Podium's own store is SQLite (``sqlite:///path``); a plugin adds another
+(PostgreSQL, say) by answering ``podium_run_store`` for its URL scheme with an object
+implementing :class:`RunStore`.
 
 Every method is a coroutine and may raise on a broken store: the engine then warns once
 and goes on without recording (a run never fails because of its store), and a command
@@ -19,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from podium.values.alerts import Alert
-from podium.values.records import AgentCallRecord, RunFilter, RunRecord, VisitRecord
+from podium.values.records import AgentCallRecord, BreakerChange, RunFilter, RunRecord, VisitRecord
 
 
 @runtime_checkable
@@ -106,9 +107,18 @@ class RunStore(Protocol):
         """Alerts raised (``since``, ``workflow``, ``limit`` apply), newest first."""
         ...
 
+    async def record_breaker_change(self, change: BreakerChange) -> None:
+        """Keep a change of an agent's circuit breaker."""
+        ...
+
+    async def breaker_states(self) -> list[BreakerChange]:
+        """Each agent's latest breaker change (its state as last recorded), by agent name."""
+        ...
+
     async def prune(self, before: float) -> int:
         """Delete runs that ended before ``before`` (epoch seconds), with their visits, calls
-        and alerts; returns how many runs were deleted. Running runs are kept."""
+        and alerts, and older breaker changes (each agent's latest is kept); returns how
+        many runs were deleted. Running runs are kept."""
         ...
 
 

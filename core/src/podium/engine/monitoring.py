@@ -5,7 +5,8 @@ manager (and removes when it stops): it observes agent calls, cache lookups, doc
 fetches and run ends, keeps the runs this engine ended lately (:class:`LiveWindow`, for
 ``engine.kpis()`` and the window rules when there is no store), opens the run store and
 keeps its heartbeat, and evaluates the alert rules when a run ends. It is also an alert
-sink: every alert sent is kept in the store.
+sink: every alert sent is kept in the store, and so is every change of an agent's
+circuit breaker (for dashboards in other processes).
 
 Nothing here is on a stage's path: without a store, stages run as they always did.
 """
@@ -16,9 +17,11 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
+import socket
 import time
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from podium.contract.run_store import RunStore
@@ -37,7 +40,7 @@ from podium.values.alerts import Alert
 from podium.values.docs import DocBundle
 from podium.values.kpis import CallSample, StageSample, compute_kpis
 from podium.values.model import RunResult, RunStatus, Usage
-from podium.values.records import RunFilter, RunRecord
+from podium.values.records import BreakerChange, RunFilter, RunRecord
 
 if TYPE_CHECKING:
     from podium.engine.engine import Engine
@@ -269,10 +272,7 @@ class Monitor:
             for alert in self._alerts_of(run, result, facts):
                 self.engine.alerts.raise_alert(alert)
             return
-        task = asyncio.ensure_future(self._after_stored_run(run, result, facts))
-        self._after[run] = task
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._after[run] = self._track(self._after_stored_run(run, result, facts))
 
     def finished(self, run: RunState) -> Awaitable[None] | None:
         """What to await until a stored run's end is recorded (``engine.run`` returns after
@@ -365,13 +365,45 @@ class Monitor:
         store = self.store
         if store is None or self.health.broken:
             return None
-        return self._keep(store, alert)
+        return self._keep("keeping an alert", store.record_alert(alert))
 
-    async def _keep(self, store: RunStore, alert: Alert) -> None:
+    async def _keep(self, what: str, write: Awaitable[None]) -> None:
         try:
-            await store.record_alert(alert)
+            await write
         except Exception as error:
-            self.health.fail("keeping an alert", error)
+            self.health.fail(what, error)
+
+    # ------------------------------------------------------------------ breakers
+
+    @hookimpl
+    def podium_breaker_changed(
+        self, run: RunState | None, agent: str, state: str, previous: str, reason: str
+    ) -> None:
+        store = self.store
+        if store is None or self.health.broken or (run is not None and run.engine is not self.engine):
+            return
+        managed = self.engine.agents.managed(agent) if agent in self.engine.agents else None
+        change = BreakerChange(
+            agent=agent,
+            state=state,
+            previous=previous,
+            reason=reason,
+            changed_at=time.time(),
+            provider=managed.provider if managed else "",
+            model=managed.model if managed else "",
+            run_id=run.id if run is not None else None,
+            workflow=run.workflow.name if run is not None else None,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+        )
+        self._track(self._keep("keeping a breaker change", store.record_breaker_change(change)))
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``work`` beside the runs; :meth:`drain` waits for it."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     # ------------------------------------------------------------------ live KPIs
 

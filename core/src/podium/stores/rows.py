@@ -8,10 +8,19 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import attrs
+
 from podium.stores.schema import USAGE_FIELDS
 from podium.values.alerts import Alert
 from podium.values.model import ZERO_USAGE, Usage
-from podium.values.records import AgentCallRecord, DocCounters, RunFilter, RunRecord, VisitRecord
+from podium.values.records import (
+    AgentCallRecord,
+    BreakerChange,
+    DocCounters,
+    RunFilter,
+    RunRecord,
+    VisitRecord,
+)
 from podium.values.serialization import StoredValue
 
 _NO_DOCS = DocCounters()
@@ -39,6 +48,8 @@ CALL_COLUMNS = (
 ALERT_COLUMNS = (
     "name", "message", "severity", "workflow", "subject", "run_id", "value", "threshold", "raised_at",
 )  # fmt: skip
+# In BreakerChange's field order, so a row is the record's fields.
+BREAKER_COLUMNS = tuple(field.name for field in attrs.fields(BreakerChange))
 
 
 def _usage(usage: Usage) -> tuple[Any, ...]:
@@ -206,6 +217,14 @@ def alert_record(row: Sequence[Any]) -> Alert:
     )
 
 
+def breaker_row(change: BreakerChange) -> tuple[Any, ...]:
+    return attrs.astuple(change, recurse=False)
+
+
+def breaker_record(row: Sequence[Any]) -> BreakerChange:
+    return BreakerChange(*row)
+
+
 def prefix_end(prefix: str) -> str:
     """Every string starting with ``prefix`` sorts in ``[prefix, prefix_end)``."""
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
@@ -233,11 +252,14 @@ def where_clause(where: RunFilter, table: str = "runs") -> tuple[str, list[Any]]
 
 __all__ = [
     "ALERT_COLUMNS",
+    "BREAKER_COLUMNS",
     "CALL_COLUMNS",
     "RUN_COLUMNS",
     "VISIT_COLUMNS",
     "alert_record",
     "alert_row",
+    "breaker_record",
+    "breaker_row",
     "call_record",
     "call_row",
     "prefix_end",

@@ -124,7 +124,26 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_by_time ON alerts (raised_at);
 """
 
-MIGRATIONS = (V1, V2)
+#: Version 3: agents' circuit breaker changes, so any process sees each agent's last state.
+V3 = """
+CREATE TABLE breaker_changes (
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL,
+    state TEXT NOT NULL,
+    previous TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    changed_at REAL NOT NULL,
+    provider TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL DEFAULT '',
+    run_id TEXT,
+    workflow TEXT,
+    host TEXT NOT NULL DEFAULT '',
+    pid INTEGER
+);
+CREATE INDEX breaker_changes_by_agent ON breaker_changes (agent, id);
+"""
+
+MIGRATIONS = (V1, V2, V3)
 VERSION = len(MIGRATIONS)
 
 

@@ -31,6 +31,7 @@ from podium.values.records import (
     INTERRUPTED,
     RUNNING,
     AgentCallRecord,
+    BreakerChange,
     RunFilter,
     RunRecord,
     RunStoreSettings,
@@ -65,6 +66,12 @@ _VISIT_FINAL = _insert("visits", rows.VISIT_COLUMNS) + (
 )
 _CALL_INSERT = _insert("agent_calls", rows.CALL_COLUMNS)
 _ALERT_INSERT = _insert("alerts", rows.ALERT_COLUMNS)
+_BREAKER_INSERT = _insert("breaker_changes", rows.BREAKER_COLUMNS)
+# Each agent's latest change (the highest id: ids grow as changes are recorded).
+_BREAKER_LATEST = (
+    f"SELECT {', '.join(rows.BREAKER_COLUMNS)} FROM breaker_changes "
+    "WHERE id IN (SELECT max(id) FROM breaker_changes GROUP BY agent) ORDER BY agent"
+)
 
 
 class SQLiteRunStore:
@@ -290,6 +297,14 @@ class SQLiteRunStore:
 
         await self._write(write)
 
+    async def record_breaker_change(self, change: BreakerChange) -> None:
+        row = rows.breaker_row(change)
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(_BREAKER_INSERT, row)
+
+        await self._write(write)
+
     async def prune(self, before: float) -> int:
         def prune(conn: sqlite3.Connection) -> int:
             conn.execute("BEGIN IMMEDIATE")
@@ -299,6 +314,11 @@ class SQLiteRunStore:
                     (RUNNING, before),
                 ).rowcount
                 conn.execute("DELETE FROM alerts WHERE raised_at < ?", (before,))
+                conn.execute(  # an agent's latest change is its breaker's state now: kept
+                    "DELETE FROM breaker_changes WHERE changed_at < ? "
+                    "AND id NOT IN (SELECT max(id) FROM breaker_changes GROUP BY agent)",
+                    (before,),
+                )
                 conn.execute("DELETE FROM definitions WHERE hash NOT IN (SELECT definition_hash FROM runs)")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -405,6 +425,12 @@ class SQLiteRunStore:
 
         def read() -> list[Alert]:
             return [rows.alert_record(row) for row in self._connection().execute(sql, params)]
+
+        return await self._call(read)
+
+    async def breaker_states(self) -> list[BreakerChange]:
+        def read() -> list[BreakerChange]:
+            return [rows.breaker_record(row) for row in self._connection().execute(_BREAKER_LATEST)]
 
         return await self._call(read)
 

@@ -1,4 +1,5 @@
-"""What the run store keeps: a record per run, per stage visit and per agent call.
+"""What the run store keeps: a record per run, per stage visit and per agent call, and
+each change of an agent's circuit breaker.
 
 Records are plain values (times in seconds since the epoch, usage as :class:`Usage`),
 the same whichever store keeps them; KPIs, alert rules, cost reports and resume read
@@ -170,6 +171,25 @@ class AgentCallRecord:
 
 
 @attrs.frozen
+class BreakerChange:
+    """An agent's circuit breaker changed ``previous`` → ``state`` (``closed``, ``open``,
+    ``half_open``) at ``changed_at``, in the process ``pid`` on ``host``; ``run_id`` and
+    ``workflow`` are the run whose call changed it, when there was one."""
+
+    agent: str
+    state: str
+    previous: str
+    reason: str
+    changed_at: float
+    provider: str = ""
+    model: str = ""
+    run_id: str | None = None
+    workflow: str | None = None
+    host: str = ""
+    pid: int | None = None
+
+
+@attrs.frozen
 class RunFilter:
     """Which runs a query is about: started since/before (epoch seconds), of a workflow, with
     a status, whose id starts with a prefix, that resumed a run; the newest ``limit``."""
@@ -190,6 +210,7 @@ __all__ = [
     "RESUMABLE",
     "RUNNING",
     "AgentCallRecord",
+    "BreakerChange",
     "DocCounters",
     "RunFilter",
     "RunRecord",
