@@ -126,6 +126,7 @@ def test_a_loop_client_is_made_again_for_a_new_event_loop_and_closed_on_its_own(
 
     one, two = asyncio.run(use()), asyncio.run(use())
     assert one is not two
+    assert one.closed and not two.closed, "the client of a closed loop is closed when the next takes over"
 
     async def close() -> Client:
         client = clients.get()
@@ -133,6 +134,10 @@ def test_a_loop_client_is_made_again_for_a_new_event_loop_and_closed_on_its_own(
         return client
 
     assert asyncio.run(close()).closed
+
+    left = asyncio.run(use())
+    asyncio.run(clients.aclose())  # from another loop, once the client's own has closed
+    assert left.closed
 
 
 async def test_a_closer_closes_the_clients_of_the_engine_that_stops() -> None:

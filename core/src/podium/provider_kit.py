@@ -212,14 +212,41 @@ class LoopClient(Generic[C]):
         """The client of the running loop, made on first use."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
+            left, left_loop = self._client, self._loop
             self._loop, self._client = loop, self._make()
+            if left is not None and left_loop is not None and left_loop.is_closed():
+                self._close_left(left)
         return self._client
 
-    async def aclose(self) -> None:
-        """Close the client (a client of a loop that is gone has nothing left to close)."""
-        client, self._client = self._client, None
-        if client is not None and self._loop is asyncio.get_running_loop():
+    def _close_left(self, client: C) -> None:
+        """Close, here and now, the client of a loop that has closed.
+
+        Its connections died with their loop, so closing it has nothing to wait for.
+        Left open, an SDK client's finalizer schedules its close on whatever loop runs
+        when it is collected: a stray task in someone else's run.
+        """
+
+        async def closing() -> None:
             await self._close(client)
+
+        step = closing()
+        try:
+            step.send(None)
+        except StopIteration:
+            return
+        except Exception:  # a dead loop's connections may refuse; the client is closed
+            return
+        step.close()  # it waited on something: nothing of that loop is left to wait for
+
+    async def aclose(self) -> None:
+        """Close the client (that of a loop that has closed, without waiting on anything)."""
+        client, self._client = self._client, None
+        if client is None:
+            return
+        if self._loop is asyncio.get_running_loop():
+            await self._close(client)
+        elif self._loop is not None and self._loop.is_closed():
+            self._close_left(client)
 
 
 class ProviderAgent(Generic[C, OptionsT]):

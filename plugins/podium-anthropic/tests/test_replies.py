@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import podium
@@ -132,4 +134,5 @@ def test_the_agent_works_in_a_second_event_loop() -> None:
             return (await agent.complete("Hi")).text
 
         results = [podium.run_sync(wf, config=config) for _ in range(2)]
+        asyncio.run(agent.aclose())  # no engine owns this agent: its owner closes it
     assert [r.ok for r in results] == [True, True]
