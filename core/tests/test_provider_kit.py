@@ -212,6 +212,16 @@ async def test_a_provider_agent_merges_call_options_over_its_own_and_refuses_the
     assert client.closed and agent.client() is not client
 
 
+def test_a_provider_agent_without_new_client_cannot_be_made() -> None:
+    class NoClient(kit.ProviderAgent[Client, Options]):  # forgot new_client
+        provider = "mine"
+        options_type = Options
+
+    config = podium.Config()
+    with pytest.raises(TypeError, match=r"abstract method.*new_client"):
+        NoClient("w", "m-1", None, Options(), config)  # type: ignore[abstract]
+
+
 @pytest.mark.parametrize(
     ("status", "kind"),
     [

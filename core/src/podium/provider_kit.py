@@ -22,6 +22,7 @@ yours::
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import os
 import weakref
@@ -249,7 +250,7 @@ class LoopClient(Generic[C]):
             self._close_left(client)
 
 
-class ProviderAgent(Generic[C, OptionsT]):
+class ProviderAgent(abc.ABC, Generic[C, OptionsT]):
     """The base of an agent behind an SDK client ``C``, with options of the attrs class ``OptionsT``.
 
     It holds the agent's name, model, client settings and options, one client per event
@@ -307,9 +308,9 @@ class ProviderAgent(Generic[C, OptionsT]):
         values = attrs.asdict(self.options)  # type: ignore[arg-type]
         return {name: value for name, value in values.items() if name in self.call_options}
 
+    @abc.abstractmethod
     def new_client(self) -> C:
         """A new SDK client, for the running event loop."""
-        raise NotImplementedError
 
     async def close_client(self, client: C) -> None:
         """Close one SDK client (``await client.close()`` by default)."""

@@ -14,6 +14,7 @@ opened through the ``podium_limits_backend`` hook). Waiting callers queue in ord
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -225,11 +226,9 @@ class Limiter:
         refunded = self._refunded
         if refunded is None:
             refunded = self._refunded = asyncio.Event()
-        try:
+        with contextlib.suppress(TimeoutError):  # the wait is over either way
             async with asyncio.timeout(seconds):
                 await refunded.wait()
-        except TimeoutError:
-            pass
 
     async def settle(self, ticket: Any, tokens: int, reserved: int | None = None) -> None:
         """Correct an admitted call's tokens; a refund (``tokens < reserved``) wakes the waiters."""

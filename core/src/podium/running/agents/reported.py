@@ -23,6 +23,7 @@ which counts every client of the key.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import Callable, Collection
 from typing import Any
@@ -183,11 +184,9 @@ class ReportedQuota:
         changed = self._changed
         if changed is None:
             changed = self._changed = asyncio.Event()
-        try:
+        with contextlib.suppress(TimeoutError):  # the wait is over either way
             async with asyncio.timeout(None if math.isinf(seconds) else seconds):
                 await changed.wait()
-        except TimeoutError:
-            pass
 
     def describe(self) -> dict[str, dict[str, Any]]:
         """What the provider last left for each unit (the lowest report in force), for ``podium agents``."""
