@@ -144,3 +144,32 @@ async def test_an_engine_without_a_store_has_live_kpis(engine: podium.Engine) ->
     assert kpis["stages"]["live"]["ask"]["visits"] == 2 and kpis["stages"]["live"]["ask"]["failed"] == 1
     assert kpis["agents"]["by_agent"]["flaky"] == {"calls": 2, "failures": 1, "failure_rate": 0.5}
     assert engine.kpis(since=START * 2)["runs"] == 0
+
+
+async def test_the_live_window_keeps_each_visit_in_order_and_forgets_the_oldest_runs() -> None:
+    from podium.engine.monitoring import LiveWindow
+
+    wf = podium.Workflow("window", strategy="sequential")
+
+    @wf.stage
+    async def first() -> int:
+        return 1
+
+    @wf.stage(needs=["first"])
+    async def second(first: int) -> int:
+        return first + 1
+
+    async with podium.Engine(store=False, cache_url=False) as engine:
+        engine.monitor.live = LiveWindow(runs=10, samples=5)  # room for two runs' visits
+        for _ in range(4):
+            await engine.run(wf)
+        entries = engine.monitor.live.select()
+        assert len(entries) == 2  # the third run's visits pushed out the oldest runs
+        for _, stages, _ in entries:
+            samples = list(stages)
+            assert [(w, name, status) for w, name, status, _ in samples] == [
+                ("window", "first", "succeeded"),
+                ("window", "second", "succeeded"),
+            ]
+            assert all(isinstance(duration, float) and duration >= 0 for *_, duration in samples)
+        assert engine.kpis()["runs"] == 2 and engine.kpis()["stages"]["window"]["second"]["visits"] == 2

@@ -20,8 +20,9 @@ import logging
 import os
 import socket
 import time
+from array import array
 from collections import deque
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from podium.contract.run_store import RunStore
@@ -65,7 +66,10 @@ class LiveWindow:
     """The runs an engine ended lately, with their stage and agent-call samples, bounded.
 
     Only what KPIs need is kept: a run's record (made when first asked for), one sample
-    per stage visit and agent call; never the values.
+    per stage visit and agent call; never the values. A run's stage visits are kept as
+    columns (names, statuses, durations), not as an object per visit: a full window holds
+    200,000 visits, and objects that many would make every full pass of the garbage
+    collector, in every run of the process, visit each of them.
     """
 
     def __init__(self, runs: int = LIVE_RUNS, samples: int = LIVE_SAMPLES) -> None:
@@ -77,7 +81,12 @@ class LiveWindow:
     def add(self, run: RunState, result: RunResult, facts: RunFacts) -> None:
         workflow = run.workflow.name
         # The status itself (a str enum): reading ``.value`` costs more than the whole tuple.
-        stages: list[StageSample] = [(workflow, r.name, r.status, r.duration_s) for r in result.history]
+        history = result.history
+        stages = (
+            tuple([r.name for r in history]),
+            tuple([r.status for r in history]),
+            array("d", [r.duration_s for r in history]),
+        )
         calls: list[CallSample] = [(workflow, agent, failed) for agent, failed in facts.failed_calls]
         budget = run.workflow.budget
         started = run.started_at.timestamp()
@@ -89,17 +98,19 @@ class LiveWindow:
         )  # fmt: skip
         # [the run's record or its figures, workflow, started_at, stage samples, call samples]
         self._entries.append([figures, workflow, started, stages, calls])
-        self._samples += len(stages) + len(calls)
+        self._samples += len(history) + len(calls)
         while len(self._entries) > self._max_runs or (
             self._samples > self._max_samples and len(self._entries) > 1
         ):
             old = self._entries.popleft()
-            self._samples -= len(old[3]) + len(old[4])
+            self._samples -= len(old[3][0]) + len(old[4])
 
     def select(
         self, since: float | None = None, workflow: str | None = None
-    ) -> list[tuple[RunRecord, list[StageSample], list[CallSample]]]:
-        chosen = []
+    ) -> list[tuple[RunRecord, Iterable[StageSample], list[CallSample]]]:
+        """The runs ended since ``since`` (of ``workflow``), each with an iterable of its
+        stage samples (made as it is read) and its agent-call samples."""
+        chosen: list[tuple[RunRecord, Iterable[StageSample], list[CallSample]]] = []
         for entry in self._entries:
             if (since is not None and entry[2] < since) or (workflow is not None and entry[1] != workflow):
                 continue
@@ -107,7 +118,9 @@ class LiveWindow:
                 fields = dict(zip(_RUN_FIELDS, entry[0], strict=True))
                 fields["cache"] = {kind: (h, m) for kind, (h, m) in (fields["cache"] or {}).items()}
                 entry[0] = RunRecord(**fields)
-            chosen.append((entry[0], entry[3], entry[4]))
+            names, statuses, durations = entry[3]
+            stages = zip(itertools.repeat(entry[1]), names, statuses, durations)
+            chosen.append((entry[0], stages, entry[4]))
         return chosen
 
 

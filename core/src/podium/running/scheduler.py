@@ -352,6 +352,7 @@ class RunState(ItemTracker):
         budgeted = self.workflow.budget is not None
         limit = self._limit
         by_rank = self._by_rank
+        launch = self._launch
         if ready and len(running) < limit:
             # The stages started in one turn of the loop share their start time: none of
             # their bodies runs before the turn ends, and a fan-out reads the clock once.
@@ -362,7 +363,7 @@ class RunState(ItemTracker):
                     while ready:
                         self._skip_and_propagate(self._pop_ready(), reason)
                     break
-                self._launch(by_rank[heappop(ready)], started_at, t0)
+                launch(by_rank[heappop(ready)], started_at, t0)
         if not running and not ready and not self._superseded:
             done = self._done
             if done is not None and not done.done():
@@ -396,31 +397,42 @@ class RunState(ItemTracker):
             body = (run_stored_stage if path.stored else run_stage)(self, stage, ctx, path, started_at, t0)
         self._unstarted[i] = body
         self._running[i] = self._loop.create_task(
-            self._drive(i, body, (ctx, started_at, t0, bare, visit)), name=f"podium:{stage.name}"
+            self._drive(i, stage, body, ctx, started_at, t0, bare, visit), name=f"podium:{stage.name}"
         )
 
-    async def _drive(self, i: int, body: Coroutine[Any, Any, Any], launch: _Launch) -> None:
+    async def _drive(
+        self,
+        i: int,
+        stage: Stage,
+        body: Coroutine[Any, Any, Any],
+        ctx: Context | None,
+        started_at: datetime,
+        t0: float,
+        bare: bool,
+        visit: int,
+    ) -> None:
         """A stage's task: its body (or :func:`run_stage`), then its settling, in the task.
 
         Settling at the end of the task, instead of in a done-callback, saves a trip
-        through the event loop per stage.
+        through the event loop per stage. What the stage was launched with comes as
+        arguments (the coroutine's frame holds them): a tuple of them is made only when
+        the stage did not simply succeed.
         """
         del self._unstarted[i]
         try:
             outcome = await body
         except asyncio.CancelledError:
-            self._ended(asyncio.current_task(), i, launch, cancelled=True)
+            self._ended(asyncio.current_task(), i, (ctx, started_at, t0, bare, visit), cancelled=True)
             raise
         except BaseException as error:  # KeyboardInterrupt and the like are recorded, then go on
-            self._ended(asyncio.current_task(), i, launch, error=error)
+            self._ended(asyncio.current_task(), i, (ctx, started_at, t0, bare, visit), error=error)
             if not isinstance(error, Exception):
                 raise
             return
-        if launch[3] and not self._superseded:
+        if bare and not self._superseded:
             # The hot path, inlined: a bare body's success settles plainly, and the loop
             # needs pumping only when stages wait or nothing runs any more.
-            ctx, started_at, t0, _, visit = launch
-            name = self.plan.stages[i].name
+            name = stage.name
             usage, saved = (ZERO_USAGE, ZERO_USAGE) if ctx is None else (ctx.usage, ctx.saved)
             # Positional, as in podium.running.execution.succeeded: attrs' keywords cost more.
             result = StageResult(
@@ -443,7 +455,7 @@ class RunState(ItemTracker):
             if self._ready or not self._running:
                 self._pump()
             return
-        self._ended(asyncio.current_task(), i, launch, outcome=outcome)
+        self._ended(asyncio.current_task(), i, (ctx, started_at, t0, bare, visit), outcome=outcome)
 
     def _ended(
         self,
