@@ -80,7 +80,7 @@ class LiveWindow:
 
     def add(self, run: RunState, result: RunResult, facts: RunFacts) -> None:
         workflow = run.workflow.name
-        # The status itself (a str enum): reading ``.value`` costs more than the whole tuple.
+        # The statuses themselves (str enums): reading ``.value`` of each costs more than the column.
         history = result.history
         stages = (
             tuple([r.name for r in history]),
