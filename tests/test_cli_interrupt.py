@@ -5,11 +5,13 @@ a second signal exits at once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -176,3 +178,23 @@ async def test_the_handlers_are_removed_when_no_signal_came() -> None:
         assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
     assert interruptions.exit_code is None
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_outside_the_main_thread_no_handler_is_installed_and_nothing_fails() -> None:
+    # An embedding application may run the command's coroutine on a worker thread's loop.
+    seen: list[bool] = []
+
+    async def inside() -> None:
+        with Interruptions() as interruptions:
+            seen.append(interruptions.installed)
+
+    worker = threading.Thread(target=asyncio.run, args=(inside(),))
+    worker.start()
+    worker.join()
+    assert seen == [False]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+async def test_in_the_main_thread_the_handlers_are_installed() -> None:
+    with Interruptions() as interruptions:
+        assert interruptions.installed

@@ -58,15 +58,26 @@ class Interruptions:
 
     def __enter__(self) -> Interruptions:
         loop = asyncio.get_running_loop()
-        try:
-            for signum in _SIGNALS:
+        installed: list[signal.Signals] = []
+        for signum in _SIGNALS:
+            try:
                 loop.add_signal_handler(signum, self._received, signum)
-        except (NotImplementedError, RuntimeError, ValueError):
-            # Not the main thread, or a loop without signal support (Windows): Ctrl-C
-            # then stops the command without a result (exit 130), as before.
-            return self
+            except (NotImplementedError, RuntimeError, ValueError):
+                # How asyncio says it cannot: a loop without signal support (Windows:
+                # NotImplementedError) or not the main thread (RuntimeError, ValueError).
+                # Ctrl-C then stops the command without a result (exit 130), and no
+                # handler of ours is left behind.
+                for done in installed:
+                    loop.remove_signal_handler(done)
+                return self
+            installed.append(signum)
         self._loop = loop
         return self
+
+    @property
+    def installed(self) -> bool:
+        """Whether the handlers are in place (not outside the main thread, nor on Windows)."""
+        return self._loop is not None
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
